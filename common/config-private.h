@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/* config-private.h — etc/seqtick.conf (INI, libinih): every key of DESIGN.md
+ * with its default; unknown keys and bad values are errors naming file:line. */
+#ifndef SEQTICK_CONFIG_PRIVATE_H
+#define SEQTICK_CONFIG_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define STK_CONF_ERR_MAX 512
+
+/* An inheritable per-program value is -1 until set. */
+struct stk_program_conf {
+    char *name;    /* NAME of [program.NAME] */
+    char *command; /* run by /bin/sh -c; required */
+    int64_t grace_ms, backoff_min_ms, backoff_max_ms, max_restarts, restart_window_s;
+};
+
+struct stk_config {
+    char *path; /* the file read, or NULL for defaults only */
+
+    struct {
+        char *name;
+        uint32_t capacity;
+        uint32_t history;
+        mode_t mode;
+        bool unlink_on_exit;
+    } shm;
+
+    struct {
+        char *feed;      /* "sim", "csv:PATH", "exec:COMMAND", "stdin" */
+        char **symbols;  /* NULL-terminated */
+        size_t nsymbols;
+        uint64_t rate;   /* sim ticks/s, all symbols; 0 = as fast as possible */
+        uint64_t seed;
+        uint32_t heartbeat_ms;
+        double speed;        /* csv replay: 1 real time, 0 as fast as possible */
+        bool loop;           /* csv replay: start over at the end */
+        char *csv_time_unit; /* "auto", "s", "ms", "us", "ns" */
+        double correlation;  /* sim: pairwise correlation of returns */
+        double volatility;   /* sim: annualised σ */
+        double drift;        /* sim: annualised μ */
+        uint32_t stats_interval_s; /* 0 = no periodic stats line */
+        int64_t ingest_grace_ms;   /* exec: SIGTERM→SIGKILL grace for the ingestor */
+    } producer;
+
+    struct {
+        char *listen; /* "127.0.0.1:7878", "[::1]:7878" */
+        uint64_t max_line_bytes;
+        uint64_t max_connections;
+        uint64_t freshness_ms;
+        uint64_t idle_timeout_s;
+        uint64_t out_buffer_bytes;
+        uint32_t stats_interval_s;
+        char *http_listen; /* reserved: "" = off */
+    } server;
+
+    struct {
+        int64_t grace_ms;
+        int64_t backoff_min_ms;
+        int64_t backoff_max_ms;
+        int64_t max_restarts;
+        int64_t restart_window_s;
+        char *pidfile;
+        char *status_file; /* default pidfile + ".status" */
+        char *bindir;      /* NULL: beside our executable, build tree, PATH */
+    } supervisor;
+
+    struct {
+        int level;  /* STK_LOG_* */
+        int format; /* STK_LOG_TEXT / STK_LOG_JSON */
+    } log;
+
+    struct stk_program_conf *programs;
+    size_t nprograms;
+};
+
+/* Fill *c with every default (heap strings). Returns 0 or -ENOMEM. */
+int stk_config_defaults(struct stk_config *c);
+
+/* Defaults, then `path` over them. Returns 0; -errno if the file cannot be
+ * read; -EINVAL for a bad file, with "FILE:LINE: key: why" in err. *c is
+ * untouched (not even allocated) on error. */
+int stk_config_load(const char *path, struct stk_config *c, char err[STK_CONF_ERR_MAX]);
+
+/* The same for a string, `origin` standing in for the file name. */
+int stk_config_load_string(const char *text, const char *origin, struct stk_config *c,
+                           char err[STK_CONF_ERR_MAX]);
+
+/* Free what a loaded config holds; the struct may be reused. */
+void stk_config_free(struct stk_config *c);
+
+/* The [program.NAME] entry named `name`, or NULL. */
+const struct stk_program_conf *stk_config_program(const struct stk_config *c, const char *name);
+
+/* Split "host:port" / "[v6]:port" into host (no brackets) and port. Returns 0
+ * or -EINVAL. */
+int stk_listen_parse(const char *listen, char *host, size_t hostsz, uint16_t *port);
+
+#endif

@@ -1,0 +1,639 @@
+/* SPDX-License-Identifier: MIT */
+/* config.c — etc/seqtick.conf over libinih: a table of every key with its
+ * type and range; unknown sections or keys, duplicates and bad values are
+ * errors that name FILE:LINE and the key. */
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config-private.h"
+#include "log-private.h"
+#include "segment-private.h"
+
+enum ktype {
+    K_STR,     /* any non-empty string */
+    K_STR0,    /* any string, empty allowed */
+    K_U32,     /* unsigned, [min, max] */
+    K_U64,     /* unsigned, [min, max] */
+    K_I64,     /* signed, [min, max] */
+    K_POW2,    /* u32 power of two in [min, max] */
+    K_BOOL,    /* true/false/yes/no/on/off/1/0 */
+    K_DOUBLE,  /* finite, [min, max] */
+    K_MODE,    /* octal permissions, never o+w */
+    K_SHM,     /* POSIX shm name */
+    K_FEED,    /* sim | csv:PATH | exec:COMMAND | stdin */
+    K_LISTEN,  /* host:port | [v6]:port */
+    K_LISTEN0, /* like K_LISTEN, empty = off */
+    K_SYMBOLS, /* comma- or space-separated symbols */
+    K_LEVEL,   /* log level */
+    K_FORMAT,  /* log format */
+    K_UNIT,    /* auto | s | ms | us | ns */
+};
+
+struct key {
+    const char *section, *name;
+    enum ktype type;
+    size_t off;
+    double min, max;
+};
+
+#define F(field) offsetof(struct stk_config, field)
+#define U32MAX 4294967295.0
+#define BIG 9.0e18
+
+static const struct key keys[] = {
+    {"shm", "name", K_SHM, F(shm.name), 0, 0},
+    {"shm", "capacity", K_U32, F(shm.capacity), 1, STK_CAPACITY_MAX},
+    {"shm", "history", K_POW2, F(shm.history), 1, STK_HISTORY_MAX},
+    {"shm", "mode", K_MODE, F(shm.mode), 0, 0},
+    {"shm", "unlink_on_exit", K_BOOL, F(shm.unlink_on_exit), 0, 0},
+    {"producer", "feed", K_FEED, F(producer.feed), 0, 0},
+    {"producer", "symbols", K_SYMBOLS, F(producer.symbols), 0, 0},
+    {"producer", "rate", K_U64, F(producer.rate), 0, 1e9},
+    {"producer", "seed", K_U64, F(producer.seed), 0, BIG},
+    {"producer", "heartbeat_ms", K_U32, F(producer.heartbeat_ms), 1, 3600000},
+    {"producer", "speed", K_DOUBLE, F(producer.speed), 0, 1e6},
+    {"producer", "loop", K_BOOL, F(producer.loop), 0, 0},
+    {"producer", "csv_time_unit", K_UNIT, F(producer.csv_time_unit), 0, 0},
+    {"producer", "correlation", K_DOUBLE, F(producer.correlation), -0.99, 0.99},
+    {"producer", "volatility", K_DOUBLE, F(producer.volatility), 0, 10},
+    {"producer", "drift", K_DOUBLE, F(producer.drift), -10, 10},
+    {"producer", "stats_interval_s", K_U32, F(producer.stats_interval_s), 0, 86400},
+    {"producer", "ingest_grace_ms", K_I64, F(producer.ingest_grace_ms), 0, 3600000},
+    {"server", "listen", K_LISTEN, F(server.listen), 0, 0},
+    {"server", "max_line_bytes", K_U64, F(server.max_line_bytes), 64, 1 << 30},
+    {"server", "max_connections", K_U64, F(server.max_connections), 1, 1e7},
+    {"server", "freshness_ms", K_U64, F(server.freshness_ms), 1, BIG},
+    {"server", "idle_timeout_s", K_U64, F(server.idle_timeout_s), 0, 1e9},
+    {"server", "out_buffer_bytes", K_U64, F(server.out_buffer_bytes), 4096, 1ull << 34},
+    {"server", "stats_interval_s", K_U32, F(server.stats_interval_s), 0, 86400},
+    {"server", "http_listen", K_LISTEN0, F(server.http_listen), 0, 0},
+    {"supervisor", "grace_ms", K_I64, F(supervisor.grace_ms), 0, 3600000},
+    {"supervisor", "backoff_min_ms", K_I64, F(supervisor.backoff_min_ms), 0, 3600000},
+    {"supervisor", "backoff_max_ms", K_I64, F(supervisor.backoff_max_ms), 0, 86400000},
+    {"supervisor", "max_restarts", K_I64, F(supervisor.max_restarts), 0, 1e9},
+    {"supervisor", "restart_window_s", K_I64, F(supervisor.restart_window_s), 1, 1e7},
+    {"supervisor", "pidfile", K_STR, F(supervisor.pidfile), 0, 0},
+    {"supervisor", "status_file", K_STR, F(supervisor.status_file), 0, 0},
+    {"supervisor", "bindir", K_STR, F(supervisor.bindir), 0, 0},
+    {"log", "level", K_LEVEL, F(log.level), 0, 0},
+    {"log", "format", K_FORMAT, F(log.format), 0, 0},
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Per-program keys: offsets into struct stk_program_conf. */
+static const struct key program_keys[] = {
+    {"program", "command", K_STR, offsetof(struct stk_program_conf, command), 0, 0},
+    {"program", "grace_ms", K_I64, offsetof(struct stk_program_conf, grace_ms), 0, 3600000},
+    {"program", "backoff_min_ms", K_I64, offsetof(struct stk_program_conf, backoff_min_ms), 0,
+     3600000},
+    {"program", "backoff_max_ms", K_I64, offsetof(struct stk_program_conf, backoff_max_ms), 0,
+     86400000},
+    {"program", "max_restarts", K_I64, offsetof(struct stk_program_conf, max_restarts), 0, 1e9},
+    {"program", "restart_window_s", K_I64, offsetof(struct stk_program_conf, restart_window_s),
+     1, 1e7},
+};
+#define NPKEYS (sizeof(program_keys) / sizeof(program_keys[0]))
+#define PROGRAMS_MAX 64
+
+static const char *const default_symbols[] = {"AAPL", "MSFT", "NVDA", "AMZN",
+                                              "GOOGL", "META", "TSLA", "JPM"};
+
+struct ctx {
+    struct stk_config *c;
+    char msg[STK_CONF_ERR_MAX]; /* first error, without FILE:LINE */
+    bool seen[NKEYS];
+    unsigned pseen[PROGRAMS_MAX]; /* bit per program key */
+};
+
+static void free_symbols(char **v)
+{
+    if (!v)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+static void program_free(struct stk_program_conf *p)
+{
+    free(p->name);
+    free(p->command);
+}
+
+void stk_config_free(struct stk_config *c)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        void *field = (char *)c + keys[i].off;
+        switch (keys[i].type) {
+        case K_STR:
+        case K_STR0:
+        case K_SHM:
+        case K_FEED:
+        case K_LISTEN:
+        case K_LISTEN0:
+        case K_UNIT:
+            free(*(char **)field);
+            *(char **)field = NULL;
+            break;
+        case K_SYMBOLS:
+            free_symbols(*(char ***)field);
+            *(char ***)field = NULL;
+            break;
+        default:
+            break;
+        }
+    }
+    for (size_t i = 0; i < c->nprograms; i++)
+        program_free(&c->programs[i]);
+    free(c->programs);
+    free(c->path);
+    memset(c, 0, sizeof(*c));
+}
+
+int stk_config_defaults(struct stk_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->shm.name = strdup("/seqtick");
+    c->shm.capacity = 1024;
+    c->shm.history = 256;
+    c->shm.mode = 0640;
+    c->shm.unlink_on_exit = true;
+    c->producer.feed = strdup("sim");
+    size_t n = sizeof(default_symbols) / sizeof(default_symbols[0]);
+    c->producer.symbols = calloc(n + 1, sizeof(char *));
+    if (c->producer.symbols)
+        for (size_t i = 0; i < n; i++)
+            if (!(c->producer.symbols[i] = strdup(default_symbols[i])))
+                goto oom;
+    c->producer.nsymbols = n;
+    c->producer.rate = 1000;
+    c->producer.seed = 1;
+    c->producer.heartbeat_ms = 100;
+    c->producer.speed = 1.0;
+    c->producer.loop = false;
+    c->producer.csv_time_unit = strdup("auto");
+    c->producer.correlation = 0.3;
+    c->producer.volatility = 0.25;
+    c->producer.drift = 0.05;
+    c->producer.stats_interval_s = 10;
+    c->producer.ingest_grace_ms = 2000;
+    c->server.listen = strdup("127.0.0.1:7878");
+    c->server.max_line_bytes = 65536;
+    c->server.max_connections = 10000;
+    c->server.freshness_ms = 5000;
+    c->server.idle_timeout_s = 300;
+    c->server.out_buffer_bytes = 4194304;
+    c->server.stats_interval_s = 10;
+    c->server.http_listen = strdup("");
+    c->supervisor.grace_ms = 5000;
+    c->supervisor.backoff_min_ms = 100;
+    c->supervisor.backoff_max_ms = 30000;
+    c->supervisor.max_restarts = 0;
+    c->supervisor.restart_window_s = 60;
+    c->supervisor.pidfile = strdup("/tmp/seqtick.pid");
+    c->supervisor.status_file = NULL; /* derived from pidfile after loading */
+    c->supervisor.bindir = NULL;
+    c->log.level = STK_LOG_INFO;
+    c->log.format = STK_LOG_TEXT;
+    if (!c->shm.name || !c->producer.symbols || !c->producer.feed ||
+        !c->producer.csv_time_unit || !c->server.listen || !c->server.http_listen ||
+        !c->supervisor.pidfile)
+        goto oom;
+    return 0;
+oom:
+    stk_config_free(c);
+    return -ENOMEM;
+}
+
+static int fail(struct ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct ctx *x, const char *fmt, ...)
+{
+    if (!x->msg[0]) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(x->msg, sizeof(x->msg), fmt, ap);
+        va_end(ap);
+    }
+    return 0; /* inih: handler error */
+}
+
+static bool parse_u64(const char *v, uint64_t *ret)
+{
+    if (!*v || *v == '-' || *v == '+')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || *end)
+        return false;
+    *ret = x;
+    return true;
+}
+
+static bool parse_i64(const char *v, int64_t *ret)
+{
+    if (!*v || *v == '+')
+        return false;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || *end)
+        return false;
+    *ret = x;
+    return true;
+}
+
+static int parse_symbols(struct ctx *x, const char *what, const char *v, char ***ret,
+                         size_t *ret_n)
+{
+    size_t cap = 8, n = 0;
+    char **out = calloc(cap + 1, sizeof(char *));
+    if (!out)
+        return fail(x, "%s: out of memory", what);
+    const char *p = v;
+    while (*p) {
+        while (*p == ',' || *p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        const char *s = p;
+        while (*p && *p != ',' && *p != ' ' && *p != '\t')
+            p++;
+        size_t len = (size_t)(p - s);
+        if (stk_sym_check(s, len) < 0) {
+            free_symbols(out);
+            return fail(x, "%s: bad symbol '%.*s' (1..31 printable characters, no spaces)",
+                        what, (int)(len > 40 ? 40 : len), s);
+        }
+        for (size_t i = 0; i < n; i++)
+            if (strlen(out[i]) == len && !memcmp(out[i], s, len)) {
+                free_symbols(out);
+                return fail(x, "%s: symbol '%.*s' listed twice", what, (int)len, s);
+            }
+        if (n == cap) {
+            char **grown = realloc(out, (cap * 2 + 1) * sizeof(char *));
+            if (!grown) {
+                free_symbols(out);
+                return fail(x, "%s: out of memory", what);
+            }
+            out = grown;
+            cap *= 2;
+        }
+        out[n] = strndup(s, len);
+        out[++n] = NULL;
+    }
+    if (n == 0) {
+        free_symbols(out);
+        return fail(x, "%s: at least one symbol is required", what);
+    }
+    *ret = out;
+    *ret_n = n;
+    return 1;
+}
+
+static int set_str(struct ctx *x, const char *what, char **field, const char *v)
+{
+    char *s = strdup(v);
+    if (!s)
+        return fail(x, "%s: out of memory", what);
+    free(*field);
+    *field = s;
+    return 1;
+}
+
+/* Parse `v` per key k into base + k->off. Returns 1, or 0 after fail(). */
+static int set_value(struct ctx *x, const struct key *k, void *base, const char *what,
+                     const char *v)
+{
+    void *field = (char *)base + k->off;
+    uint64_t u;
+    int64_t i;
+    char host[256];
+    uint16_t port;
+    switch (k->type) {
+    case K_STR:
+        if (!*v)
+            return fail(x, "%s: must not be empty", what);
+        return set_str(x, what, field, v);
+    case K_STR0:
+        return set_str(x, what, field, v);
+    case K_U32:
+    case K_U64:
+    case K_POW2:
+        if (!parse_u64(v, &u))
+            return fail(x, "%s: '%s' is not a whole number", what, v);
+        if ((double)u < k->min || (double)u > k->max)
+            return fail(x, "%s: %s is out of range (%.0f..%.0f)", what, v, k->min, k->max);
+        if (k->type == K_POW2 && (u & (u - 1)))
+            return fail(x, "%s: %s is not a power of two", what, v);
+        if (k->type == K_U64)
+            *(uint64_t *)field = u;
+        else
+            *(uint32_t *)field = (uint32_t)u;
+        return 1;
+    case K_I64:
+        if (!parse_i64(v, &i))
+            return fail(x, "%s: '%s' is not a whole number", what, v);
+        if ((double)i < k->min || (double)i > k->max)
+            return fail(x, "%s: %s is out of range (%.0f..%.0f)", what, v, k->min, k->max);
+        *(int64_t *)field = i;
+        return 1;
+    case K_BOOL:
+        if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1"))
+            *(bool *)field = true;
+        else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") ||
+                 !strcmp(v, "0"))
+            *(bool *)field = false;
+        else
+            return fail(x, "%s: '%s' is not a boolean (true or false)", what, v);
+        return 1;
+    case K_DOUBLE: {
+        char *end;
+        errno = 0;
+        double d = strtod(v, &end);
+        if (!*v || *end || errno || !isfinite(d))
+            return fail(x, "%s: '%s' is not a number", what, v);
+        if (d < k->min || d > k->max)
+            return fail(x, "%s: %s is out of range (%g..%g)", what, v, k->min, k->max);
+        *(double *)field = d;
+        return 1;
+    }
+    case K_MODE: {
+        char *end;
+        errno = 0;
+        unsigned long m = strtoul(v, &end, 8);
+        if (!*v || *end || errno || m > 0777)
+            return fail(x, "%s: '%s' is not an octal mode like 0640", what, v);
+        if (m & 0002)
+            return fail(x, "%s: %s is world-writable; refused", what, v);
+        if (!(m & 0600))
+            return fail(x, "%s: %s leaves the owner without read-write access", what, v);
+        *(mode_t *)field = (mode_t)m;
+        return 1;
+    }
+    case K_SHM:
+        if (stk_shm_name_check(v) < 0)
+            return fail(x, "%s: '%s' is not a shm name like /seqtick ('/' then letters, "
+                           "digits, '.', '_', '-')", what, v);
+        return set_str(x, what, field, v);
+    case K_FEED:
+        if (strcmp(v, "sim") && strcmp(v, "stdin") &&
+            !(strncmp(v, "csv:", 4) == 0 && v[4]) && !(strncmp(v, "exec:", 5) == 0 && v[5]))
+            return fail(x, "%s: '%s' is not a feed (sim, csv:PATH, exec:COMMAND, stdin)",
+                        what, v);
+        return set_str(x, what, field, v);
+    case K_LISTEN0:
+        if (!*v)
+            return set_str(x, what, field, v);
+        /* fall through */
+    case K_LISTEN:
+        if (stk_listen_parse(v, host, sizeof(host), &port) < 0)
+            return fail(x, "%s: '%s' is not an address like 127.0.0.1:7878 or [::1]:7878",
+                        what, v);
+        return set_str(x, what, field, v);
+    case K_SYMBOLS: {
+        char **syms = NULL;
+        size_t n = 0;
+        if (!parse_symbols(x, what, v, &syms, &n))
+            return 0;
+        free_symbols(*(char ***)field);
+        *(char ***)field = syms;
+        x->c->producer.nsymbols = n;
+        return 1;
+    }
+    case K_LEVEL: {
+        int l = stk_log_level_parse(v);
+        if (l < 0)
+            return fail(x, "%s: '%s' is not a level (debug, info, warn, error)", what, v);
+        *(int *)field = l;
+        return 1;
+    }
+    case K_FORMAT: {
+        int f = stk_log_format_parse(v);
+        if (f < 0)
+            return fail(x, "%s: '%s' is not a format (text, json)", what, v);
+        *(int *)field = f;
+        return 1;
+    }
+    case K_UNIT:
+        if (strcmp(v, "auto") && strcmp(v, "s") && strcmp(v, "ms") && strcmp(v, "us") &&
+            strcmp(v, "ns"))
+            return fail(x, "%s: '%s' is not a time unit (auto, s, ms, us, ns)", what, v);
+        return set_str(x, what, field, v);
+    }
+    return fail(x, "%s: internal: unknown key type", what);
+}
+
+static bool program_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == '-' || *s == '.'))
+            return false;
+    return true;
+}
+
+static int program_section(struct ctx *x, const char *section, const char *name,
+                           const char *value)
+{
+    struct stk_config *c = x->c;
+    const char *pname = section + strlen("program.");
+    char what[160];
+    snprintf(what, sizeof(what), "[%s] %s", section, name);
+    if (!program_name_ok(pname))
+        return fail(x, "[%s]: program name must be 1..64 of [A-Za-z0-9_.-]", section);
+    if (!strcmp(pname, "producer") || !strcmp(pname, "server"))
+        return fail(x, "[%s]: '%s' is a built-in child's name", section, pname);
+    size_t pi;
+    for (pi = 0; pi < c->nprograms; pi++)
+        if (!strcmp(c->programs[pi].name, pname))
+            break;
+    if (pi == c->nprograms) {
+        if (pi == PROGRAMS_MAX)
+            return fail(x, "[%s]: more than %d programs", section, PROGRAMS_MAX);
+        struct stk_program_conf *grown =
+            realloc(c->programs, (c->nprograms + 1) * sizeof(*c->programs));
+        if (!grown)
+            return fail(x, "%s: out of memory", what);
+        c->programs = grown;
+        struct stk_program_conf *p = &c->programs[c->nprograms];
+        memset(p, 0, sizeof(*p));
+        p->grace_ms = p->backoff_min_ms = p->backoff_max_ms = -1;
+        p->max_restarts = p->restart_window_s = -1;
+        if (!(p->name = strdup(pname)))
+            return fail(x, "%s: out of memory", what);
+        c->nprograms++;
+        x->pseen[pi] = 0;
+    }
+    for (size_t k = 0; k < NPKEYS; k++) {
+        if (strcmp(program_keys[k].name, name) != 0)
+            continue;
+        if (x->pseen[pi] & (1u << k))
+            return fail(x, "%s: set twice", what);
+        x->pseen[pi] |= 1u << k;
+        return set_value(x, &program_keys[k], &c->programs[pi], what, value);
+    }
+    return fail(x, "%s: unknown key (command, grace_ms, backoff_min_ms, backoff_max_ms, "
+                   "max_restarts, restart_window_s)", what);
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct ctx *x = user;
+    char what[160];
+    if (x->msg[0])
+        return 0;
+    if (!strncmp(section, "program.", 8))
+        return program_section(x, section, name, value);
+    snprintf(what, sizeof(what), "%s.%s", section, name);
+    bool section_known = false;
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (strcmp(keys[i].section, section) != 0)
+            continue;
+        section_known = true;
+        if (strcmp(keys[i].name, name) != 0)
+            continue;
+        if (x->seen[i])
+            return fail(x, "%s: set twice", what);
+        x->seen[i] = true;
+        return set_value(x, &keys[i], x->c, what, value);
+    }
+    if (!section_known)
+        return fail(x, "%s: unknown section [%s] (shm, producer, server, supervisor, log, "
+                       "program.NAME)", what, section);
+    return fail(x, "%s: unknown key", what);
+}
+
+/* Cross-key checks once everything is read. */
+static int finish(struct ctx *x, const char *origin, char *err)
+{
+    struct stk_config *c = x->c;
+    if (c->supervisor.backoff_min_ms > c->supervisor.backoff_max_ms) {
+        snprintf(err, STK_CONF_ERR_MAX,
+                 "%s: supervisor.backoff_min_ms (%lld) is above backoff_max_ms (%lld)", origin,
+                 (long long)c->supervisor.backoff_min_ms, (long long)c->supervisor.backoff_max_ms);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < c->nprograms; i++)
+        if (!c->programs[i].command) {
+            snprintf(err, STK_CONF_ERR_MAX, "%s: [program.%s]: command is required", origin,
+                     c->programs[i].name);
+            return -EINVAL;
+        }
+    if (!c->supervisor.status_file) {
+        size_t n = strlen(c->supervisor.pidfile) + sizeof(".status");
+        if (!(c->supervisor.status_file = malloc(n)))
+            return -ENOMEM;
+        snprintf(c->supervisor.status_file, n, "%s.status", c->supervisor.pidfile);
+    }
+    return 0;
+}
+
+static int load(FILE *f, const char *text, const char *origin, struct stk_config *ret,
+                char *err)
+{
+    struct stk_config c;
+    struct ctx x;
+    int r = stk_config_defaults(&c);
+    if (r < 0) {
+        snprintf(err, STK_CONF_ERR_MAX, "%s: out of memory", origin);
+        return r;
+    }
+    memset(&x, 0, sizeof(x));
+    x.c = &c;
+    /* Debian's inih takes these at run time: heap line buffer that grows
+     * (no silent cut at 200 bytes), stop at the first error, no multi-line
+     * continuation (an indented line is an error, not a surprise). */
+    ini_use_stack = false;
+    ini_allow_realloc = true;
+    ini_max_line = 1 << 20;
+    ini_stop_on_first_error = true;
+    ini_allow_multiline = false;
+    int line = f ? ini_parse_file(f, handler, &x) : ini_parse_string(text, handler, &x);
+    if (line != 0) {
+        if (line < 0)
+            snprintf(err, STK_CONF_ERR_MAX, "%s: cannot parse (out of memory)", origin);
+        else if (x.msg[0])
+            snprintf(err, STK_CONF_ERR_MAX, "%s:%d: %s", origin, line, x.msg);
+        else
+            snprintf(err, STK_CONF_ERR_MAX,
+                     "%s:%d: syntax error (expected 'key = value' or '[section]')", origin,
+                     line);
+        stk_config_free(&c);
+        return -EINVAL;
+    }
+    r = finish(&x, origin, err);
+    if (r == 0 && !(c.path = strdup(origin)))
+        r = -ENOMEM;
+    if (r < 0) {
+        stk_config_free(&c);
+        return r;
+    }
+    *ret = c;
+    return 0;
+}
+
+int stk_config_load(const char *path, struct stk_config *c, char err[STK_CONF_ERR_MAX])
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        int r = -errno;
+        snprintf(err, STK_CONF_ERR_MAX, "%s: cannot open: %s", path, strerror(errno));
+        return r;
+    }
+    int r = load(f, NULL, path, c, err);
+    fclose(f);
+    return r;
+}
+
+int stk_config_load_string(const char *text, const char *origin, struct stk_config *c,
+                           char err[STK_CONF_ERR_MAX])
+{
+    return load(NULL, text, origin, c, err);
+}
+
+const struct stk_program_conf *stk_config_program(const struct stk_config *c, const char *name)
+{
+    for (size_t i = 0; i < c->nprograms; i++)
+        if (!strcmp(c->programs[i].name, name))
+            return &c->programs[i];
+    return NULL;
+}
+
+int stk_listen_parse(const char *listen, char *host, size_t hostsz, uint16_t *port)
+{
+    const char *colon;
+    const char *h = listen;
+    size_t hlen;
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':')
+            return -EINVAL;
+        h = listen + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon || strchr(listen, ':') != colon)
+            return -EINVAL;
+        hlen = (size_t)(colon - listen);
+    }
+    if (hlen == 0 || hlen >= hostsz)
+        return -EINVAL;
+    uint64_t p;
+    if (!parse_u64(colon + 1, &p) || p > 65535)
+        return -EINVAL;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (uint16_t)p;
+    return 0;
+}

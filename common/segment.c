@@ -1,0 +1,867 @@
+/* SPDX-License-Identifier: MIT */
+/* segment.c — the shared-memory segment of layout v1: create / re-open /
+ * replace, validation before mapping, symbol table with a reader-side hash,
+ * seqlocked latest records, history rings, epoch and futex wake-ups. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "segment-private.h"
+
+#define SHM_DIR "/dev/shm"
+#define SHM_NAME_MAX 200
+
+/* The layout is the contract: fail the build if the structs drift from it. */
+_Static_assert(sizeof(struct stk_header) == STK_HEADER_BYTES, "header is 4096 bytes");
+_Static_assert(offsetof(struct stk_header, magic) == 0, "magic at 0");
+_Static_assert(offsetof(struct stk_header, abi_version) == 8, "abi_version at 8");
+_Static_assert(offsetof(struct stk_header, header_bytes) == 12, "header_bytes at 12");
+_Static_assert(offsetof(struct stk_header, record_bytes) == 16, "record_bytes at 16");
+_Static_assert(offsetof(struct stk_header, capacity) == 20, "capacity at 20");
+_Static_assert(offsetof(struct stk_header, history) == 24, "history at 24");
+_Static_assert(offsetof(struct stk_header, price_decimals) == 28, "price_decimals at 28");
+_Static_assert(offsetof(struct stk_header, total_bytes) == 32, "total_bytes at 32");
+_Static_assert(offsetof(struct stk_header, created_ns) == 40, "created_ns at 40");
+_Static_assert(offsetof(struct stk_header, generation) == 48, "generation at 48");
+_Static_assert(offsetof(struct stk_header, state) == 56, "state at 56");
+_Static_assert(offsetof(struct stk_header, nsymbols) == 60, "nsymbols at 60");
+_Static_assert(offsetof(struct stk_header, epoch) == 64, "epoch at 64");
+_Static_assert(offsetof(struct stk_header, last_update_ns) == 72, "last_update_ns at 72");
+_Static_assert(offsetof(struct stk_header, futex) == 80, "futex at 80");
+_Static_assert(offsetof(struct stk_header, producer_heartbeat_ns) == 128, "heartbeat at 128");
+_Static_assert(offsetof(struct stk_header, producer_pid) == 136, "producer_pid at 136");
+_Static_assert(offsetof(struct stk_header, producer_restarts) == 140, "restarts at 140");
+_Static_assert(offsetof(struct stk_header, producer_start_ns) == 144, "start at 144");
+_Static_assert(offsetof(struct stk_header, ticks_total) == 192, "ticks_total at 192");
+_Static_assert(offsetof(struct stk_header, bad_input) == 200, "bad_input at 200");
+_Static_assert(offsetof(struct stk_header, symbols_dropped) == 208, "dropped at 208");
+_Static_assert(offsetof(struct stk_header, batches_total) == 216, "batches at 216");
+_Static_assert(offsetof(struct stk_header, repaired) == 224, "repaired at 224");
+_Static_assert(sizeof(struct stk_symbol) == 64, "symbol entry is 64 bytes");
+_Static_assert(offsetof(struct stk_symbol, index) == 32, "symbol index at 32");
+_Static_assert(offsetof(struct stk_symbol, flags) == 36, "symbol flags at 36");
+_Static_assert(sizeof(struct stk_record) == STK_RECORD_BYTES, "record is one cache line");
+_Static_assert(_Alignof(struct stk_record) == 64, "record is cache-line aligned");
+_Static_assert(offsetof(struct stk_record, seq) == 0, "seq at 0");
+_Static_assert(offsetof(struct stk_record, price) == 8, "price at 8");
+_Static_assert(offsetof(struct stk_record, bid) == 16, "bid at 16");
+_Static_assert(offsetof(struct stk_record, ask) == 24, "ask at 24");
+_Static_assert(offsetof(struct stk_record, volume) == 32, "volume at 32");
+_Static_assert(offsetof(struct stk_record, src_ts_ns) == 40, "src_ts_ns at 40");
+_Static_assert(offsetof(struct stk_record, pub_ts_ns) == 48, "pub_ts_ns at 48");
+_Static_assert(offsetof(struct stk_record, bid_size) == 56, "bid_size at 56");
+_Static_assert(offsetof(struct stk_record, ask_size) == 60, "ask_size at 60");
+_Static_assert(sizeof(struct stk_ring_head) == 64, "ring head is one cache line");
+_Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(_Atomic uint32_t) == 4, "atomics are plain");
+
+struct stk_seg {
+    char *name;
+    int fd;
+    bool writable;
+    void *base;
+    size_t map_bytes;
+    dev_t dev;
+    ino_t ino;
+    struct stk_header *hdr;
+    struct stk_symbol *symbols;
+    struct stk_record *records;
+    struct stk_ring_head *heads;
+    struct stk_record *slots;
+    uint32_t capacity;
+    uint32_t history;
+    /* name → index + 1, open addressing; `hashed` entries inserted so far */
+    uint32_t *hash;
+    uint32_t hash_mask;
+    uint32_t hashed;
+};
+
+uint64_t stk_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t stk_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool is_pow2(uint32_t x)
+{
+    return x && !(x & (x - 1));
+}
+
+uint64_t stk_seg_size(uint32_t capacity, uint32_t history)
+{
+    if (capacity == 0 || capacity > STK_CAPACITY_MAX || !is_pow2(history) ||
+        history > STK_HISTORY_MAX)
+        return 0;
+    uint64_t bytes = STK_REGIONS_BYTES(capacity, history);
+    return (bytes + 4095u) & ~(uint64_t)4095u;
+}
+
+int stk_shm_name_check(const char *name)
+{
+    if (!name || name[0] != '/')
+        return -EINVAL;
+    size_t n = strlen(name + 1);
+    if (n == 0 || n > SHM_NAME_MAX || !strcmp(name, "/.") || !strcmp(name, "/.."))
+        return -EINVAL;
+    for (const char *p = name + 1; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return -EINVAL;
+    }
+    return 0;
+}
+
+static void shm_path(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, SHM_DIR "%s", name);
+}
+
+/* Validate a header read from a file of `file_size` bytes (see stk_seg_open). */
+static int header_check(const struct stk_header *h, uint64_t file_size)
+{
+    if (file_size < 64)
+        return -EIO;
+    if (memcmp(h->magic, STK_MAGIC, 8) != 0)
+        return -EBADMSG;
+    if (h->abi_version != STK_ABI_VERSION)
+        return -EPROTONOSUPPORT;
+    if (h->header_bytes != STK_HEADER_BYTES || h->record_bytes != STK_RECORD_BYTES ||
+        h->price_decimals != STK_PRICE_DECIMALS)
+        return -EPROTO;
+    uint64_t need = stk_seg_size(h->capacity, h->history);
+    if (need == 0 || h->total_bytes < STK_REGIONS_BYTES(h->capacity, h->history) ||
+        h->total_bytes > need + (1u << 30))
+        return -EUCLEAN;
+    if (file_size < h->total_bytes)
+        return -EIO;
+    return 0;
+}
+
+/* Read and check the header of an open file; fills *h. */
+static int header_read(int fd, struct stk_header *h, struct stat *st)
+{
+    if (fstat(fd, st) < 0)
+        return -errno;
+    if (!S_ISREG(st->st_mode))
+        return -EBADMSG;
+    memset(h, 0, sizeof(*h));
+    ssize_t n;
+    do
+        n = pread(fd, h, 64, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    if (n < 64)
+        return -EIO;
+    return header_check(h, (uint64_t)st->st_size);
+}
+
+static int seg_map(struct stk_seg *seg, int fd, const struct stat *st, uint64_t total,
+                   bool writable)
+{
+    void *base = mmap(NULL, total, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED)
+        return -errno;
+    seg->fd = fd;
+    seg->writable = writable;
+    seg->base = base;
+    seg->map_bytes = total;
+    seg->dev = st->st_dev;
+    seg->ino = st->st_ino;
+    seg->hdr = base;
+    seg->capacity = seg->hdr->capacity;
+    seg->history = seg->hdr->history;
+    seg->symbols = (struct stk_symbol *)((char *)base + STK_OFF_SYMBOLS);
+    seg->records = (struct stk_record *)((char *)base + STK_OFF_RECORDS(seg->capacity));
+    seg->heads = (struct stk_ring_head *)((char *)base + STK_OFF_HEADS(seg->capacity));
+    seg->slots = (struct stk_record *)((char *)base + STK_OFF_SLOTS(seg->capacity));
+    uint32_t hsize = 16;
+    while (hsize < 2 * seg->capacity)
+        hsize <<= 1;
+    seg->hash = calloc(hsize, sizeof(*seg->hash));
+    if (!seg->hash) {
+        munmap(base, total);
+        return -ENOMEM;
+    }
+    seg->hash_mask = hsize - 1;
+    seg->hashed = 0;
+    return 0;
+}
+
+static struct stk_seg *seg_new(const char *name)
+{
+    struct stk_seg *seg = calloc(1, sizeof(*seg));
+    if (!seg)
+        return NULL;
+    seg->fd = -1;
+    seg->name = strdup(name);
+    if (!seg->name) {
+        free(seg);
+        return NULL;
+    }
+    return seg;
+}
+
+void stk_seg_close(struct stk_seg *seg)
+{
+    if (!seg)
+        return;
+    if (seg->base)
+        munmap(seg->base, seg->map_bytes);
+    if (seg->fd >= 0)
+        close(seg->fd);
+    free(seg->hash);
+    free(seg->name);
+    free(seg);
+}
+
+int stk_seg_open(const char *name, struct stk_seg **ret_seg)
+{
+    char path[sizeof(SHM_DIR) + SHM_NAME_MAX + 2];
+    struct stk_header h;
+    struct stat st;
+    int r = stk_shm_name_check(name);
+    if (r < 0)
+        return r;
+    shm_path(path, sizeof(path), name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -errno;
+    r = header_read(fd, &h, &st);
+    if (r < 0)
+        goto fail;
+    struct stk_seg *seg = seg_new(name);
+    if (!seg) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    r = seg_map(seg, fd, &st, h.total_bytes, false);
+    if (r < 0) {
+        stk_seg_close(seg);
+        goto fail;
+    }
+    /* The mapping's own header must agree with what was validated (a
+     * replace between pread and mmap would be a different inode anyway). */
+    if (seg->capacity != h.capacity || seg->history != h.history) {
+        stk_seg_close(seg);
+        return -EUCLEAN;
+    }
+    /* A reader needs no fd: the mapping holds the file. */
+    close(fd);
+    seg->fd = -1;
+    *ret_seg = seg;
+    return 0;
+fail:
+    close(fd);
+    return r;
+}
+
+/* Build a fresh segment under a temporary name next to the final one; on
+ * success *ret_fd is open read-write and *ret_tmp holds its path. */
+static int seg_build(const struct stk_seg_params *p, uint64_t generation, char *tmp,
+                     size_t tmpsz, int *ret_fd)
+{
+    static _Atomic unsigned counter;
+    uint64_t total = stk_seg_size(p->capacity, p->history);
+    snprintf(tmp, tmpsz, SHM_DIR "%s.tmp.%ld.%u", p->name, (long)getpid(),
+             atomic_fetch_add(&counter, 1));
+    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    int r;
+    if (fchmod(fd, p->mode) < 0) {
+        r = -errno;
+        goto fail;
+    }
+    /* Reserve every page now: a full /dev/shm is an error here, not a SIGBUS
+     * in the producer later. */
+    r = posix_fallocate(fd, 0, (off_t)total);
+    if (r != 0) {
+        r = r == EFBIG ? -ENOSPC : -r;
+        goto fail;
+    }
+    struct stk_header *h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (h == MAP_FAILED) {
+        r = -errno;
+        goto fail;
+    }
+    memcpy(h->magic, STK_MAGIC, 8);
+    h->abi_version = STK_ABI_VERSION;
+    h->header_bytes = STK_HEADER_BYTES;
+    h->record_bytes = STK_RECORD_BYTES;
+    h->capacity = p->capacity;
+    h->history = p->history;
+    h->price_decimals = STK_PRICE_DECIMALS;
+    h->total_bytes = total;
+    h->created_ns = stk_now_ns();
+    atomic_store_explicit(&h->generation, generation, memory_order_relaxed);
+    atomic_store_explicit(&h->state, STK_STATE_INIT, memory_order_release);
+    munmap(h, sizeof(*h));
+    *ret_fd = fd;
+    return 0;
+fail:
+    close(fd);
+    unlink(tmp);
+    return r;
+}
+
+static void futex_wake_all(struct stk_header *h)
+{
+    atomic_fetch_add_explicit(&h->futex, 1, memory_order_release);
+    (void)syscall(SYS_futex, &h->futex, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Retire an old, incompatible segment file: mark it closed so its readers
+ * re-open by name. Only a header we recognise is touched. */
+static void retire(int fd, const struct stat *st)
+{
+    if ((uint64_t)st->st_size < sizeof(struct stk_header))
+        return;
+    struct stk_header *h =
+        mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (h == MAP_FAILED)
+        return;
+    if (memcmp(h->magic, STK_MAGIC, 8) == 0) {
+        atomic_store_explicit(&h->state, STK_STATE_CLOSED, memory_order_release);
+        futex_wake_all(h);
+    }
+    munmap(h, sizeof(*h));
+}
+
+int stk_seg_create_or_open(const struct stk_seg_params *p, struct stk_seg **ret_seg,
+                           enum stk_seg_how *ret_how)
+{
+    char path[sizeof(SHM_DIR) + SHM_NAME_MAX + 2];
+    char tmp[sizeof(path) + 64];
+    int r = stk_shm_name_check(p->name);
+    if (r < 0)
+        return r;
+    if (stk_seg_size(p->capacity, p->history) == 0)
+        return -EINVAL;
+    if (p->mode & 0002)
+        return -EPERM;
+    shm_path(path, sizeof(path), p->name);
+
+    /* A racing creator can make link() fail with EEXIST: then open theirs. */
+    for (int attempt = 0; attempt < 8; attempt++) {
+        struct stk_header h;
+        struct stat st;
+        enum stk_seg_how how;
+        int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0) {
+            r = header_read(fd, &h, &st);
+            if (r == 0 && h.capacity == p->capacity && h.history == p->history) {
+                how = STK_SEG_REOPENED;
+                if ((st.st_mode & 07777) != p->mode)
+                    (void)fchmod(fd, p->mode);
+                /* A segment left closed by a clean shutdown (unlink_on_exit
+                 * false) comes back: not live until a producer attaches. */
+                uint32_t closed = STK_STATE_CLOSED;
+                struct stk_header *mh =
+                    mmap(NULL, sizeof(*mh), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+                if (mh != MAP_FAILED) {
+                    atomic_compare_exchange_strong(&mh->state, &closed, STK_STATE_INIT);
+                    munmap(mh, sizeof(*mh));
+                }
+            } else if (r == -EBADMSG && st.st_size > 0) {
+                /* Not ours: never destroy a stranger's file. */
+                close(fd);
+                return -EBADMSG;
+            } else {
+                uint64_t gen = r == 0 || r == -EIO ? atomic_load(&h.generation) : 0;
+                int nfd;
+                r = seg_build(p, gen + 1, tmp, sizeof(tmp), &nfd);
+                if (r < 0) {
+                    close(fd);
+                    return r;
+                }
+                if (rename(tmp, path) < 0) {
+                    r = -errno;
+                    unlink(tmp);
+                    close(nfd);
+                    close(fd);
+                    return r;
+                }
+                retire(fd, &st);
+                close(fd);
+                fd = nfd;
+                how = STK_SEG_REPLACED;
+                r = header_read(fd, &h, &st);
+                if (r < 0) {
+                    close(fd);
+                    return r;
+                }
+            }
+        } else if (errno == ENOENT) {
+            r = seg_build(p, 1, tmp, sizeof(tmp), &fd);
+            if (r < 0)
+                return r;
+            /* link() publishes the finished file and fails if one appeared. */
+            if (link(tmp, path) < 0) {
+                r = -errno;
+                unlink(tmp);
+                close(fd);
+                if (r == -EEXIST)
+                    continue;
+                return r;
+            }
+            unlink(tmp);
+            how = STK_SEG_CREATED;
+            r = header_read(fd, &h, &st);
+            if (r < 0) {
+                close(fd);
+                return r;
+            }
+        } else {
+            return -errno;
+        }
+
+        struct stk_seg *seg = seg_new(p->name);
+        if (!seg) {
+            close(fd);
+            return -ENOMEM;
+        }
+        r = seg_map(seg, fd, &st, h.total_bytes, true);
+        if (r < 0) {
+            close(fd);
+            seg->fd = -1;
+            stk_seg_close(seg);
+            return r;
+        }
+        *ret_seg = seg;
+        if (ret_how)
+            *ret_how = how;
+        return 0;
+    }
+    return -EEXIST;
+}
+
+int stk_seg_attach_writer(const struct stk_seg_params *p, struct stk_seg **ret_seg,
+                          enum stk_seg_how *ret_how)
+{
+    struct stk_seg *seg;
+    enum stk_seg_how how;
+    int r = stk_seg_create_or_open(p, &seg, &how);
+    if (r < 0)
+        return r;
+    if (flock(seg->fd, LOCK_EX | LOCK_NB) < 0) {
+        r = errno == EWOULDBLOCK ? -EALREADY : -errno;
+        stk_seg_close(seg);
+        return r;
+    }
+    struct stk_header *h = seg->hdr;
+    int repaired = stk_seg_repair(seg);
+    if (repaired > 0)
+        atomic_fetch_add_explicit(&h->repaired, (uint64_t)repaired, memory_order_relaxed);
+    uint64_t now = stk_now_ns();
+    if (atomic_load_explicit(&h->producer_start_ns, memory_order_relaxed) != 0)
+        atomic_fetch_add_explicit(&h->producer_restarts, 1, memory_order_relaxed);
+    atomic_store_explicit(&h->producer_pid, (uint32_t)getpid(), memory_order_relaxed);
+    atomic_store_explicit(&h->producer_start_ns, now, memory_order_relaxed);
+    stk_seg_heartbeat(seg, now);
+    stk_seg_set_state(seg, STK_STATE_LIVE);
+    *ret_seg = seg;
+    if (ret_how)
+        *ret_how = how;
+    return 0;
+}
+
+static struct stk_record *slot_of(const struct stk_seg *seg, uint32_t index, uint64_t k)
+{
+    return &seg->slots[(uint64_t)index * seg->history + (k & (seg->history - 1))];
+}
+
+int stk_seg_repair(struct stk_seg *seg)
+{
+    if (!seg->writable)
+        return -EROFS;
+    int repaired = 0;
+    for (uint32_t i = 0; i < seg->capacity; i++) {
+        struct stk_record *r = &seg->records[i];
+        uint64_t s = atomic_load_explicit(&r->seq, memory_order_relaxed);
+        if (!(s & 1))
+            continue;
+        /* Rebuild from the last complete ring slot, or clear to "never
+         * written"; only then make seq even. Readers keep seeing odd (busy)
+         * until the final release store. */
+        struct stk_quote q = {0};
+        uint64_t head = atomic_load_explicit(&seg->heads[i].head, memory_order_relaxed);
+        if (head > 0) {
+            struct stk_record *sl = slot_of(seg, i, head - 1);
+            if (atomic_load_explicit(&sl->seq, memory_order_relaxed) == 2 * (head - 1) + 2) {
+                q.price = atomic_load_explicit(&sl->price, memory_order_relaxed);
+                q.bid = atomic_load_explicit(&sl->bid, memory_order_relaxed);
+                q.ask = atomic_load_explicit(&sl->ask, memory_order_relaxed);
+                q.volume = atomic_load_explicit(&sl->volume, memory_order_relaxed);
+                q.src_ts_ns = atomic_load_explicit(&sl->src_ts_ns, memory_order_relaxed);
+                q.pub_ts_ns = atomic_load_explicit(&sl->pub_ts_ns, memory_order_relaxed);
+                q.bid_size = atomic_load_explicit(&sl->bid_size, memory_order_relaxed);
+                q.ask_size = atomic_load_explicit(&sl->ask_size, memory_order_relaxed);
+            }
+        }
+        atomic_store_explicit(&r->price, q.price, memory_order_relaxed);
+        atomic_store_explicit(&r->bid, q.bid, memory_order_relaxed);
+        atomic_store_explicit(&r->ask, q.ask, memory_order_relaxed);
+        atomic_store_explicit(&r->volume, q.volume, memory_order_relaxed);
+        atomic_store_explicit(&r->src_ts_ns, q.src_ts_ns, memory_order_relaxed);
+        atomic_store_explicit(&r->pub_ts_ns, q.pub_ts_ns, memory_order_relaxed);
+        atomic_store_explicit(&r->bid_size, q.bid_size, memory_order_relaxed);
+        atomic_store_explicit(&r->ask_size, q.ask_size, memory_order_relaxed);
+        atomic_store_explicit(&r->seq, s + 1, memory_order_release);
+        repaired++;
+    }
+    uint64_t e = atomic_load_explicit(&seg->hdr->epoch, memory_order_relaxed);
+    if (e & 1)
+        atomic_store_explicit(&seg->hdr->epoch, e + 1, memory_order_release);
+    return repaired;
+}
+
+const struct stk_header *stk_seg_header(const struct stk_seg *seg)
+{
+    return seg->hdr;
+}
+
+struct stk_header *stk_seg_header_rw(struct stk_seg *seg)
+{
+    return seg->writable ? seg->hdr : NULL;
+}
+
+const char *stk_seg_name(const struct stk_seg *seg)
+{
+    return seg->name;
+}
+
+uint32_t stk_seg_nsymbols(const struct stk_seg *seg)
+{
+    uint32_t n = atomic_load_explicit(&seg->hdr->nsymbols, memory_order_acquire);
+    return n < seg->capacity ? n : seg->capacity;
+}
+
+const char *stk_seg_symbol(const struct stk_seg *seg, uint32_t index)
+{
+    return index < stk_seg_nsymbols(seg) ? seg->symbols[index].name : NULL;
+}
+
+int stk_sym_check(const char *name, size_t len)
+{
+    if (len == 0 || len > STK_NAME_MAX)
+        return -EINVAL;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] > 0x7e)
+            return -EINVAL;
+    return 0;
+}
+
+/* FNV-1a over at most 32 bytes up to the NUL. */
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < 32 && s[i]; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+static void hash_refresh(struct stk_seg *seg)
+{
+    uint32_t n = stk_seg_nsymbols(seg);
+    for (; seg->hashed < n; seg->hashed++) {
+        uint32_t i = name_hash(seg->symbols[seg->hashed].name) & seg->hash_mask;
+        while (seg->hash[i])
+            i = (i + 1) & seg->hash_mask;
+        seg->hash[i] = seg->hashed + 1;
+    }
+}
+
+static int hash_find(const struct stk_seg *seg, const char *name)
+{
+    uint32_t i = name_hash(name) & seg->hash_mask;
+    for (uint32_t e; (e = seg->hash[i]) != 0; i = (i + 1) & seg->hash_mask)
+        if (strncmp(seg->symbols[e - 1].name, name, 32) == 0)
+            return (int)(e - 1);
+    return -ENOENT;
+}
+
+int stk_seg_lookup(struct stk_seg *seg, const char *name)
+{
+    if (!name || strnlen(name, 33) > STK_NAME_MAX)
+        return -ENOENT;
+    int r = hash_find(seg, name);
+    if (r >= 0 || seg->hashed == stk_seg_nsymbols(seg))
+        return r;
+    hash_refresh(seg);
+    return hash_find(seg, name);
+}
+
+int stk_sym_add(struct stk_seg *seg, const char *name)
+{
+    if (!seg->writable)
+        return -EROFS;
+    size_t len = strnlen(name, STK_NAME_MAX + 1);
+    if (stk_sym_check(name, len) < 0)
+        return -EINVAL;
+    int r = stk_seg_lookup(seg, name);
+    if (r >= 0)
+        return r;
+    uint32_t n = atomic_load_explicit(&seg->hdr->nsymbols, memory_order_relaxed);
+    if (n >= seg->capacity)
+        return -ENOSPC;
+    struct stk_symbol *e = &seg->symbols[n];
+    memset(e, 0, sizeof(*e));
+    memcpy(e->name, name, len);
+    e->index = n;
+    /* Pairs with the acquire load in stk_seg_nsymbols(): the entry is
+     * complete before any reader can count it. */
+    atomic_store_explicit(&seg->hdr->nsymbols, n + 1, memory_order_release);
+    hash_refresh(seg);
+    return (int)n;
+}
+
+const struct stk_record *stk_seg_record(const struct stk_seg *seg, uint32_t index)
+{
+    return index < seg->capacity ? &seg->records[index] : NULL;
+}
+
+struct stk_record *stk_seg_record_rw(struct stk_seg *seg, uint32_t index)
+{
+    return &seg->records[index];
+}
+
+int stk_quote_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *q)
+{
+    if (index >= stk_seg_nsymbols(seg))
+        return -ERANGE;
+    return stk_record_load(&seg->records[index], q);
+}
+
+void stk_quote_write(struct stk_seg *seg, uint32_t index, const struct stk_quote *q)
+{
+    stk_record_store(&seg->records[index], q);
+}
+
+uint64_t stk_ring_head(const struct stk_seg *seg, uint32_t index)
+{
+    if (index >= seg->capacity)
+        return 0;
+    return atomic_load_explicit(&seg->heads[index].head, memory_order_acquire);
+}
+
+void stk_ring_append(struct stk_seg *seg, uint32_t index, const struct stk_quote *q)
+{
+    struct stk_ring_head *rh = &seg->heads[index];
+    uint64_t k = atomic_load_explicit(&rh->head, memory_order_relaxed);
+    struct stk_record *s = slot_of(seg, index, k);
+    /* Same protocol as stk_record_store(), but the slot's seq names the tick:
+     * 2k+1 while written, 2k+2 when done, so a reader can tell a lapped slot
+     * (larger) from one not yet written (smaller). */
+    atomic_store_explicit(&s->seq, 2 * k + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&s->price, q->price, memory_order_relaxed);
+    atomic_store_explicit(&s->bid, q->bid, memory_order_relaxed);
+    atomic_store_explicit(&s->ask, q->ask, memory_order_relaxed);
+    atomic_store_explicit(&s->volume, q->volume, memory_order_relaxed);
+    atomic_store_explicit(&s->src_ts_ns, q->src_ts_ns, memory_order_relaxed);
+    atomic_store_explicit(&s->pub_ts_ns, q->pub_ts_ns, memory_order_relaxed);
+    atomic_store_explicit(&s->bid_size, q->bid_size, memory_order_relaxed);
+    atomic_store_explicit(&s->ask_size, q->ask_size, memory_order_relaxed);
+    atomic_store_explicit(&s->seq, 2 * k + 2, memory_order_release);
+    /* Pairs with the acquire load in stk_ring_head(). */
+    atomic_store_explicit(&rh->head, k + 1, memory_order_release);
+}
+
+void stk_tick_publish(struct stk_seg *seg, uint32_t index, const struct stk_quote *q)
+{
+    stk_record_store(&seg->records[index], q);
+    stk_ring_append(seg, index, q);
+    atomic_store_explicit(&seg->hdr->ticks_total,
+                          atomic_load_explicit(&seg->hdr->ticks_total, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+int stk_tick_read(const struct stk_seg *seg, uint32_t index, uint64_t k, struct stk_quote *q)
+{
+    if (index >= stk_seg_nsymbols(seg))
+        return -ERANGE;
+    uint64_t head = atomic_load_explicit(&seg->heads[index].head, memory_order_acquire);
+    if (k >= head)
+        return -EAGAIN;
+    if (head - k > seg->history)
+        return -ESTALE;
+    const struct stk_record *s = slot_of(seg, index, k);
+    const uint64_t want = 2 * k + 2;
+    for (int tries = 0; tries < STK_READ_TRIES; tries++) {
+        uint64_t s0 = atomic_load_explicit(&s->seq, memory_order_acquire);
+        if (s0 > want)
+            return -ESTALE;
+        if (s0 != want) {
+            stk_cpu_relax();
+            continue;
+        }
+        q->price = atomic_load_explicit(&s->price, memory_order_relaxed);
+        q->bid = atomic_load_explicit(&s->bid, memory_order_relaxed);
+        q->ask = atomic_load_explicit(&s->ask, memory_order_relaxed);
+        q->volume = atomic_load_explicit(&s->volume, memory_order_relaxed);
+        q->src_ts_ns = atomic_load_explicit(&s->src_ts_ns, memory_order_relaxed);
+        q->pub_ts_ns = atomic_load_explicit(&s->pub_ts_ns, memory_order_relaxed);
+        q->bid_size = atomic_load_explicit(&s->bid_size, memory_order_relaxed);
+        q->ask_size = atomic_load_explicit(&s->ask_size, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        uint64_t s1 = atomic_load_explicit(&s->seq, memory_order_relaxed);
+        if (s1 == want) {
+            q->seq = k;
+            return 0;
+        }
+        return -ESTALE; /* only a newer tick changes a completed slot */
+    }
+    return -EBUSY;
+}
+
+int stk_history_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *out, size_t n)
+{
+    if (index >= stk_seg_nsymbols(seg))
+        return -ERANGE;
+    uint64_t head = atomic_load_explicit(&seg->heads[index].head, memory_order_acquire);
+    if (n > seg->history)
+        n = seg->history;
+    if (n > head)
+        n = (size_t)head;
+    /* Newest first: the run kept is the newest contiguous one, so a lap
+     * during the copy shortens the answer and never leaves a gap. */
+    size_t got = 0;
+    while (got < n) {
+        if (stk_tick_read(seg, index, head - 1 - got, &out[n - 1 - got]) < 0)
+            break;
+        got++;
+    }
+    if (got < n)
+        memmove(out, out + (n - got), got * sizeof(*out));
+    return (int)got;
+}
+
+void stk_batch_begin(struct stk_seg *seg)
+{
+    uint64_t e = atomic_load_explicit(&seg->hdr->epoch, memory_order_relaxed);
+    atomic_store_explicit(&seg->hdr->epoch, e | 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+}
+
+void stk_batch_end(struct stk_seg *seg, uint64_t now_ns)
+{
+    struct stk_header *h = seg->hdr;
+    uint64_t e = atomic_load_explicit(&h->epoch, memory_order_relaxed);
+    atomic_store_explicit(&h->last_update_ns, now_ns, memory_order_relaxed);
+    /* Pairs with the acquire load in stk_seg_epoch(): whoever sees the new
+     * even epoch sees every record of the batch. */
+    atomic_store_explicit(&h->epoch, (e | 1) + 1, memory_order_release);
+    atomic_store_explicit(&h->batches_total,
+                          atomic_load_explicit(&h->batches_total, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    /* The futex word is bumped after the epoch: a waiter loads it before the
+     * epoch, so it either sees the new epoch or waits on the old word value
+     * and FUTEX_WAIT returns at once (EAGAIN). */
+    futex_wake_all(h);
+}
+
+void stk_seg_heartbeat(struct stk_seg *seg, uint64_t now_ns)
+{
+    atomic_store_explicit(&seg->hdr->producer_heartbeat_ns, now_ns, memory_order_release);
+}
+
+void stk_seg_set_state(struct stk_seg *seg, uint32_t state)
+{
+    atomic_store_explicit(&seg->hdr->state, state, memory_order_release);
+    if (state == STK_STATE_CLOSED)
+        futex_wake_all(seg->hdr);
+}
+
+uint64_t stk_seg_epoch(const struct stk_seg *seg)
+{
+    return atomic_load_explicit(&seg->hdr->epoch, memory_order_acquire);
+}
+
+uint64_t stk_seg_heartbeat_age_ns(const struct stk_seg *seg)
+{
+    uint64_t hb = atomic_load_explicit(&seg->hdr->producer_heartbeat_ns, memory_order_acquire);
+    if (hb == 0)
+        return UINT64_MAX;
+    uint64_t now = stk_now_ns();
+    return now > hb ? now - hb : 0;
+}
+
+int stk_seg_wait(const struct stk_seg *seg, uint64_t seen, int timeout_ms)
+{
+    struct stk_header *h = seg->hdr;
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : stk_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    for (;;) {
+        uint32_t w = atomic_load_explicit(&h->futex, memory_order_acquire);
+        uint64_t e = atomic_load_explicit(&h->epoch, memory_order_acquire);
+        if (e != seen && !(e & 1))
+            return 0;
+        if (atomic_load_explicit(&h->state, memory_order_acquire) == STK_STATE_CLOSED)
+            return -ESTALE;
+        struct timespec ts, *tsp = NULL;
+        if (deadline != UINT64_MAX) {
+            uint64_t now = stk_mono_ns();
+            if (now >= deadline)
+                return -ETIMEDOUT;
+            uint64_t left = deadline - now;
+            ts.tv_sec = (time_t)(left / 1000000000u);
+            ts.tv_nsec = (long)(left % 1000000000u);
+            tsp = &ts;
+        }
+        /* Shared (not PRIVATE) futex: the word lives in a file mapping that
+         * other processes map too; FUTEX_WAIT only reads it, so a read-only
+         * mapping is enough. */
+        if (syscall(SYS_futex, &h->futex, FUTEX_WAIT, w, tsp, NULL, 0) < 0) {
+            if (errno == EINTR)
+                return -EINTR;
+            if (errno != EAGAIN && errno != ETIMEDOUT)
+                return -errno;
+        }
+    }
+}
+
+int stk_seg_replaced(const struct stk_seg *seg)
+{
+    char path[sizeof(SHM_DIR) + SHM_NAME_MAX + 2];
+    struct stat st;
+    if (atomic_load_explicit(&seg->hdr->state, memory_order_acquire) == STK_STATE_CLOSED)
+        return 1;
+    shm_path(path, sizeof(path), seg->name);
+    if (stat(path, &st) < 0)
+        return 1;
+    return st.st_dev != seg->dev || st.st_ino != seg->ino;
+}
+
+int stk_seg_unlink(const char *name)
+{
+    char path[sizeof(SHM_DIR) + SHM_NAME_MAX + 2];
+    int r = stk_shm_name_check(name);
+    if (r < 0)
+        return r;
+    shm_path(path, sizeof(path), name);
+    return unlink(path) < 0 ? -errno : 0;
+}
+
+const char *stk_version(void)
+{
+    return STK_VERSION;
+}

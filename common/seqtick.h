@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT */
+/* seqtick.h — the public reader API of libseqtick and the shared-memory
+ * segment layout v1 (docs/layout.md describes the same bytes in prose). */
+#ifndef SEQTICK_H
+#define SEQTICK_H
+
+#include <errno.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define STK_API __attribute__((visibility("default")))
+#else
+#define STK_API
+#endif
+
+#define STK_VERSION "0.1.0"
+
+/* ---- layout constants (ABI 1) ------------------------------------------ */
+
+#define STK_MAGIC "SEQTICK1"   /* 8 bytes, no NUL stored */
+#define STK_ABI_VERSION 1u
+#define STK_HEADER_BYTES 4096u
+#define STK_RECORD_BYTES 64u
+#define STK_PRICE_DECIMALS 8u
+#define STK_PRICE_SCALE 100000000LL /* 10^STK_PRICE_DECIMALS */
+#define STK_NAME_MAX 31u            /* longest symbol name, bytes */
+#define STK_CAPACITY_MAX (1u << 20) /* largest capacity a segment may have */
+#define STK_HISTORY_MAX (1u << 20)  /* largest history a segment may have */
+
+/* header.state */
+#define STK_STATE_INIT 0u   /* created, no producer attached yet */
+#define STK_STATE_LIVE 1u   /* a producer is attached */
+#define STK_STATE_CLOSED 2u /* retired: replaced or shut down; re-open by name */
+
+/* Header: 4096 bytes. The first cache line is navigation, written once before
+ * the segment is published under its name; the others hold what changes, each
+ * on its own line so the producer's stores do not invalidate readers' copies
+ * of the navigation line. */
+struct stk_header {
+    /* line 0 (0..63): navigation */
+    char magic[8];            /* 0   "SEQTICK1" */
+    uint32_t abi_version;     /* 8   = 1 */
+    uint32_t header_bytes;    /* 12  = 4096 */
+    uint32_t record_bytes;    /* 16  = 64 */
+    uint32_t capacity;        /* 20  max symbols */
+    uint32_t history;         /* 24  ticks per ring, power of two */
+    uint32_t price_decimals;  /* 28  = 8 */
+    uint64_t total_bytes;     /* 32  file size the regions need (page rounded) */
+    uint64_t created_ns;      /* 40  CLOCK_REALTIME at creation */
+    _Atomic uint64_t generation; /* 48 bumped when a segment replaces another */
+    _Atomic uint32_t state;      /* 56 STK_STATE_* */
+    _Atomic uint32_t nsymbols;   /* 60 symbol-table entries published (release) */
+
+    /* line 1 (64..127): the batch counter readers poll */
+    alignas(64) _Atomic uint64_t epoch; /* 64 odd while a batch is written */
+    _Atomic uint64_t last_update_ns;    /* 72 CLOCK_REALTIME of the last batch */
+    _Atomic uint32_t futex;             /* 80 +1 after every batch; FUTEX_WAIT here */
+    uint32_t reserved1;                 /* 84 */
+
+    /* line 2 (128..191): producer liveness */
+    alignas(64) _Atomic uint64_t producer_heartbeat_ns; /* 128 CLOCK_REALTIME */
+    _Atomic uint32_t producer_pid;                      /* 136 0 = none */
+    _Atomic uint32_t producer_restarts;                 /* 140 attaches after the first */
+    _Atomic uint64_t producer_start_ns;                 /* 144 CLOCK_REALTIME */
+
+    /* line 3 (192..255): counters, monotonic, written by the producer */
+    alignas(64) _Atomic uint64_t ticks_total; /* 192 ticks written */
+    _Atomic uint64_t bad_input;               /* 200 rejected feed lines / rows */
+    _Atomic uint64_t symbols_dropped;         /* 208 ticks for symbols beyond capacity */
+    _Atomic uint64_t batches_total;           /* 216 epochs completed */
+    _Atomic uint64_t repaired;                /* 224 records repaired at attach */
+
+    char reserved[4096 - 232]; /* 232 zero; future fields go here */
+};
+
+/* Symbol-table entry, 64 bytes. Written once, then published by the release
+ * store of header.nsymbols. */
+struct stk_symbol {
+    char name[32];   /* 0  NUL-padded, 1..31 printable ASCII, no spaces */
+    uint32_t index;  /* 32 its own position in the table */
+    uint32_t flags;  /* 36 reserved, 0 */
+    char reserved[24];
+};
+
+/* A latest-quote record and a history-ring slot: one cache line. Every field
+ * is an atomic of at most 8 bytes so the seqlock is data-race free in C11
+ * (Boehm 2012, "Can seqlocks get along with programming language memory
+ * models?", Fig. 6); on x86-64 the relaxed accesses compile to plain moves. */
+struct stk_record {
+    alignas(64) _Atomic uint64_t seq; /* 0  odd while written; only grows */
+    _Atomic int64_t price;            /* 8  last trade × 10^8 */
+    _Atomic int64_t bid;              /* 16 */
+    _Atomic int64_t ask;              /* 24 */
+    _Atomic uint64_t volume;          /* 32 cumulative, as the source reports it */
+    _Atomic uint64_t src_ts_ns;       /* 40 source time, ns since the Unix epoch */
+    _Atomic uint64_t pub_ts_ns;       /* 48 producer write time; 0 = never written */
+    _Atomic uint32_t bid_size;        /* 56 */
+    _Atomic uint32_t ask_size;        /* 60 */
+};
+
+/* Ring head: one cache line per symbol; `head` = ticks ever appended. */
+struct stk_ring_head {
+    alignas(64) _Atomic uint64_t head;
+    char reserved[56];
+};
+
+/* A plain copy of a record, as readers get it. */
+struct stk_quote {
+    uint64_t seq; /* record: the seqlock value read; ring: the tick number k */
+    int64_t price, bid, ask;
+    uint64_t volume;
+    uint64_t src_ts_ns;
+    uint64_t pub_ts_ns;
+    uint32_t bid_size, ask_size;
+};
+
+/* Region offsets of layout v1, for a segment of `capacity` and `history`. */
+#define STK_OFF_SYMBOLS ((uint64_t)STK_HEADER_BYTES)
+#define STK_OFF_RECORDS(cap) (STK_OFF_SYMBOLS + (uint64_t)(cap)*64u)
+#define STK_OFF_HEADS(cap) (STK_OFF_SYMBOLS + 2u * (uint64_t)(cap)*64u)
+#define STK_OFF_SLOTS(cap) (STK_OFF_SYMBOLS + 3u * (uint64_t)(cap)*64u)
+#define STK_REGIONS_BYTES(cap, hist) (STK_OFF_SLOTS(cap) + (uint64_t)(cap) * (uint64_t)(hist)*64u)
+
+/* How many times a reader retries a record the writer keeps odd before it
+ * gives up with -EBUSY (a writer that died mid-write never finishes). */
+#define STK_READ_TRIES 4096
+
+/* ---- the seqlock read, inline for the hot path -------------------------- */
+
+static inline void stk_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Copy one record under its seqlock. Returns 0 with *q filled, -ENODATA
+ * if the record was never written (q is filled; pub_ts_ns == 0), or -EBUSY
+ * if the writer kept it odd for STK_READ_TRIES attempts. The acquire load
+ * of seq pairs with the writer's release store of the even seq; the acquire
+ * fence pairs with the writer's release fence after the odd store, so a copy
+ * that saw any field of a newer write also sees the newer seq and is retried. */
+static inline int stk_record_load(const struct stk_record *r, struct stk_quote *q)
+{
+    for (int tries = 0; tries < STK_READ_TRIES; tries++) {
+        uint64_t s0 = atomic_load_explicit(&r->seq, memory_order_acquire);
+        if (s0 & 1) {
+            stk_cpu_relax();
+            continue;
+        }
+        q->price = atomic_load_explicit(&r->price, memory_order_relaxed);
+        q->bid = atomic_load_explicit(&r->bid, memory_order_relaxed);
+        q->ask = atomic_load_explicit(&r->ask, memory_order_relaxed);
+        q->volume = atomic_load_explicit(&r->volume, memory_order_relaxed);
+        q->src_ts_ns = atomic_load_explicit(&r->src_ts_ns, memory_order_relaxed);
+        q->pub_ts_ns = atomic_load_explicit(&r->pub_ts_ns, memory_order_relaxed);
+        q->bid_size = atomic_load_explicit(&r->bid_size, memory_order_relaxed);
+        q->ask_size = atomic_load_explicit(&r->ask_size, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        uint64_t s1 = atomic_load_explicit(&r->seq, memory_order_relaxed);
+        if (s0 == s1) {
+            q->seq = s0;
+            return q->pub_ts_ns ? 0 : -ENODATA;
+        }
+    }
+    return -EBUSY;
+}
+
+/* ---- segment handle (read-only) ----------------------------------------- */
+
+struct stk_seg; /* opaque; one per thread for stk_seg_lookup() */
+
+/* Open the segment `name` ("/seqtick") read-only: O_RDONLY, PROT_READ. The
+ * header is validated from the file before anything is mapped. Returns 0 and
+ * *ret_seg, or: -ENOENT no such segment; -EACCES; -EBADMSG bad magic;
+ * -EPROTONOSUPPORT other ABI; -EPROTO header/record size or decimals differ;
+ * -EUCLEAN impossible geometry (history not a power of two, sizes too large);
+ * -EIO file shorter than its header says; -EINVAL bad name; -ENOMEM. */
+STK_API int stk_seg_open(const char *name, struct stk_seg **ret_seg);
+
+/* Unmap and free; NULL is a no-op. */
+STK_API void stk_seg_close(struct stk_seg *seg);
+
+/* The mapped header (read-only), for the figures in it. */
+STK_API const struct stk_header *stk_seg_header(const struct stk_seg *seg);
+
+/* The name the segment was opened by. */
+STK_API const char *stk_seg_name(const struct stk_seg *seg);
+
+/* Number of published symbols (acquire load of header.nsymbols). */
+STK_API uint32_t stk_seg_nsymbols(const struct stk_seg *seg);
+
+/* Name of symbol `index`, or NULL if index >= nsymbols. Points into the
+ * mapping: valid while the segment is open. */
+STK_API const char *stk_seg_symbol(const struct stk_seg *seg, uint32_t index);
+
+/* Index of symbol `name`, or -ENOENT. O(1): a handle-local hash refreshed when
+ * nsymbols grows (so not safe to call on one handle from two threads). */
+STK_API int stk_seg_lookup(struct stk_seg *seg, const char *name);
+
+/* Pointer to the latest record of `index` (< capacity) for stk_record_load(). */
+STK_API const struct stk_record *stk_seg_record(const struct stk_seg *seg, uint32_t index);
+
+/* Latest quote of `index`. Returns 0, -ENODATA never written, -EBUSY writer
+ * stuck mid-write, -ERANGE index >= nsymbols. */
+STK_API int stk_quote_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *q);
+
+/* Ticks ever appended to `index`'s ring (acquire load of its head). */
+STK_API uint64_t stk_ring_head(const struct stk_seg *seg, uint32_t index);
+
+/* Tick number k of `index` (q->seq = k). Returns 0; -EAGAIN not written yet
+ * (k >= head); -ESTALE lapped: the slot already holds a newer tick, resume at
+ * stk_ring_head() - history; -EBUSY writer stuck; -ERANGE bad index. */
+STK_API int stk_tick_read(const struct stk_seg *seg, uint32_t index, uint64_t k, struct stk_quote *q);
+
+/* The last up-to-n ticks of `index`, oldest first, newest last, into out[].
+ * Every tick returned was verified whole and they are consecutive. Returns
+ * the count (0..min(n, history)) or -ERANGE. */
+STK_API int stk_history_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *out, size_t n);
+
+/* Current epoch (acquire): even when no batch is in progress. */
+STK_API uint64_t stk_seg_epoch(const struct stk_seg *seg);
+
+/* Sleep until the epoch differs from `seen` or timeout_ms passes (< 0:
+ * forever), on a futex in the shared header: no busy wait. Returns 0 when it
+ * changed (and is even), -ETIMEDOUT, -ESTALE if the segment was closed (re-open
+ * it by name), or -EINTR if a signal interrupted the wait. */
+STK_API int stk_seg_wait(const struct stk_seg *seg, uint64_t seen, int timeout_ms);
+
+/* 1 if this mapping is retired: header says closed, or the name now names
+ * another file or none (the caller should stk_seg_open() again); else 0. */
+STK_API int stk_seg_replaced(const struct stk_seg *seg);
+
+/* Nanoseconds since the producer's last heartbeat (CLOCK_REALTIME), or
+ * UINT64_MAX if it never beat. */
+STK_API uint64_t stk_seg_heartbeat_age_ns(const struct stk_seg *seg);
+
+/* ---- exact fixed-point decimals (value × 10^8) -------------------------- */
+
+/* Parse s[0..len) as a JSON-number-shaped decimal ("-189.25", "1e2",
+ * "0.00000001") into *ret exactly. Returns 0; -EINVAL not a number (junk,
+ * empty, "+1", ".5", "01"); -ERANGE more than 8 significant decimals or out
+ * of int64 range. *ret untouched on error. */
+STK_API int stk_decimal_parse(const char *s, size_t len, int64_t *ret);
+
+/* Write v as the shortest exact decimal ("189.25", "-0.5", "3") into buf,
+ * NUL-terminated. Returns its length, or -ENOBUFS if size is too small
+ * (STK_DECIMAL_MAX bytes always suffice). */
+#define STK_DECIMAL_MAX 32
+STK_API int stk_decimal_format(int64_t v, char *buf, size_t size);
+
+/* Human text for an error this library returns (negative errno), with the
+ * seqtick meaning where one applies ("bad magic: not a seqtick segment"). */
+STK_API const char *stk_strerror(int err);
+
+/* Library version string, STK_VERSION of the build. */
+STK_API const char *stk_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SEQTICK_H */

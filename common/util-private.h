@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/* util-private.h — small helpers every program needs: EINTR-safe I/O, the
+ * readiness fd, argument handling shared by the programs' main.c files. */
+#ifndef SEQTICK_UTIL_PRIVATE_H
+#define SEQTICK_UTIL_PRIVATE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Exit codes, s6 style: 0 ok, 100 usage or bad config, 111 system error. */
+#define STK_EXIT_OK 0
+#define STK_EXIT_USAGE 100
+#define STK_EXIT_SYSTEM 111
+
+/* Environment variable naming the readiness fd a supervised child writes to. */
+#define STK_READY_FD_ENV "SEQTICK_READY_FD"
+
+/* write(2) all of buf, retrying on EINTR and short writes. Returns 0 or
+ * -errno (-EAGAIN on a non-blocking fd that filled up). */
+int stk_write_all(int fd, const void *buf, size_t len);
+
+/* read(2) retrying on EINTR. Returns bytes read (0 at EOF) or -errno. */
+ssize_t stk_read_retry(int fd, void *buf, size_t len);
+
+/* If $SEQTICK_READY_FD names an open fd: write "\n" to it, close it, unset
+ * the variable. Returns 1 if notified, 0 if there was no such fd, -errno. */
+int stk_ready_notify(void);
+
+/* Common command line of every program: -c FILE, --help, --version.
+ * Returns 0 and *ret_conf (NULL if -c was not given), or 1 if --help or
+ * --version was handled (the caller exits 0), or -EINVAL with the message
+ * already printed to stderr (the caller exits STK_EXIT_USAGE). `usage` is
+ * printed for --help after "usage: PROG ". */
+int stk_args_parse(int argc, char **argv, const char *prog, const char *usage,
+                   const char **ret_conf);
+
+#endif

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* util.c — EINTR-safe I/O, the readiness fd, the programs' common flags. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "seqtick.h"
+#include "util-private.h"
+
+int stk_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+ssize_t stk_read_retry(int fd, void *buf, size_t len)
+{
+    ssize_t n;
+    do
+        n = read(fd, buf, len);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+}
+
+int stk_ready_notify(void)
+{
+    const char *v = getenv(STK_READY_FD_ENV);
+    if (!v || !*v)
+        return 0;
+    char *end;
+    errno = 0;
+    long fd = strtol(v, &end, 10);
+    unsetenv(STK_READY_FD_ENV);
+    if (errno || *end || fd < 3 || fd > INT_MAX || fcntl((int)fd, F_GETFD) < 0)
+        return 0;
+    int r = stk_write_all((int)fd, "\n", 1);
+    close((int)fd);
+    return r < 0 ? r : 1;
+}
+
+int stk_args_parse(int argc, char **argv, const char *prog, const char *usage,
+                   const char **ret_conf)
+{
+    const char *conf = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            printf("usage: %s %s\n", prog, usage);
+            return 1;
+        }
+        if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
+            printf("%s %s (layout ABI %u)\n", prog, STK_VERSION, STK_ABI_VERSION);
+            return 1;
+        }
+        if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "%s: fatal: %s needs a FILE\n", prog, a);
+                return -EINVAL;
+            }
+            conf = argv[++i];
+            continue;
+        }
+        if (!strncmp(a, "--config=", 9)) {
+            conf = a + 9;
+            continue;
+        }
+        fprintf(stderr, "%s: fatal: unknown argument '%s' (try --help)\n", prog, a);
+        return -EINVAL;
+    }
+    *ret_conf = conf;
+    return 0;
+}
