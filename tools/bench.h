@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/* bench.h — seqtick-bench subcommands; each lives in its own bench_*.c. */
+#ifndef SEQTICK_BENCH_H
+#define SEQTICK_BENCH_H
+
+/* Each returns a process exit code; argv[0] is the subcommand name. */
+int stk_bench_shm(int argc, char **argv);
+int stk_bench_producer(int argc, char **argv);
+int stk_bench_server(int argc, char **argv);
+int stk_bench_restart(int argc, char **argv);
+int stk_bench_latency(int argc, char **argv);
+
+#endif
