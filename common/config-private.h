@@ -30,18 +30,18 @@ struct stk_config {
     } shm;
 
     struct {
-        char *feed;      /* "sim", "csv:PATH", "exec:COMMAND", "stdin" */
-        char **symbols;  /* NULL-terminated */
+        char *feed;     /* "sim", "csv:PATH", "exec:COMMAND", "stdin" */
+        char **symbols; /* NULL-terminated */
         size_t nsymbols;
-        uint64_t rate;   /* sim ticks/s, all symbols; 0 = as fast as possible */
+        uint64_t rate; /* sim ticks/s, all symbols; 0 = as fast as possible */
         uint64_t seed;
         uint32_t heartbeat_ms;
-        double speed;        /* csv replay: 1 real time, 0 as fast as possible */
-        bool loop;           /* csv replay: start over at the end */
-        char *csv_time_unit; /* "auto", "s", "ms", "us", "ns" */
-        double correlation;  /* sim: pairwise correlation of returns */
-        double volatility;   /* sim: annualised σ */
-        double drift;        /* sim: annualised μ */
+        double speed;              /* csv replay: 1 real time, 0 as fast as possible */
+        bool loop;                 /* csv replay: start over at the end */
+        char *csv_time_unit;       /* "auto", "s", "ms", "us", "ns" */
+        double correlation;        /* sim: pairwise correlation of returns */
+        double volatility;         /* sim: annualised σ */
+        double drift;              /* sim: annualised μ */
         uint32_t stats_interval_s; /* 0 = no periodic stats line */
         int64_t ingest_grace_ms;   /* exec: SIGTERM→SIGKILL grace for the ingestor */
     } producer;

@@ -95,13 +95,13 @@ static const struct key program_keys[] = {
     {"program", "backoff_max_ms", K_I64, offsetof(struct stk_program_conf, backoff_max_ms), 0,
      86400000},
     {"program", "max_restarts", K_I64, offsetof(struct stk_program_conf, max_restarts), 0, 1e9},
-    {"program", "restart_window_s", K_I64, offsetof(struct stk_program_conf, restart_window_s),
-     1, 1e7},
+    {"program", "restart_window_s", K_I64, offsetof(struct stk_program_conf, restart_window_s), 1,
+     1e7},
 };
 #define NPKEYS (sizeof(program_keys) / sizeof(program_keys[0]))
 #define PROGRAMS_MAX 64
 
-static const char *const default_symbols[] = {"AAPL", "MSFT", "NVDA", "AMZN",
+static const char *const default_symbols[] = {"AAPL",  "MSFT", "NVDA", "AMZN",
                                               "GOOGL", "META", "TSLA", "JPM"};
 
 struct ctx {
@@ -201,9 +201,8 @@ int stk_config_defaults(struct stk_config *c)
     c->supervisor.bindir = NULL;
     c->log.level = STK_LOG_INFO;
     c->log.format = STK_LOG_TEXT;
-    if (!c->shm.name || !c->producer.symbols || !c->producer.feed ||
-        !c->producer.csv_time_unit || !c->server.listen || !c->server.http_listen ||
-        !c->supervisor.pidfile)
+    if (!c->shm.name || !c->producer.symbols || !c->producer.feed || !c->producer.csv_time_unit ||
+        !c->server.listen || !c->server.http_listen || !c->supervisor.pidfile)
         goto oom;
     return 0;
 oom:
@@ -249,8 +248,7 @@ static bool parse_i64(const char *v, int64_t *ret)
     return true;
 }
 
-static int parse_symbols(struct ctx *x, const char *what, const char *v, char ***ret,
-                         size_t *ret_n)
+static int parse_symbols(struct ctx *x, const char *what, const char *v, char ***ret, size_t *ret_n)
 {
     size_t cap = 8, n = 0;
     char **out = calloc(cap + 1, sizeof(char *));
@@ -268,8 +266,8 @@ static int parse_symbols(struct ctx *x, const char *what, const char *v, char **
         size_t len = (size_t)(p - s);
         if (stk_sym_check(s, len) < 0) {
             free_symbols(out);
-            return fail(x, "%s: bad symbol '%.*s' (1..31 printable characters, no spaces)",
-                        what, (int)(len > 40 ? 40 : len), s);
+            return fail(x, "%s: bad symbol '%.*s' (1..31 printable characters, no spaces)", what,
+                        (int)(len > 40 ? 40 : len), s);
         }
         for (size_t i = 0; i < n; i++)
             if (strlen(out[i]) == len && !memcmp(out[i], s, len)) {
@@ -347,8 +345,7 @@ static int set_value(struct ctx *x, const struct key *k, void *base, const char 
     case K_BOOL:
         if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1"))
             *(bool *)field = true;
-        else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") ||
-                 !strcmp(v, "0"))
+        else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "0"))
             *(bool *)field = false;
         else
             return fail(x, "%s: '%s' is not a boolean (true or false)", what, v);
@@ -379,14 +376,15 @@ static int set_value(struct ctx *x, const struct key *k, void *base, const char 
     }
     case K_SHM:
         if (stk_shm_name_check(v) < 0)
-            return fail(x, "%s: '%s' is not a shm name like /seqtick ('/' then letters, "
-                           "digits, '.', '_', '-')", what, v);
+            return fail(x,
+                        "%s: '%s' is not a shm name like /seqtick ('/' then letters, "
+                        "digits, '.', '_', '-')",
+                        what, v);
         return set_str(x, what, field, v);
     case K_FEED:
-        if (strcmp(v, "sim") && strcmp(v, "stdin") &&
-            !(strncmp(v, "csv:", 4) == 0 && v[4]) && !(strncmp(v, "exec:", 5) == 0 && v[5]))
-            return fail(x, "%s: '%s' is not a feed (sim, csv:PATH, exec:COMMAND, stdin)",
-                        what, v);
+        if (strcmp(v, "sim") && strcmp(v, "stdin") && !(strncmp(v, "csv:", 4) == 0 && v[4]) &&
+            !(strncmp(v, "exec:", 5) == 0 && v[5]))
+            return fail(x, "%s: '%s' is not a feed (sim, csv:PATH, exec:COMMAND, stdin)", what, v);
         return set_str(x, what, field, v);
     case K_LISTEN0:
         if (!*v)
@@ -394,8 +392,7 @@ static int set_value(struct ctx *x, const struct key *k, void *base, const char 
         /* fall through */
     case K_LISTEN:
         if (stk_listen_parse(v, host, sizeof(host), &port) < 0)
-            return fail(x, "%s: '%s' is not an address like 127.0.0.1:7878 or [::1]:7878",
-                        what, v);
+            return fail(x, "%s: '%s' is not an address like 127.0.0.1:7878 or [::1]:7878", what, v);
         return set_str(x, what, field, v);
     case K_SYMBOLS: {
         char **syms = NULL;
@@ -442,8 +439,7 @@ static bool program_name_ok(const char *s)
     return true;
 }
 
-static int program_section(struct ctx *x, const char *section, const char *name,
-                           const char *value)
+static int program_section(struct ctx *x, const char *section, const char *name, const char *value)
 {
     struct stk_config *c = x->c;
     const char *pname = section + strlen("program.");
@@ -482,8 +478,10 @@ static int program_section(struct ctx *x, const char *section, const char *name,
         x->pseen[pi] |= 1u << k;
         return set_value(x, &program_keys[k], &c->programs[pi], what, value);
     }
-    return fail(x, "%s: unknown key (command, grace_ms, backoff_min_ms, backoff_max_ms, "
-                   "max_restarts, restart_window_s)", what);
+    return fail(x,
+                "%s: unknown key (command, grace_ms, backoff_min_ms, backoff_max_ms, "
+                "max_restarts, restart_window_s)",
+                what);
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
@@ -508,8 +506,10 @@ static int handler(void *user, const char *section, const char *name, const char
         return set_value(x, &keys[i], x->c, what, value);
     }
     if (!section_known)
-        return fail(x, "%s: unknown section [%s] (shm, producer, server, supervisor, log, "
-                       "program.NAME)", what, section);
+        return fail(x,
+                    "%s: unknown section [%s] (shm, producer, server, supervisor, log, "
+                    "program.NAME)",
+                    what, section);
     return fail(x, "%s: unknown key", what);
 }
 
@@ -538,8 +538,7 @@ static int finish(struct ctx *x, const char *origin, char *err)
     return 0;
 }
 
-static int load(FILE *f, const char *text, const char *origin, struct stk_config *ret,
-                char *err)
+static int load(FILE *f, const char *text, const char *origin, struct stk_config *ret, char *err)
 {
     struct stk_config c;
     struct ctx x;
@@ -566,8 +565,7 @@ static int load(FILE *f, const char *text, const char *origin, struct stk_config
             snprintf(err, STK_CONF_ERR_MAX, "%s:%d: %s", origin, line, x.msg);
         else
             snprintf(err, STK_CONF_ERR_MAX,
-                     "%s:%d: syntax error (expected 'key = value' or '[section]')", origin,
-                     line);
+                     "%s:%d: syntax error (expected 'key = value' or '[section]')", origin, line);
         stk_config_free(&c);
         return -EINVAL;
     }

@@ -82,9 +82,10 @@ void stk_log_vwrite(int level, const char *fmt, va_list ap)
     snprintf(when + w, sizeof(when) - w, ".%03ldZ", ts.tv_nsec / 1000000);
     size_t n;
     if (log_format == STK_LOG_JSON) {
-        n = (size_t)snprintf(line, sizeof(line),
-                             "{\"ts\":\"%s\",\"level\":\"%s\",\"prog\":\"%s\",\"pid\":%ld,\"msg\":\"",
-                             when, level_names[level], log_prog, (long)getpid());
+        n = (size_t)snprintf(
+            line, sizeof(line),
+            "{\"ts\":\"%s\",\"level\":\"%s\",\"prog\":\"%s\",\"pid\":%ld,\"msg\":\"", when,
+            level_names[level], log_prog, (long)getpid());
         json_escape(line, &n, sizeof(line) - 3, msg);
         line[n++] = '"';
         line[n++] = '}';

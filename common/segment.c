@@ -277,8 +277,8 @@ fail:
 
 /* Build a fresh segment under a temporary name next to the final one; on
  * success *ret_fd is open read-write and *ret_tmp holds its path. */
-static int seg_build(const struct stk_seg_params *p, uint64_t generation, char *tmp,
-                     size_t tmpsz, int *ret_fd)
+static int seg_build(const struct stk_seg_params *p, uint64_t generation, char *tmp, size_t tmpsz,
+                     int *ret_fd)
 {
     static _Atomic unsigned counter;
     uint64_t total = stk_seg_size(p->capacity, p->history);
@@ -336,8 +336,7 @@ static void retire(int fd, const struct stat *st)
 {
     if ((uint64_t)st->st_size < sizeof(struct stk_header))
         return;
-    struct stk_header *h =
-        mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    struct stk_header *h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (h == MAP_FAILED)
         return;
     if (memcmp(h->magic, STK_MAGIC, 8) == 0) {
@@ -809,7 +808,8 @@ uint64_t stk_seg_heartbeat_age_ns(const struct stk_seg *seg)
 int stk_seg_wait(const struct stk_seg *seg, uint64_t seen, int timeout_ms)
 {
     struct stk_header *h = seg->hdr;
-    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : stk_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    uint64_t deadline =
+        timeout_ms < 0 ? UINT64_MAX : stk_mono_ns() + (uint64_t)timeout_ms * 1000000u;
     for (;;) {
         uint32_t w = atomic_load_explicit(&h->futex, memory_order_acquire);
         uint64_t e = atomic_load_explicit(&h->epoch, memory_order_acquire);

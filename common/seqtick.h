@@ -24,7 +24,7 @@ extern "C" {
 
 /* ---- layout constants (ABI 1) ------------------------------------------ */
 
-#define STK_MAGIC "SEQTICK1"   /* 8 bytes, no NUL stored */
+#define STK_MAGIC "SEQTICK1" /* 8 bytes, no NUL stored */
 #define STK_ABI_VERSION 1u
 #define STK_HEADER_BYTES 4096u
 #define STK_RECORD_BYTES 64u
@@ -45,15 +45,15 @@ extern "C" {
  * of the navigation line. */
 struct stk_header {
     /* line 0 (0..63): navigation */
-    char magic[8];            /* 0   "SEQTICK1" */
-    uint32_t abi_version;     /* 8   = 1 */
-    uint32_t header_bytes;    /* 12  = 4096 */
-    uint32_t record_bytes;    /* 16  = 64 */
-    uint32_t capacity;        /* 20  max symbols */
-    uint32_t history;         /* 24  ticks per ring, power of two */
-    uint32_t price_decimals;  /* 28  = 8 */
-    uint64_t total_bytes;     /* 32  file size the regions need (page rounded) */
-    uint64_t created_ns;      /* 40  CLOCK_REALTIME at creation */
+    char magic[8];               /* 0   "SEQTICK1" */
+    uint32_t abi_version;        /* 8   = 1 */
+    uint32_t header_bytes;       /* 12  = 4096 */
+    uint32_t record_bytes;       /* 16  = 64 */
+    uint32_t capacity;           /* 20  max symbols */
+    uint32_t history;            /* 24  ticks per ring, power of two */
+    uint32_t price_decimals;     /* 28  = 8 */
+    uint64_t total_bytes;        /* 32  file size the regions need (page rounded) */
+    uint64_t created_ns;         /* 40  CLOCK_REALTIME at creation */
     _Atomic uint64_t generation; /* 48 bumped when a segment replaces another */
     _Atomic uint32_t state;      /* 56 STK_STATE_* */
     _Atomic uint32_t nsymbols;   /* 60 symbol-table entries published (release) */
@@ -83,9 +83,9 @@ struct stk_header {
 /* Symbol-table entry, 64 bytes. Written once, then published by the release
  * store of header.nsymbols. */
 struct stk_symbol {
-    char name[32];   /* 0  NUL-padded, 1..31 printable ASCII, no spaces */
-    uint32_t index;  /* 32 its own position in the table */
-    uint32_t flags;  /* 36 reserved, 0 */
+    char name[32];  /* 0  NUL-padded, 1..31 printable ASCII, no spaces */
+    uint32_t index; /* 32 its own position in the table */
+    uint32_t flags; /* 36 reserved, 0 */
     char reserved[24];
 };
 
@@ -220,12 +220,14 @@ STK_API uint64_t stk_ring_head(const struct stk_seg *seg, uint32_t index);
 /* Tick number k of `index` (q->seq = k). Returns 0; -EAGAIN not written yet
  * (k >= head); -ESTALE lapped: the slot already holds a newer tick, resume at
  * stk_ring_head() - history; -EBUSY writer stuck; -ERANGE bad index. */
-STK_API int stk_tick_read(const struct stk_seg *seg, uint32_t index, uint64_t k, struct stk_quote *q);
+STK_API int stk_tick_read(const struct stk_seg *seg, uint32_t index, uint64_t k,
+                          struct stk_quote *q);
 
 /* The last up-to-n ticks of `index`, oldest first, newest last, into out[].
  * Every tick returned was verified whole and they are consecutive. Returns
  * the count (0..min(n, history)) or -ERANGE. */
-STK_API int stk_history_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *out, size_t n);
+STK_API int stk_history_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *out,
+                             size_t n);
 
 /* Current epoch (acquire): even when no batch is in progress. */
 STK_API uint64_t stk_seg_epoch(const struct stk_seg *seg);

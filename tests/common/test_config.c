@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/* test_config.c — defaults of every key, overrides, and errors that name
+ * FILE:LINE and the key. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include "config-private.h"
+#include "log-private.h"
+#include "testutil.h"
+
+static char err[STK_CONF_ERR_MAX];
+
+static void load_ok(const char *text, struct stk_config *c)
+{
+    err[0] = '\0';
+    int r = stk_config_load_string(text, "t.conf", c, err);
+    ck_assert_msg(r == 0, "load failed: %s", err);
+}
+
+/* Expect an error whose message contains `want`. */
+static void load_bad(const char *text, const char *want)
+{
+    struct stk_config c;
+    memset(&c, 0x5a, sizeof(c));
+    err[0] = '\0';
+    int r = stk_config_load_string(text, "t.conf", &c, err);
+    ck_assert_msg(r == -EINVAL, "'%s' loaded (r=%d)", text, r);
+    ck_assert_msg(strstr(err, want) != NULL, "error '%s' lacks '%s'", err, want);
+}
+
+START_TEST(test_defaults)
+{
+    struct stk_config c;
+    load_ok("", &c);
+    ck_assert_str_eq(c.shm.name, "/seqtick");
+    ck_assert_uint_eq(c.shm.capacity, 1024);
+    ck_assert_uint_eq(c.shm.history, 256);
+    ck_assert_uint_eq(c.shm.mode, 0640);
+    ck_assert(c.shm.unlink_on_exit);
+    ck_assert_str_eq(c.producer.feed, "sim");
+    ck_assert_uint_eq(c.producer.nsymbols, 8);
+    ck_assert_str_eq(c.producer.symbols[0], "AAPL");
+    ck_assert_ptr_null(c.producer.symbols[8]);
+    ck_assert_uint_eq(c.producer.rate, 1000);
+    ck_assert_uint_eq(c.producer.seed, 1);
+    ck_assert_uint_eq(c.producer.heartbeat_ms, 100);
+    ck_assert_str_eq(c.server.listen, "127.0.0.1:7878");
+    ck_assert_uint_eq(c.server.max_line_bytes, 65536);
+    ck_assert_uint_eq(c.server.max_connections, 10000);
+    ck_assert_uint_eq(c.server.freshness_ms, 5000);
+    ck_assert_uint_eq(c.server.idle_timeout_s, 300);
+    ck_assert_uint_eq(c.server.out_buffer_bytes, 4194304);
+    ck_assert_int_eq(c.supervisor.grace_ms, 5000);
+    ck_assert_int_eq(c.supervisor.backoff_min_ms, 100);
+    ck_assert_int_eq(c.supervisor.backoff_max_ms, 30000);
+    ck_assert_int_eq(c.supervisor.max_restarts, 0);
+    ck_assert_int_eq(c.supervisor.restart_window_s, 60);
+    ck_assert_str_eq(c.supervisor.pidfile, "/tmp/seqtick.pid");
+    ck_assert_str_eq(c.supervisor.status_file, "/tmp/seqtick.pid.status");
+    ck_assert_ptr_null(c.supervisor.bindir);
+    ck_assert_int_eq(c.log.level, STK_LOG_INFO);
+    ck_assert_int_eq(c.log.format, STK_LOG_TEXT);
+    ck_assert_uint_eq(c.nprograms, 0);
+    stk_config_free(&c);
+}
+END_TEST
+
+START_TEST(test_overrides)
+{
+    struct stk_config c;
+    load_ok("; comment\n# another\n"
+            "[shm]\nname = /other\ncapacity = 16\nhistory = 64\nmode = 0600\n"
+            "unlink_on_exit = false\n"
+            "[producer]\nfeed = exec:python3 ingest.py --x 1\nsymbols = A, B,C  D\n"
+            "rate = 0\nseed = 42\n"
+            "[server]\nlisten = [::1]:0\n"
+            "[supervisor]\npidfile = /run/x.pid\nbindir = /opt/bin\n"
+            "[log]\nlevel = debug\nformat = json\n"
+            "[program.sma]\ncommand = python3 sma.py ; inline comment\ngrace_ms = 100\n"
+            "[program.rsi]\ncommand = ./rsi\n",
+            &c);
+    ck_assert_str_eq(c.shm.name, "/other");
+    ck_assert_uint_eq(c.shm.capacity, 16);
+    ck_assert_uint_eq(c.shm.history, 64);
+    ck_assert_uint_eq(c.shm.mode, 0600);
+    ck_assert(!c.shm.unlink_on_exit);
+    ck_assert_str_eq(c.producer.feed, "exec:python3 ingest.py --x 1");
+    ck_assert_uint_eq(c.producer.nsymbols, 4);
+    ck_assert_str_eq(c.producer.symbols[3], "D");
+    ck_assert_uint_eq(c.producer.rate, 0);
+    ck_assert_str_eq(c.server.listen, "[::1]:0");
+    ck_assert_str_eq(c.supervisor.status_file, "/run/x.pid.status");
+    ck_assert_str_eq(c.supervisor.bindir, "/opt/bin");
+    ck_assert_int_eq(c.log.level, STK_LOG_DEBUG);
+    ck_assert_int_eq(c.log.format, STK_LOG_JSON);
+    ck_assert_uint_eq(c.nprograms, 2);
+    const struct stk_program_conf *p = stk_config_program(&c, "sma");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_str_eq(p->command, "python3 sma.py");
+    ck_assert_int_eq(p->grace_ms, 100);
+    ck_assert_int_eq(p->max_restarts, -1); /* inherits */
+    ck_assert_ptr_null(stk_config_program(&c, "nope"));
+    stk_config_free(&c);
+}
+END_TEST
+
+START_TEST(test_errors_name_place)
+{
+    load_bad("[shm]\nname = /x\n\ncolour = red\n", "t.conf:4: shm.colour: unknown key");
+    load_bad("[shmm]\nname = /x\n", "t.conf:2: shmm.name: unknown section");
+    load_bad("[shm]\nhistory = 100\n", "t.conf:2: shm.history: 100 is not a power of two");
+    load_bad("[shm]\ncapacity = 0\n", "shm.capacity: 0 is out of range");
+    load_bad("[shm]\ncapacity = -5\n", "shm.capacity: '-5' is not a whole number");
+    load_bad("[shm]\ncapacity = 12abc\n", "'12abc' is not a whole number");
+    load_bad("[shm]\ncapacity = 99999999999999999999999\n", "not a whole number");
+    load_bad("[shm]\nmode = 0666\n", "shm.mode: 0666 is world-writable");
+    load_bad("[shm]\nmode = 0648\n", "not an octal mode");
+    load_bad("[shm]\nname = seqtick\n", "shm.name: 'seqtick' is not a shm name");
+    load_bad("[shm]\nname = /a/b\n", "is not a shm name");
+    load_bad("[shm]\nunlink_on_exit = maybe\n", "'maybe' is not a boolean");
+    load_bad("[shm]\ncapacity = 8\ncapacity = 9\n", "t.conf:3: shm.capacity: set twice");
+    load_bad("[producer]\nfeed = kafka\n", "producer.feed: 'kafka' is not a feed");
+    load_bad("[producer]\nfeed = csv:\n", "is not a feed");
+    load_bad("[producer]\nsymbols = AAPL, AAPL\n", "'AAPL' listed twice");
+    load_bad("[producer]\nsymbols = ,,\n", "at least one symbol");
+    load_bad("[producer]\nsymbols = ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFG\n", "bad symbol");
+    load_bad("[producer]\nspeed = fast\n", "'fast' is not a number");
+    load_bad("[producer]\nspeed = nan\n", "is not a number");
+    load_bad("[server]\nlisten = 127.0.0.1\n", "server.listen: '127.0.0.1' is not an address");
+    load_bad("[server]\nlisten = 127.0.0.1:70000\n", "is not an address");
+    load_bad("[server]\nlisten = ::1:80\n", "is not an address");
+    load_bad("[log]\nlevel = loud\n", "log.level: 'loud' is not a level");
+    load_bad("[log]\nformat = xml\n", "log.format: 'xml' is not a format");
+    load_bad("[supervisor]\nbackoff_min_ms = 500\nbackoff_max_ms = 100\n", "backoff_min_ms");
+    load_bad("[supervisor]\npidfile =\n", "supervisor.pidfile: must not be empty");
+    load_bad("[program.x]\ngrace_ms = 5\n", "[program.x]: command is required");
+    load_bad("[program.x]\ncommand = a\nfoo = 1\n", "t.conf:3: [program.x] foo: unknown key");
+    load_bad("[program.x y]\ncommand = a\n", "program name must be");
+    load_bad("[program.producer]\ncommand = a\n", "built-in child");
+    load_bad("[shm]\njust words\n", "t.conf:2: syntax error");
+    load_bad("[shm\nname = /x\n", "t.conf:1: syntax error");
+    load_bad("[shm]\nrate = 5 # no inline hash comments\n", "shm.rate: unknown key");
+    load_bad("[producer]\nrate = 5 # no inline hash comments\n", "'5 # no inline hash comments'");
+}
+END_TEST
+
+START_TEST(test_file_errors)
+{
+    struct stk_config c;
+    ck_assert_int_eq(stk_config_load("/nonexistent/seqtick.conf", &c, err), -ENOENT);
+    ck_assert_ptr_nonnull(strstr(err, "/nonexistent/seqtick.conf: cannot open"));
+    char path[] = "/tmp/stk-conf-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    /* a long line (symbols) is read whole, not cut at 200 bytes */
+    char line[4096];
+    size_t n = (size_t)snprintf(line, sizeof(line), "[producer]\nsymbols = ");
+    for (int i = 0; i < 300; i++)
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "S%d,", i);
+    n += (size_t)snprintf(line + n, sizeof(line) - n, "\n[shm]\nbogus = 1\n");
+    ck_assert_int_eq(write(fd, line, n), (ssize_t)n);
+    close(fd);
+    ck_assert_int_eq(stk_config_load(path, &c, err), -EINVAL);
+    char want[128];
+    snprintf(want, sizeof(want), "%s:4: shm.bogus: unknown key", path);
+    ck_assert_msg(strstr(err, want), "error '%s'", err);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    n -= strlen("[shm]\nbogus = 1\n");
+    ck_assert_int_eq(write(fd, line, n), (ssize_t)n);
+    close(fd);
+    ck_assert_int_eq(stk_config_load(path, &c, err), 0);
+    ck_assert_uint_eq(c.producer.nsymbols, 300);
+    ck_assert_str_eq(c.producer.symbols[299], "S299");
+    stk_config_free(&c);
+    unlink(path);
+}
+END_TEST
+
+START_TEST(test_listen_parse)
+{
+    char host[64];
+    uint16_t port;
+    ck_assert_int_eq(stk_listen_parse("127.0.0.1:7878", host, sizeof(host), &port), 0);
+    ck_assert_str_eq(host, "127.0.0.1");
+    ck_assert_uint_eq(port, 7878);
+    ck_assert_int_eq(stk_listen_parse("[::1]:0", host, sizeof(host), &port), 0);
+    ck_assert_str_eq(host, "::1");
+    ck_assert_uint_eq(port, 0);
+    ck_assert_int_eq(stk_listen_parse(":80", host, sizeof(host), &port), -EINVAL);
+    ck_assert_int_eq(stk_listen_parse("[::1]80", host, sizeof(host), &port), -EINVAL);
+    ck_assert_int_eq(stk_listen_parse("h:-1", host, sizeof(host), &port), -EINVAL);
+    ck_assert_int_eq(stk_listen_parse("h:", host, sizeof(host), &port), -EINVAL);
+}
+END_TEST
+
+int main(void)
+{
+    const struct test_case tests[] = {
+        {"core", test_defaults},      {"core", test_overrides},
+        {"core", test_listen_parse},  {"errors", test_errors_name_place},
+        {"errors", test_file_errors},
+    };
+    return TEST_TABLE_RUN("config", tests);
+}
