@@ -135,3 +135,97 @@ def main_unittest():
     """Run unittest.main with output suited to meson test."""
     import unittest
     unittest.main(verbosity=2, argv=[sys.argv[0]])
+
+
+# ---- segment reading (layout v1, docs/layout.md), added for the producer tests
+
+import mmap as _mmap
+import struct as _struct
+
+_REC = _struct.Struct("<QqqqQQQII")  # seq price bid ask volume src_ts pub_ts bid_size ask_size
+
+
+class Segment:
+    """A read-only view of a seqtick segment, straight from /dev/shm."""
+
+    def __init__(self, name):
+        self.name = name
+        with open(shm_path(name), "rb") as f:
+            self.mm = _mmap.mmap(f.fileno(), 0, prot=_mmap.PROT_READ)
+        if self.mm[0:8] != b"SEQTICK1":
+            raise ValueError(f"{name}: bad magic")
+        (self.capacity, self.history) = _struct.unpack_from("<II", self.mm, 20)
+
+    def close(self):
+        self.mm.close()
+
+    def header(self):
+        """The header's figures as a dict."""
+        m = self.mm
+        u32 = lambda off: _struct.unpack_from("<I", m, off)[0]
+        u64 = lambda off: _struct.unpack_from("<Q", m, off)[0]
+        return {
+            "capacity": u32(20), "history": u32(24), "generation": u64(48),
+            "state": u32(56), "nsymbols": u32(60), "epoch": u64(64),
+            "last_update_ns": u64(72), "heartbeat_ns": u64(128), "producer_pid": u32(136),
+            "producer_restarts": u32(140), "ticks_total": u64(192), "bad_input": u64(200),
+            "symbols_dropped": u64(208), "batches_total": u64(216), "repaired": u64(224),
+        }
+
+    def symbols(self):
+        n = min(_struct.unpack_from("<I", self.mm, 60)[0], self.capacity)
+        out = []
+        for i in range(n):
+            raw = self.mm[4096 + 64 * i: 4096 + 64 * i + 32]
+            out.append(raw.split(b"\0", 1)[0].decode("ascii"))
+        return out
+
+    def _load(self, off):
+        for _ in range(100000):
+            s0 = _struct.unpack_from("<Q", self.mm, off)[0]
+            if s0 & 1:
+                continue
+            raw = self.mm[off: off + 64]
+            s1 = _struct.unpack_from("<Q", self.mm, off)[0]
+            if s0 == s1 and _REC.unpack_from(raw)[0] == s0:
+                return _REC.unpack_from(raw)
+        raise TimeoutError("record stays odd")
+
+    def quote(self, symbol):
+        """Latest record of symbol as a dict (prices × 10^8), or None."""
+        syms = self.symbols()
+        if symbol not in syms:
+            return None
+        i = syms.index(symbol)
+        r = self._load(4096 + self.capacity * 64 + 64 * i)
+        keys = ("seq", "price", "bid", "ask", "volume", "src_ts_ns", "pub_ts_ns",
+                "bid_size", "ask_size")
+        return dict(zip(keys, r))
+
+    def ring_head(self, symbol):
+        i = self.symbols().index(symbol)
+        return _struct.unpack_from("<Q", self.mm, 4096 + 2 * self.capacity * 64 + 64 * i)[0]
+
+    def history_ticks(self, symbol):
+        """Every tick still in symbol's ring, oldest first, as dicts."""
+        i = self.symbols().index(symbol)
+        head = self.ring_head(symbol)
+        base = 4096 + 3 * self.capacity * 64 + i * self.history * 64
+        keys = ("seq", "price", "bid", "ask", "volume", "src_ts_ns", "pub_ts_ns",
+                "bid_size", "ask_size")
+        out = []
+        for k in range(max(0, head - self.history), head):
+            off = base + 64 * (k & (self.history - 1))
+            raw = self.mm[off: off + 64]
+            r = _REC.unpack_from(raw)
+            if r[0] == 2 * k + 2:
+                d = dict(zip(keys, r))
+                d["k"] = k
+                out.append(d)
+        return out
+
+
+def open_segment(name, timeout=10.0):
+    """Wait for the segment `name` to exist and return a Segment over it."""
+    wait_for(lambda: os.path.exists(shm_path(name)), timeout, what=f"segment {name}")
+    return Segment(name)

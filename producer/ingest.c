@@ -1,0 +1,411 @@
+/* SPDX-License-Identifier: MIT */
+/* ingest.c — the JSON-line protocol of `exec:` and `stdin` feeds: a strict
+ * parser over jsmn, a bounded line splitter, and the per-line path into the
+ * segment with bad-line counting and a rate-limited log. */
+#define JSMN_STATIC
+#define JSMN_STRICT
+#include <jsmn.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log-private.h"
+#include "producer.h"
+#include "segment-private.h"
+
+/* An ingest object has 8 known keys; room for some unknown ones too. */
+#define TOKENS_MAX 64
+
+bool stk_utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str, *end = s + len;
+    while (s < end) {
+        /* fast path: eight ASCII bytes at a time */
+        while (end - s >= 8) {
+            uint64_t w;
+            memcpy(&w, s, 8);
+            if (w & 0x8080808080808080ull)
+                break;
+            s += 8;
+        }
+        if (s == end)
+            break;
+        unsigned c = *s;
+        if (c < 0x80) {
+            s++;
+            continue;
+        }
+        size_t n;
+        unsigned cp;
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return false; /* continuation byte, overlong 0xc0/0xc1, or > 0xf4 */
+        }
+        if ((size_t)(end - s) <= n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[k] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        s += n + 1;
+    }
+    return true;
+}
+
+static bool tok_eq(const char *js, const jsmntok_t *t, const char *s, size_t n)
+{
+    return (size_t)(t->end - t->start) == n && memcmp(js + t->start, s, n) == 0;
+}
+
+/* A JSON number or a JSON string holding one, as an exact decimal. */
+static int tok_decimal(const char *js, const jsmntok_t *t, int64_t *v)
+{
+    if (t->type != JSMN_STRING && t->type != JSMN_PRIMITIVE)
+        return -EINVAL;
+    if (t->type == JSMN_PRIMITIVE &&
+        (js[t->start] == 't' || js[t->start] == 'f' || js[t->start] == 'n'))
+        return -EINVAL;
+    return stk_decimal_parse(js + t->start, (size_t)(t->end - t->start), v);
+}
+
+/* A JSON number that is a non-negative integer ≤ max ("12", not "12.0"). */
+static int tok_uint(const char *js, const jsmntok_t *t, uint64_t max, uint64_t *v)
+{
+    if (t->type != JSMN_PRIMITIVE)
+        return -EINVAL;
+    const char *s = js + t->start;
+    size_t n = (size_t)(t->end - t->start);
+    if (n == 0 || (s[0] == '0' && n > 1))
+        return -EINVAL;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -EINVAL;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (x > (max - d) / 10)
+            return -ERANGE;
+        x = x * 10 + d;
+    }
+    *v = x;
+    return 0;
+}
+
+/* Index just past the value starting at token i (skipping nested tokens). */
+static int skip_value(const jsmntok_t *tok, int ntok, int i)
+{
+    int end = tok[i].end, j = i + 1;
+    while (j < ntok && tok[j].start < end)
+        j++;
+    return j;
+}
+
+#define FAIL(code, msg)                                                                            \
+    do {                                                                                           \
+        *why = (msg);                                                                              \
+        return (code);                                                                             \
+    } while (0)
+
+int stk_ingest_parse_line(const char *line, size_t len, struct stk_ingest_tick *t, const char **why)
+{
+    if (len && line[len - 1] == '\r')
+        len--;
+    if (len > STK_INGEST_LINE_MAX)
+        FAIL(-EINVAL, "line too long");
+    if (!stk_utf8_valid(line, len))
+        FAIL(-EINVAL, "invalid UTF-8");
+    if (memchr(line, '\0', len))
+        FAIL(-EINVAL, "NUL byte in line");
+
+    jsmn_parser jp;
+    jsmntok_t tok[TOKENS_MAX];
+    jsmn_init(&jp);
+    int ntok = jsmn_parse(&jp, line, len, tok, TOKENS_MAX);
+    if (ntok == JSMN_ERROR_NOMEM)
+        FAIL(-EINVAL, "too many JSON tokens");
+    if (ntok < 0)
+        FAIL(-EINVAL, "not valid JSON");
+    if (ntok == 0 || tok[0].type != JSMN_OBJECT)
+        FAIL(-EINVAL, "not a JSON object");
+    /* exactly one value on the line: only whitespace after the object */
+    for (size_t k = (size_t)tok[0].end; k < len; k++)
+        if (line[k] != ' ' && line[k] != '\t')
+            FAIL(-EINVAL, "data after the JSON object");
+
+    struct stk_ingest_tick out;
+    memset(&out, 0, sizeof(out));
+    bool have_symbol = false, have_price = false;
+    int npairs = tok[0].size;
+    int i = 1;
+    for (int pair = 0; pair < npairs; pair++) {
+        if (i + 1 >= ntok || tok[i].type != JSMN_STRING)
+            FAIL(-EINVAL, "not valid JSON");
+        const jsmntok_t *k = &tok[i], *v = &tok[i + 1];
+        unsigned bit = 0;
+        uint64_t u;
+        int r;
+        if (tok_eq(line, k, "symbol", 6)) {
+            if (have_symbol)
+                FAIL(-EINVAL, "duplicate key \"symbol\"");
+            if (v->type != JSMN_STRING)
+                FAIL(-EINVAL, "symbol is not a string");
+            size_t n = (size_t)(v->end - v->start);
+            if (n > STK_NAME_MAX)
+                FAIL(-EINVAL, "symbol longer than 31 bytes");
+            if (stk_sym_check(line + v->start, n) < 0 || memchr(line + v->start, '\\', n))
+                FAIL(-EINVAL, "bad symbol (1..31 printable ASCII, no spaces or escapes)");
+            memcpy(out.symbol, line + v->start, n);
+            have_symbol = true;
+        } else if (tok_eq(line, k, "price", 5)) {
+            if (have_price)
+                FAIL(-EINVAL, "duplicate key \"price\"");
+            r = tok_decimal(line, v, &out.q.price);
+            if (r == -ERANGE)
+                FAIL(-ERANGE, "price out of range or more than 8 decimals");
+            if (r < 0)
+                FAIL(-EINVAL, "price is not a decimal number");
+            have_price = true;
+        } else if (tok_eq(line, k, "bid", 3) || tok_eq(line, k, "ask", 3)) {
+            bool is_bid = line[k->start] == 'b';
+            bit = is_bid ? STK_ING_BID : STK_ING_ASK;
+            if (out.has & bit)
+                FAIL(-EINVAL, "duplicate key \"bid\"/\"ask\"");
+            r = tok_decimal(line, v, is_bid ? &out.q.bid : &out.q.ask);
+            if (r == -ERANGE)
+                FAIL(-ERANGE, "bid/ask out of range or more than 8 decimals");
+            if (r < 0)
+                FAIL(-EINVAL, "bid/ask is not a decimal number");
+        } else if (tok_eq(line, k, "bid_size", 8) || tok_eq(line, k, "ask_size", 8)) {
+            bool is_bid = line[k->start] == 'b';
+            bit = is_bid ? STK_ING_BID_SIZE : STK_ING_ASK_SIZE;
+            if (out.has & bit)
+                FAIL(-EINVAL, "duplicate key \"bid_size\"/\"ask_size\"");
+            r = tok_uint(line, v, UINT32_MAX, &u);
+            if (r < 0)
+                FAIL(r, "bid_size/ask_size is not an integer 0..4294967295");
+            if (is_bid)
+                out.q.bid_size = (uint32_t)u;
+            else
+                out.q.ask_size = (uint32_t)u;
+        } else if (tok_eq(line, k, "volume", 6)) {
+            bit = STK_ING_VOLUME;
+            if (out.has & bit)
+                FAIL(-EINVAL, "duplicate key \"volume\"");
+            if (tok_uint(line, v, UINT64_MAX, &out.q.volume) < 0)
+                FAIL(-EINVAL, "volume is not an unsigned 64-bit integer");
+        } else if (tok_eq(line, k, "ts_ns", 5)) {
+            bit = STK_ING_TS;
+            if (out.has & bit)
+                FAIL(-EINVAL, "duplicate key \"ts_ns\"");
+            if (tok_uint(line, v, UINT64_MAX, &out.q.src_ts_ns) < 0)
+                FAIL(-EINVAL, "ts_ns is not an unsigned 64-bit integer");
+        }
+        out.has |= bit;
+        /* unknown keys are ignored, whatever their value */
+        i = skip_value(tok, ntok, i + 1);
+    }
+    if (!have_symbol)
+        FAIL(-EINVAL, "missing \"symbol\"");
+    if (!have_price)
+        FAIL(-EINVAL, "missing \"price\"");
+    *t = out;
+    return 0;
+}
+
+/* ---- line splitting ------------------------------------------------------ */
+
+int stk_linebuf_init(struct stk_linebuf *lb)
+{
+    lb->cap = STK_INGEST_LINE_MAX + 1;
+    lb->len = 0;
+    lb->discarding = false;
+    lb->buf = malloc(lb->cap);
+    return lb->buf ? 0 : -ENOMEM;
+}
+
+void stk_linebuf_free(struct stk_linebuf *lb)
+{
+    free(lb->buf);
+    lb->buf = NULL;
+}
+
+/* Split what lb holds; keep the partial tail. */
+static void split(struct stk_linebuf *lb, stk_line_fn fn, void *ctx)
+{
+    char *p = lb->buf, *end = lb->buf + lb->len;
+    for (;;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            break;
+        if (lb->discarding)
+            lb->discarding = false; /* the end of an over-long line */
+        else
+            fn(ctx, p, (size_t)(nl - p));
+        p = nl + 1;
+    }
+    size_t rest = (size_t)(end - p);
+    if (lb->discarding) {
+        rest = 0; /* still inside the over-long line */
+    } else if (rest > STK_INGEST_LINE_MAX) {
+        fn(ctx, NULL, 0); /* counted once, the rest dropped up to the newline */
+        lb->discarding = true;
+        rest = 0;
+    }
+    if (rest && p != lb->buf)
+        memmove(lb->buf, p, rest);
+    lb->len = rest;
+}
+
+void stk_linebuf_feed(struct stk_linebuf *lb, const char *data, size_t n, stk_line_fn fn, void *ctx)
+{
+    while (n > 0) {
+        size_t room = lb->cap - lb->len;
+        size_t k = n < room ? n : room;
+        memcpy(lb->buf + lb->len, data, k);
+        lb->len += k;
+        data += k;
+        n -= k;
+        split(lb, fn, ctx);
+    }
+}
+
+ssize_t stk_linebuf_read(struct stk_linebuf *lb, int fd, stk_line_fn fn, void *ctx)
+{
+    ssize_t n;
+    do
+        n = read(fd, lb->buf + lb->len, lb->cap - lb->len);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    if (n == 0) {
+        if (lb->len && !lb->discarding)
+            fn(ctx, lb->buf, lb->len); /* a last line without its newline */
+        lb->len = 0;
+        lb->discarding = false;
+        return 0;
+    }
+    lb->len += (size_t)n;
+    split(lb, fn, ctx);
+    return n;
+}
+
+/* ---- one line into the segment ------------------------------------------ */
+
+/* Printable excerpt of a bad line for the log. */
+static void excerpt(char *out, size_t size, const char *line, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 5 < size; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            out[o++] = (char)c;
+        } else {
+            o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
+        }
+    }
+    if (len && o + 5 >= size && o + 4 <= size) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o < size ? o : size - 1] = '\0';
+}
+
+/* At most 10 bad-line records per 10 s; the rest are counted and summarised. */
+#define BAD_LOG_BURST 10
+#define BAD_LOG_WINDOW_NS 10000000000ull
+
+static void bad_line(struct stk_ingest_sink *s, const char *line, size_t len, const char *why)
+{
+    s->bad++;
+    struct stk_header *h = stk_seg_header_rw(s->seg);
+    atomic_fetch_add_explicit(&h->bad_input, 1, memory_order_relaxed);
+    if (s->now_ns >= s->bad_window_ns + BAD_LOG_WINDOW_NS) {
+        if (s->bad_suppressed)
+            stk_warn("%s: %llu more bad lines not logged", s->origin,
+                     (unsigned long long)s->bad_suppressed);
+        s->bad_window_ns = s->now_ns;
+        s->bad_logged = 0;
+        s->bad_suppressed = 0;
+    }
+    if (s->bad_logged >= BAD_LOG_BURST) {
+        s->bad_suppressed++;
+        return;
+    }
+    s->bad_logged++;
+    char ex[128];
+    excerpt(ex, sizeof(ex), line ? line : "", line ? len : 0);
+    stk_warn("%s: bad line skipped (%s): %s", s->origin, why, ex);
+}
+
+int stk_ingest_line(struct stk_ingest_sink *s, const char *line, size_t len)
+{
+    struct stk_ingest_tick t;
+    const char *why = NULL;
+    if (!line) {
+        bad_line(s, NULL, 0, "line longer than 65536 bytes");
+        return 0;
+    }
+    size_t k = 0;
+    while (k < len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r'))
+        k++;
+    if (k == len)
+        return 0; /* blank lines are not data */
+    if (stk_ingest_parse_line(line, len, &t, &why) < 0) {
+        bad_line(s, line, len, why);
+        return 0;
+    }
+    int idx = stk_seg_lookup(s->seg, t.symbol);
+    if (idx < 0) {
+        idx = stk_sym_add(s->seg, t.symbol);
+        if (idx == -ENOSPC) {
+            s->dropped++;
+            struct stk_header *h = stk_seg_header_rw(s->seg);
+            atomic_fetch_add_explicit(&h->symbols_dropped, 1, memory_order_relaxed);
+            if (!s->full_logged) {
+                s->full_logged = true;
+                stk_warn("%s: symbol table full (capacity %u): ticks for new symbols such as "
+                         "%s are dropped and counted (raise shm.capacity)",
+                         s->origin, stk_seg_header(s->seg)->capacity, t.symbol);
+            }
+            return 0;
+        }
+        if (idx < 0) {
+            bad_line(s, line, len, "symbol rejected by the table");
+            return 0;
+        }
+    }
+    struct stk_quote q = t.q;
+    if (!(t.has & (STK_ING_BID | STK_ING_ASK | STK_ING_VOLUME)) || !(t.has & STK_ING_TS)) {
+        /* what the line leaves out: bid/ask = price, volume as before */
+        if (!(t.has & STK_ING_BID))
+            q.bid = q.price;
+        if (!(t.has & STK_ING_ASK))
+            q.ask = q.price;
+        if (!(t.has & STK_ING_VOLUME)) {
+            struct stk_quote prev;
+            q.volume = stk_record_load(stk_seg_record(s->seg, (uint32_t)idx), &prev) == 0
+                           ? prev.volume
+                           : 0;
+        }
+        if (!(t.has & STK_ING_TS))
+            q.src_ts_ns = s->now_ns;
+    }
+    q.pub_ts_ns = s->now_ns;
+    stk_tick_publish(s->seg, (uint32_t)idx, &q);
+    s->good++;
+    return 1;
+}
