@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* main.c — seqtick-supervisor -c FILE: starts, restarts and stops the
+ * producer, the server and every [program.NAME] (see docs/supervisor.md). */
+#include <stdio.h>
+
+#include "supervisor.h"
+#include "util-private.h"
+
+int main(int argc, char **argv)
+{
+    const char *conf = NULL;
+    int r = stk_args_parse(argc, argv, STK_SUP_PROG, "-c FILE", &conf);
+    if (r > 0)
+        return STK_EXIT_OK;
+    if (r < 0)
+        return STK_EXIT_USAGE;
+    if (!conf) {
+        fprintf(stderr, STK_SUP_PROG ": fatal: -c FILE is required (try --help)\n");
+        return STK_EXIT_USAGE;
+    }
+    struct stk_sup sup;
+    r = stk_sup_init(&sup, conf);
+    if (r != 0) {
+        stk_sup_abort(&sup);
+        return r;
+    }
+    return stk_sup_run(&sup);
+}

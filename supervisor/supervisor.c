@@ -1,0 +1,734 @@
+/* SPDX-License-Identifier: MIT */
+/* supervisor.c — the whole of seqtick-supervisor: pidfile lock, segment,
+ * children, signals (TERM/INT stop, HUP reload), readiness and sd_notify,
+ * leftovers of dead process groups, and the orderly exit. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log-private.h"
+#include "segment-private.h"
+#include "supervisor.h"
+#include "util-private.h"
+
+extern char **environ;
+
+static const char *const producer_sections[] = {"producer", "shm", "log", NULL};
+static const char *const server_sections[] = {"server", "shm", "log", NULL};
+
+#define STOP_POLL_S 0.05
+
+/* ---- small helpers ------------------------------------------------------- */
+
+double stk_sup_random(struct stk_sup *sup)
+{
+    /* xorshift64*: jitter only needs to differ between supervisors. */
+    uint64_t x = sup->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    sup->rng = x;
+    return (double)((x * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
+}
+
+static struct stk_policy base_policy(const struct stk_config *cfg)
+{
+    struct stk_policy p = {
+        .grace_ms = cfg->supervisor.grace_ms,
+        .backoff_min_ms = cfg->supervisor.backoff_min_ms,
+        .backoff_max_ms = cfg->supervisor.backoff_max_ms,
+        .max_restarts = cfg->supervisor.max_restarts,
+        .restart_window_s = cfg->supervisor.restart_window_s,
+    };
+    return p;
+}
+
+static struct stk_policy program_policy(const struct stk_config *cfg,
+                                        const struct stk_program_conf *pc)
+{
+    struct stk_policy p = base_policy(cfg);
+    if (pc->grace_ms >= 0)
+        p.grace_ms = pc->grace_ms;
+    if (pc->backoff_min_ms >= 0)
+        p.backoff_min_ms = pc->backoff_min_ms;
+    if (pc->backoff_max_ms >= 0)
+        p.backoff_max_ms = pc->backoff_max_ms;
+    if (pc->max_restarts >= 0)
+        p.max_restarts = pc->max_restarts;
+    if (pc->restart_window_s >= 0)
+        p.restart_window_s = pc->restart_window_s;
+    return p;
+}
+
+static bool executable(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* seqtick-producer / seqtick-server: supervisor.bindir; else beside our own
+ * executable; else the build tree's sibling folder (../producer/); else
+ * PATH. Nothing found: beside us, so exec fails, is logged and retried. */
+static void resolve(struct stk_sup *sup, const char *name, const char *folder, char *out,
+                    size_t outsz)
+{
+    if (sup->cfg.supervisor.bindir) {
+        snprintf(out, outsz, "%s/%s", sup->cfg.supervisor.bindir, name);
+        return;
+    }
+    snprintf(out, outsz, "%s/%s", sup->self_dir, name);
+    if (executable(out))
+        return;
+    snprintf(out, outsz, "%s/../%s/%s", sup->self_dir, folder, name);
+    if (executable(out))
+        return;
+    const char *path = getenv("PATH");
+    while (path && *path) {
+        const char *end = strchrnul(path, ':');
+        int len = (int)(end - path);
+        snprintf(out, outsz, "%.*s/%s", len ? len : 1, len ? path : ".", name);
+        if (executable(out))
+            return;
+        path = *end ? end + 1 : end;
+    }
+    snprintf(out, outsz, "%s/%s", sup->self_dir, name);
+}
+
+void stk_sup_command(struct stk_sup *sup, struct stk_child *c, char *argv[5])
+{
+    static char a_sh[] = "sh", a_c[] = "-c";
+    if (c->kind == STK_CHILD_PROGRAM) {
+        snprintf(c->exe, sizeof(c->exe), "/bin/sh");
+        snprintf(c->cmdline, sizeof(c->cmdline), "%s", c->command);
+        argv[0] = a_sh;
+        argv[1] = a_c;
+        argv[2] = c->command;
+        argv[3] = NULL;
+        return;
+    }
+    if (c->kind == STK_CHILD_PRODUCER)
+        resolve(sup, "seqtick-producer", "producer", c->exe, sizeof(c->exe));
+    else
+        resolve(sup, "seqtick-server", "server", c->exe, sizeof(c->exe));
+    snprintf(c->cmdline, sizeof(c->cmdline), "%s -c %s", c->exe, sup->config_path);
+    argv[0] = c->exe;
+    argv[1] = a_c;
+    argv[2] = sup->config_path;
+    argv[3] = NULL;
+}
+
+/* ---- leftovers: our direct children that are no child's leader ----------- */
+
+/* Our children that are not the leader of a supervised child: descendants
+ * re-parented to us (PR_SET_CHILD_SUBREAPER). They are unreaped children of
+ * ours, so their pids cannot have been reused: signalling them is safe. */
+static size_t leftovers(struct stk_sup *sup, pid_t pgid, int sig)
+{
+    char path[64], buf[8192];
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/children", (long)getpid());
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = stk_read_retry(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    size_t count = 0;
+    char *p = buf;
+    for (;;) {
+        char *end;
+        long pid = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        p = end;
+        bool leader = false;
+        for (size_t i = 0; i < sup->nchildren; i++)
+            if (sup->children[i]->pid == pid)
+                leader = true;
+        if (leader || pid <= 0)
+            continue;
+        if (pgid > 0) {
+            char stat_path[64], st[512];
+            snprintf(stat_path, sizeof(stat_path), "/proc/%ld/stat", pid);
+            int sfd = open(stat_path, O_RDONLY | O_CLOEXEC);
+            if (sfd < 0)
+                continue;
+            ssize_t k = stk_read_retry(sfd, st, sizeof(st) - 1);
+            close(sfd);
+            if (k <= 0)
+                continue;
+            st[k] = 0;
+            char *rp = strrchr(st, ')');
+            char state;
+            long ppid, pgrp;
+            if (!rp || sscanf(rp + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3 || pgrp != pgid)
+                continue;
+        }
+        count++;
+        if (sig)
+            (void)kill((pid_t)pid, sig);
+    }
+    return count;
+}
+
+void stk_sup_kill_leftovers(struct stk_sup *sup, pid_t pgid)
+{
+    size_t n = leftovers(sup, pgid, SIGKILL);
+    if (n)
+        stk_warn("sent SIGKILL to %zu leftover process(es) of group %ld", n, (long)pgid);
+}
+
+/* ---- readiness, systemd, status ------------------------------------------ */
+
+static void notify(struct stk_sup *sup, const char *msg)
+{
+    const char *ns = sup->notify_socket;
+    struct sockaddr_un sa;
+    if (!ns)
+        return;
+    size_t len = strlen(ns);
+    if ((ns[0] != '/' && ns[0] != '@') || len >= sizeof(sa.sun_path)) {
+        stk_warn("NOTIFY_SOCKET '%s' is not a socket path; not notifying", ns);
+        return;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, ns, len);
+    if (ns[0] == '@')
+        sa.sun_path[0] = 0; /* abstract namespace */
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+                         (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+        stk_warn("unable to notify '%s' of %s: %s", ns, msg, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+}
+
+static void check_done(struct stk_sup *sup)
+{
+    if (!sup->stopping)
+        return;
+    for (size_t i = 0; i < sup->nchildren; i++)
+        if (sup->children[i]->pid != 0 || sup->children[i]->state == STK_CS_STOPPING)
+            return;
+    if (leftovers(sup, 0, 0) > 0)
+        return;
+    ev_break(sup->loop, EVBREAK_ALL);
+}
+
+void stk_sup_changed(struct stk_sup *sup)
+{
+    static int last_err;
+    bool all = sup->nchildren > 0;
+    for (size_t i = 0; i < sup->nchildren; i++)
+        if (!sup->children[i]->ready)
+            all = false;
+    if (all && !sup->all_ready && !sup->stopping) {
+        stk_info("all %zu children ready, %.3f s after start", sup->nchildren,
+                 (double)(stk_now_ns() - sup->started_ns) / 1e9);
+        if (!sup->notified_ready) {
+            sup->notified_ready = true;
+            notify(sup, "READY=1");
+        }
+    }
+    sup->all_ready = all;
+    int r = stk_status_write(sup);
+    if (r < 0 && r != last_err)
+        stk_warn("unable to write status file '%s': %s", sup->status_path, strerror(-r));
+    last_err = r;
+    check_done(sup);
+}
+
+/* ---- children ------------------------------------------------------------ */
+
+static struct stk_child *find_child(struct stk_sup *sup, const char *name)
+{
+    for (size_t i = 0; i < sup->nchildren; i++)
+        if (!strcmp(sup->children[i]->name, name))
+            return sup->children[i];
+    return NULL;
+}
+
+static struct stk_child *add_child(struct stk_sup *sup, const char *name, enum stk_child_kind kind,
+                                   const char *command, const char *digest,
+                                   const struct stk_policy *pol)
+{
+    struct stk_child **v = realloc(sup->children, (sup->nchildren + 1) * sizeof(*v));
+    if (!v)
+        return NULL;
+    sup->children = v;
+    struct stk_child *c = stk_child_new(sup, name, kind, command, digest, pol);
+    if (!c)
+        return NULL;
+    sup->children[sup->nchildren++] = c;
+    return c;
+}
+
+void stk_sup_remove(struct stk_sup *sup, struct stk_child *c)
+{
+    for (size_t i = 0; i < sup->nchildren; i++)
+        if (sup->children[i] == c) {
+            memmove(&sup->children[i], &sup->children[i + 1],
+                    (sup->nchildren - i - 1) * sizeof(*sup->children));
+            sup->nchildren--;
+            break;
+        }
+    stk_info("%s: removed", c->name);
+    stk_child_free(c);
+    stk_sup_changed(sup);
+}
+
+/* ---- SIGHUP -------------------------------------------------------------- */
+
+static void reload(struct stk_sup *sup)
+{
+    struct stk_config nc;
+    char err[STK_CONF_ERR_MAX];
+    const struct stk_config *oc = &sup->cfg;
+    int r = stk_config_load(sup->config_path, &nc, err);
+    if (r < 0) {
+        stk_error("reload: %s; keeping the running configuration", err);
+        return;
+    }
+    const char *fixed = NULL;
+    if (strcmp(nc.shm.name, oc->shm.name))
+        fixed = "shm.name";
+    else if (nc.shm.capacity != oc->shm.capacity)
+        fixed = "shm.capacity";
+    else if (nc.shm.history != oc->shm.history)
+        fixed = "shm.history";
+    else if (strcmp(nc.supervisor.pidfile, oc->supervisor.pidfile))
+        fixed = "supervisor.pidfile";
+    if (fixed) {
+        stk_error("reload: %s: %s changed, which needs a supervisor restart; keeping the running "
+                  "configuration",
+                  sup->config_path, fixed);
+        stk_config_free(&nc);
+        return;
+    }
+    stk_info("reload: %s is valid; applying it", sup->config_path);
+    stk_log_init(STK_SUP_PROG, nc.log.level, nc.log.format);
+    if (strcmp(nc.supervisor.status_file, sup->status_path)) {
+        char *s = strdup(nc.supervisor.status_file);
+        if (s) {
+            (void)unlink(sup->status_path);
+            free(sup->status_path);
+            sup->status_path = s;
+        }
+    }
+    struct stk_policy base = base_policy(&nc);
+
+    /* Removed programs first (backwards: a removal shifts what follows). */
+    for (size_t i = sup->nchildren; i-- > 0;) {
+        struct stk_child *c = sup->children[i];
+        if (c->kind != STK_CHILD_PROGRAM || stk_config_program(&nc, c->name))
+            continue;
+        stk_info("reload: [program.%s] removed: stopping it", c->name);
+        c->after = STK_AFTER_REMOVE;
+        stk_child_event(c, STK_CE_STOP);
+    }
+
+    struct stk_child *changed[2 + 64];
+    size_t nchanged = 0;
+    for (size_t i = 0; i < sup->nchildren; i++) {
+        struct stk_child *c = sup->children[i];
+        if (c->kind == STK_CHILD_PROGRAM)
+            continue;
+        c->pol = base;
+        char *d = stk_reload_digest(
+            sup->config_path, c->kind == STK_CHILD_PRODUCER ? producer_sections : server_sections);
+        if (!d || !c->digest || strcmp(d, c->digest)) {
+            stk_info("reload: %s settings changed: restarting it", c->name);
+            free(c->digest);
+            c->digest = d;
+            changed[nchanged++] = c;
+        } else {
+            free(d);
+        }
+    }
+    for (size_t i = 0; i < nc.nprograms; i++) {
+        const struct stk_program_conf *pc = &nc.programs[i];
+        struct stk_policy pol = program_policy(&nc, pc);
+        struct stk_child *c = find_child(sup, pc->name);
+        if (!c) {
+            stk_info("reload: [program.%s] added: starting it", pc->name);
+            c = add_child(sup, pc->name, STK_CHILD_PROGRAM, pc->command, pc->command, &pol);
+            if (!c) {
+                stk_error("reload: [program.%s]: out of memory", pc->name);
+                continue;
+            }
+            changed[nchanged++] = c;
+            continue;
+        }
+        c->pol = pol;
+        if (c->after == STK_AFTER_REMOVE)
+            c->after = STK_AFTER_RESTART; /* removed, then back before it stopped */
+        if (strcmp(c->command, pc->command)) {
+            char *cmd = strdup(pc->command), *dig = strdup(pc->command);
+            if (!cmd || !dig) {
+                free(cmd);
+                free(dig);
+                stk_error("reload: [program.%s]: out of memory", pc->name);
+                continue;
+            }
+            stk_info("reload: [program.%s] command changed: restarting it", pc->name);
+            free(c->command);
+            free(c->digest);
+            c->command = cmd;
+            c->digest = dig;
+            changed[nchanged++] = c;
+        }
+    }
+    stk_config_free(&sup->cfg);
+    sup->cfg = nc;
+    for (size_t i = 0; i < nchanged; i++)
+        stk_child_event(changed[i], STK_CE_RESTART);
+    stk_sup_changed(sup);
+}
+
+/* ---- stopping ------------------------------------------------------------ */
+
+static void stop_all(struct stk_sup *sup)
+{
+    sup->stopping = true;
+    notify(sup, "STOPPING=1");
+    stk_info("stopping %zu children: SIGTERM, then SIGKILL after their grace", sup->nchildren);
+    for (size_t i = sup->nchildren; i-- > 0;)
+        stk_child_event(sup->children[i], STK_CE_STOP);
+    size_t n = leftovers(sup, 0, SIGTERM);
+    if (n) {
+        (void)leftovers(sup, 0, SIGCONT);
+        stk_info("sent SIGTERM to %zu leftover process(es)", n);
+    }
+    ev_timer_set(&sup->w_stop_grace, (double)sup->cfg.supervisor.grace_ms / 1000.0, 0.);
+    ev_timer_start(sup->loop, &sup->w_stop_grace);
+    ev_timer_start(sup->loop, &sup->w_stop_poll);
+    check_done(sup);
+}
+
+static void kill_all(struct stk_sup *sup)
+{
+    for (size_t i = 0; i < sup->nchildren; i++) {
+        struct stk_child *c = sup->children[i];
+        if (c->state == STK_CS_STOPPING && c->pid > 0)
+            stk_child_event(c, STK_CE_TIMER); /* grace over now */
+    }
+    if (leftovers(sup, 0, SIGKILL) > 0) {
+        sup->exit_code = 1;
+        stk_warn("sent SIGKILL to leftover processes");
+    }
+}
+
+static void stop_grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    kill_all(w->data);
+}
+
+static void stop_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    check_done(w->data);
+}
+
+static void term_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct stk_sup *sup = w->data;
+    if (sup->stopping) {
+        stk_warn("%s again while stopping: SIGKILL to everything now", strsignal(w->signum));
+        kill_all(sup);
+        return;
+    }
+    stk_info("%s: stopping", strsignal(w->signum));
+    stop_all(sup);
+}
+
+static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct stk_sup *sup = w->data;
+    if (sup->stopping)
+        return;
+    reload(sup);
+}
+
+static void any_child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+    struct stk_sup *sup = w->data;
+    bool leader = false;
+    for (size_t i = 0; i < sup->nchildren; i++)
+        if (sup->children[i]->pid == w->rpid)
+            leader = true;
+    if (!leader)
+        stk_debug("reaped leftover pid %ld (status 0x%x)", (long)w->rpid, w->rstatus);
+    check_done(sup);
+}
+
+/* ---- start-up ------------------------------------------------------------ */
+
+static int pidfile_lock(struct stk_sup *sup)
+{
+    const char *path = sup->cfg.supervisor.pidfile;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0) {
+            fprintf(stderr, STK_SUP_PROG ": fatal: unable to open '%s': %s\n", path,
+                    strerror(errno));
+            return STK_EXIT_SYSTEM;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            int e = errno;
+            char buf[32] = "";
+            ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+            buf[n > 0 ? n : 0] = 0;
+            buf[strcspn(buf, "\n")] = 0;
+            close(fd);
+            if (e == EWOULDBLOCK)
+                fprintf(stderr,
+                        STK_SUP_PROG ": fatal: another supervisor (pid %s) holds the lock on "
+                                     "'%s'; refusing to start\n",
+                        buf[0] ? buf : "?", path);
+            else
+                fprintf(stderr, STK_SUP_PROG ": fatal: unable to lock '%s': %s\n", path,
+                        strerror(e));
+            return STK_EXIT_SYSTEM;
+        }
+        /* The holder before us may have unlinked the file after we opened
+         * it: a lock on an unlinked file guards nothing. */
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino) {
+            char buf[32];
+            int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+            if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+                stk_warn("unable to write pid to '%s': %s", path, strerror(errno));
+            sup->pid_fd = fd;
+            return 0;
+        }
+        close(fd);
+    }
+    fprintf(stderr, STK_SUP_PROG ": fatal: unable to lock '%s': it keeps being replaced\n", path);
+    return STK_EXIT_SYSTEM;
+}
+
+static int segment_open(struct stk_sup *sup)
+{
+    struct stk_seg_params p = {
+        .name = sup->cfg.shm.name,
+        .capacity = sup->cfg.shm.capacity,
+        .history = sup->cfg.shm.history,
+        .mode = sup->cfg.shm.mode,
+    };
+    enum stk_seg_how how;
+    int r = stk_seg_create_or_open(&p, &sup->seg, &how);
+    if (r < 0) {
+        stk_error("fatal: unable to create or open segment '%s': %s", p.name, strerror(-r));
+        return STK_EXIT_SYSTEM;
+    }
+    const struct stk_header *h = stk_seg_header(sup->seg);
+    unsigned long long gen = (unsigned long long)atomic_load(&h->generation);
+    unsigned nsym = (unsigned)atomic_load(&h->nsymbols);
+    if (how == STK_SEG_CREATED)
+        stk_info("segment %s created: generation %llu, %llu bytes", p.name, gen,
+                 (unsigned long long)h->total_bytes);
+    else if (how == STK_SEG_REOPENED)
+        stk_info("segment %s re-opened (warm restart): generation %llu, %u symbols kept, stale "
+                 "until refreshed",
+                 p.name, gen, nsym);
+    else
+        stk_warn("segment %s was incompatible: replaced under generation %llu", p.name, gen);
+    return 0;
+}
+
+static int build_env(struct stk_sup *sup)
+{
+    size_t n = 0;
+    for (char **e = environ; *e; e++)
+        n++;
+    sup->envp = calloc(n + 2, sizeof(char *));
+    if (!sup->envp)
+        return -ENOMEM;
+    size_t k = 0;
+    for (char **e = environ; *e; e++) {
+        if (!strncmp(*e, "NOTIFY_SOCKET=", 14) ||
+            !strncmp(*e, STK_READY_FD_ENV "=", sizeof(STK_READY_FD_ENV)))
+            continue;
+        if (!(sup->envp[k++] = strdup(*e)))
+            return -ENOMEM;
+    }
+    if (asprintf(&sup->envp[k], "%s=%d", STK_READY_FD_ENV, STK_CHILD_READY_FD) < 0) {
+        sup->envp[k] = NULL;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static void free_env(char **envp)
+{
+    if (!envp)
+        return;
+    for (char **e = envp; *e; e++)
+        free(*e);
+    free(envp);
+}
+
+int stk_sup_init(struct stk_sup *sup, const char *config_path)
+{
+    char err[STK_CONF_ERR_MAX];
+    memset(sup, 0, sizeof(*sup));
+    sup->pid_fd = -1;
+    sup->started_ns = stk_now_ns();
+
+    int r = stk_config_load(config_path, &sup->cfg, err);
+    if (r < 0) {
+        fprintf(stderr, STK_SUP_PROG ": fatal: %s\n", err);
+        return r == -EINVAL ? STK_EXIT_USAGE : STK_EXIT_SYSTEM;
+    }
+    stk_log_init(STK_SUP_PROG, sup->cfg.log.level, sup->cfg.log.format);
+    char *abs = realpath(config_path, NULL);
+    sup->config_path = abs ? abs : strdup(config_path);
+    sup->status_path = strdup(sup->cfg.supervisor.status_file);
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        n = snprintf(self, sizeof(self), "./" STK_SUP_PROG);
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = 0;
+    sup->self_dir = strdup(slash ? self : ".");
+    const char *ns = getenv("NOTIFY_SOCKET");
+    if (ns && *ns)
+        sup->notify_socket = strdup(ns);
+    (void)unsetenv("NOTIFY_SOCKET"); /* for the children: they are not the service */
+    if (!sup->config_path || !sup->status_path || !sup->self_dir || build_env(sup) < 0) {
+        stk_error("fatal: out of memory");
+        return STK_EXIT_SYSTEM;
+    }
+    if (getrandom(&sup->rng, sizeof(sup->rng), GRND_NONBLOCK) != sizeof(sup->rng))
+        sup->rng = stk_mono_ns() ^ ((uint64_t)getpid() << 32);
+    sup->rng |= 1;
+
+    if ((r = pidfile_lock(sup)) != 0)
+        return r;
+    /* Grandchildren whose parent dies come to us, so we can reap and stop them. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+        stk_warn("unable to become a subreaper: %s", strerror(errno));
+    if ((r = segment_open(sup)) != 0)
+        return r;
+
+    /* A log reader that went away must not kill us; children get the
+     * default back before exec. */
+    signal(SIGPIPE, SIG_IGN);
+    sup->loop = ev_default_loop(0);
+    if (!sup->loop) {
+        stk_error("fatal: unable to initialise libev's default loop");
+        return STK_EXIT_SYSTEM;
+    }
+    ev_signal_init(&sup->w_term, term_cb, SIGTERM);
+    ev_signal_init(&sup->w_int, term_cb, SIGINT);
+    ev_signal_init(&sup->w_hup, hup_cb, SIGHUP);
+    ev_child_init(&sup->w_any, any_child_cb, 0, 0);
+    ev_timer_init(&sup->w_stop_grace, stop_grace_cb, 0., 0.);
+    ev_timer_init(&sup->w_stop_poll, stop_poll_cb, STOP_POLL_S, STOP_POLL_S);
+    sup->w_term.data = sup->w_int.data = sup->w_hup.data = sup->w_any.data = sup;
+    sup->w_stop_grace.data = sup->w_stop_poll.data = sup;
+    ev_signal_start(sup->loop, &sup->w_term);
+    ev_signal_start(sup->loop, &sup->w_int);
+    ev_signal_start(sup->loop, &sup->w_hup);
+    ev_child_start(sup->loop, &sup->w_any);
+
+    struct stk_policy base = base_policy(&sup->cfg);
+    char *pd = stk_reload_digest(sup->config_path, producer_sections);
+    char *sd = stk_reload_digest(sup->config_path, server_sections);
+    bool ok = add_child(sup, "producer", STK_CHILD_PRODUCER, NULL, pd, &base) &&
+              add_child(sup, "server", STK_CHILD_SERVER, NULL, sd, &base);
+    free(pd);
+    free(sd);
+    for (size_t i = 0; ok && i < sup->cfg.nprograms; i++) {
+        const struct stk_program_conf *pc = &sup->cfg.programs[i];
+        struct stk_policy pol = program_policy(&sup->cfg, pc);
+        ok = add_child(sup, pc->name, STK_CHILD_PROGRAM, pc->command, pc->command, &pol);
+    }
+    if (!ok) {
+        stk_error("fatal: out of memory");
+        return STK_EXIT_SYSTEM;
+    }
+    stk_info("supervising %zu children (config %s, pidfile %s, status %s)", sup->nchildren,
+             sup->config_path, sup->cfg.supervisor.pidfile, sup->status_path);
+    for (size_t i = 0; i < sup->nchildren; i++)
+        stk_child_event(sup->children[i], STK_CE_START);
+    return 0;
+}
+
+static void cleanup(struct stk_sup *sup)
+{
+    for (size_t i = 0; i < sup->nchildren; i++)
+        stk_child_free(sup->children[i]);
+    free(sup->children);
+    sup->children = NULL;
+    sup->nchildren = 0;
+    stk_out_close_all();
+    if (sup->loop) {
+        ev_signal_stop(sup->loop, &sup->w_term);
+        ev_signal_stop(sup->loop, &sup->w_int);
+        ev_signal_stop(sup->loop, &sup->w_hup);
+        ev_child_stop(sup->loop, &sup->w_any);
+        ev_timer_stop(sup->loop, &sup->w_stop_grace);
+        ev_timer_stop(sup->loop, &sup->w_stop_poll);
+        ev_loop_destroy(sup->loop);
+        sup->loop = NULL;
+    }
+    stk_seg_close(sup->seg);
+    sup->seg = NULL;
+    if (sup->pid_fd >= 0)
+        close(sup->pid_fd);
+    free_env(sup->envp);
+    free(sup->config_path);
+    free(sup->status_path);
+    free(sup->self_dir);
+    free(sup->notify_socket);
+    stk_config_free(&sup->cfg);
+}
+
+int stk_sup_run(struct stk_sup *sup)
+{
+    ev_run(sup->loop, 0);
+
+    /* Every child is reaped. Close the segment for its readers, then take
+     * its name away if asked to — unless someone already replaced it. */
+    if (sup->seg) {
+        bool ours = !stk_seg_replaced(sup->seg);
+        stk_seg_set_state(sup->seg, STK_STATE_CLOSED);
+        if (sup->cfg.shm.unlink_on_exit && ours) {
+            int r = stk_seg_unlink(sup->cfg.shm.name);
+            if (r < 0 && r != -ENOENT)
+                stk_warn("unable to unlink segment '%s': %s", sup->cfg.shm.name, strerror(-r));
+            else
+                stk_info("segment %s closed and unlinked", sup->cfg.shm.name);
+        } else {
+            stk_info("segment %s closed and kept", sup->cfg.shm.name);
+        }
+    }
+    (void)unlink(sup->status_path);
+    /* Still holding the lock, so nobody else's pidfile is removed. */
+    (void)unlink(sup->cfg.supervisor.pidfile);
+    int code = sup->exit_code;
+    stk_info("exit %d%s", code, code ? " (a child did not stop cleanly)" : "");
+    cleanup(sup);
+    return code;
+}
+
+void stk_sup_abort(struct stk_sup *sup)
+{
+    cleanup(sup);
+}

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+/* supervisor.h — seqtick-supervisor's internals: the per-child state machine
+ * (child.c), fork/exec set-up (spawn.c), child output (output.c), the status
+ * file (status.c), reload digests (reload.c) and the whole (supervisor.c). */
+#ifndef SEQTICK_SUPERVISOR_H
+#define SEQTICK_SUPERVISOR_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "config-private.h"
+
+#define STK_SUP_PROG "seqtick-supervisor"
+
+/* A child that ran at least this long (or reported ready) is restarted at once. */
+#define STK_HEALTHY_NS 1000000000ull
+
+/* Fixed fd numbers in every child. */
+#define STK_CHILD_READY_FD 3 /* write "\n" here when ready */
+
+enum stk_child_kind {
+    STK_CHILD_PRODUCER, /* seqtick-producer -c FILE */
+    STK_CHILD_SERVER,   /* seqtick-server -c FILE */
+    STK_CHILD_PROGRAM,  /* [program.NAME]: /bin/sh -c COMMAND */
+};
+
+enum stk_child_state {
+    STK_CS_STOPPED,  /* no process and none wanted (yet) */
+    STK_CS_STARTING, /* forked; not ready yet */
+    STK_CS_RUNNING,  /* ready: reported "\n", or a [program.NAME] alive for 1 s */
+    STK_CS_BACKOFF,  /* died quickly; waiting out the restart delay */
+    STK_CS_STOPPING, /* TERM+CONT sent to its group; SIGKILL at grace_ms */
+    STK_CS_FAILED,   /* gave up: max_restarts within restart_window_s */
+    STK_CS_NSTATES
+};
+
+enum stk_child_event {
+    STK_CE_START,   /* run it (first start, or after a give-up/stop) */
+    STK_CE_READY,   /* "\n" on the readiness fd */
+    STK_CE_EXIT,    /* the process was reaped (libev already waited for it) */
+    STK_CE_TIMER,   /* backoff over (BACKOFF) or grace over (STOPPING) */
+    STK_CE_STOP,    /* stop it for good (supervisor stopping, program removed) */
+    STK_CE_RESTART, /* settings changed: stop it, then start it again */
+    STK_CE_NEVENTS
+};
+
+/* Effective supervision settings of one child ([program.NAME] values over
+ * [supervisor] ones). */
+struct stk_policy {
+    int64_t grace_ms;
+    int64_t backoff_min_ms;
+    int64_t backoff_max_ms;
+    int64_t max_restarts; /* 0 = never give up */
+    int64_t restart_window_s;
+};
+
+/* What to do once a stopping child has been reaped. */
+enum stk_after_stop { STK_AFTER_NONE, STK_AFTER_RESTART, STK_AFTER_REMOVE };
+
+struct stk_sup;
+struct stk_outpipe;
+
+struct stk_child {
+    struct stk_sup *sup;
+    char *name;
+    enum stk_child_kind kind;
+    char *command; /* [program.NAME] command; NULL for built-ins */
+    char *digest;  /* the settings that, when changed by a reload, restart it */
+    struct stk_policy pol;
+
+    enum stk_child_state state;
+    enum stk_after_stop after;
+    pid_t pid;             /* 0 once reaped: never signalled after that */
+    uint64_t started_ns;   /* CLOCK_REALTIME of the current/last start */
+    uint64_t started_mono; /* CLOCK_MONOTONIC of the same */
+    uint64_t since_ns;     /* CLOCK_REALTIME of the last state change */
+    uint64_t restarts;     /* starts after the first */
+    unsigned quick;        /* consecutive quick deaths (backoff exponent) */
+    uint64_t window_start; /* CLOCK_MONOTONIC start of the give-up window */
+    uint64_t window_count; /* restarts counted in it */
+    bool ready;
+    bool killed;        /* needed SIGKILL while stopping */
+    bool ever_ran;      /* a start happened (restarts counts the later ones) */
+    int last_exit;      /* 0 none, 1 code, 2 signal */
+    int last_value;     /* exit code or signal number */
+    int exec_errno;     /* exec failure of the last start, 0 = none */
+    char exe[4096];     /* what the last start exec'd */
+    char cmdline[8192]; /* the same with its arguments, for people */
+
+    ev_child w_child;
+    ev_timer w_timer;   /* backoff or grace */
+    ev_timer w_healthy; /* 1 s after start */
+    ev_io w_ready;
+    int ready_fd; /* read end of the readiness pipe, -1 */
+    int err_fd;   /* read end of the exec-error pipe, -1 */
+    struct stk_outpipe *out;
+};
+
+struct stk_sup {
+    struct ev_loop *loop;
+    struct stk_config cfg;
+    char *config_path; /* absolute when realpath() could make it so */
+    struct stk_seg *seg;
+    int pid_fd;
+    char *status_path;
+    char *self_dir; /* folder of /proc/self/exe */
+    char **envp;    /* children's environment */
+    char *notify_socket;
+
+    struct stk_child **children;
+    size_t nchildren;
+
+    uint64_t started_ns;
+    bool stopping;
+    bool all_ready;
+    bool notified_ready;
+    bool orphans_killed;
+    int exit_code;
+    uint64_t rng;
+
+    ev_signal w_term, w_int, w_hup;
+    ev_child w_any;        /* reaps grandchildren re-parented to us */
+    ev_timer w_stop_grace; /* SIGKILL to leftovers at supervisor.grace_ms */
+    ev_timer w_stop_poll;  /* re-checks leftovers while stopping */
+};
+
+/* ---- child.c: policy (pure) and the per-child state machine ------------- */
+
+/* Restart delay in ms after `quick` consecutive quick deaths (quick >= 1):
+ * min_ms * 2^(quick-1), capped at max_ms, times a jitter factor 0.8 + 0.4*u
+ * (u in [0,1)), and never above max_ms. Returns 0 when min_ms is 0. */
+int64_t stk_backoff_ms(int64_t min_ms, int64_t max_ms, unsigned quick, double u);
+
+/* Count a restart in the give-up window: a window older than window_s
+ * seconds starts over at now. Returns true if the child must be given up
+ * (max_restarts > 0 and this is restart max_restarts + 1 in the window). */
+bool stk_restart_window_hit(uint64_t *window_start, uint64_t *window_count, uint64_t now_mono,
+                            int64_t max_restarts, int64_t window_s);
+
+/* Name of a state as the status file spells it. */
+const char *stk_child_state_name(enum stk_child_state s);
+
+/* A new child in state STOPPED (not started). Returns NULL on ENOMEM. */
+struct stk_child *stk_child_new(struct stk_sup *sup, const char *name, enum stk_child_kind kind,
+                                const char *command, const char *digest,
+                                const struct stk_policy *pol);
+
+/* Feed one event to the child's state machine. */
+void stk_child_event(struct stk_child *c, enum stk_child_event ev);
+
+/* Release a child that has no process (pid 0) and no timers running. */
+void stk_child_free(struct stk_child *c);
+
+/* ---- spawn.c ------------------------------------------------------------- */
+
+struct stk_spawned {
+    pid_t pid;
+    int out_fd;   /* read end: the child's stdout+stderr, non-blocking */
+    int ready_fd; /* read end: the child's fd 3, non-blocking */
+    int err_fd;   /* read end: exec failure errno (EOF = exec succeeded) */
+};
+
+/* fork + exec path with argv/envp; in the child, before exec: every signal
+ * back to default, empty mask, own process group, PDEATHSIG(SIGKILL) with a
+ * getppid() check, stdin /dev/null, stdout/stderr to one pipe, the readiness
+ * pipe on fd 3, nothing else open. All signals are blocked around fork so no
+ * handler of ours runs in the child. Returns 0 and *ret, or -errno of
+ * pipe2/fork (nothing is left open then). */
+int stk_spawn(const char *path, char *const argv[], char *const envp[], struct stk_spawned *ret);
+
+/* Read the exec-error pipe of a reaped child: the errno its exec failed
+ * with, or 0 if exec succeeded (or nothing can be told). Closes fd. */
+int stk_spawn_exec_errno(int fd);
+
+/* ---- output.c ------------------------------------------------------------ */
+
+/* Start forwarding fd (non-blocking read end) line by line to stderr, each
+ * line prefixed "NAME: " (json log format: one log record per line). The
+ * pipe owns itself: it is closed and freed at EOF, and then sets *owner (the
+ * pointer the caller keeps it in) to NULL. Returns NULL on ENOMEM (fd is
+ * closed then). */
+struct stk_outpipe *stk_out_open(struct ev_loop *loop, int fd, const char *name, bool json,
+                                 struct stk_outpipe **owner);
+
+/* The child behind it was reaped: read what is already in the pipe without
+ * blocking, and forget the child (grandchildren may hold the pipe open; it
+ * then goes on until their EOF). The pointer must not be used afterwards. */
+void stk_out_detach(struct stk_outpipe *o);
+
+/* At exit: read what is left in every pipe without blocking, close and free
+ * them all. */
+void stk_out_close_all(void);
+
+/* ---- status.c ------------------------------------------------------------ */
+
+/* Append s to f as a JSON string (with quotes). */
+void stk_json_string(FILE *f, const char *s);
+
+/* Render the status document (DESIGN: status file) to f. */
+void stk_status_render(FILE *f, const struct stk_sup *sup, uint64_t now_ns);
+
+/* Rewrite sup->status_path atomically (PATH.tmp + rename). Returns 0 or
+ * -errno (the caller logs). */
+int stk_status_write(const struct stk_sup *sup);
+
+/* ---- reload.c ------------------------------------------------------------ */
+
+/* The settings of `sections` (NULL-terminated, e.g. {"producer","shm","log"})
+ * in the INI file at path as sorted "section.key=value" lines, so equal
+ * settings compare equal however the file is ordered. Returns a heap string
+ * or NULL (ENOMEM or unreadable file: then nothing compares equal). */
+char *stk_reload_digest(const char *path, const char *const sections[]);
+
+/* ---- supervisor.c -------------------------------------------------------- */
+
+/* Load the config, lock the pidfile, create/re-open the segment, set up the
+ * loop and start every child. Logs its own errors. Returns 0 or the exit
+ * code to leave with (STK_EXIT_USAGE, STK_EXIT_SYSTEM). */
+int stk_sup_init(struct stk_sup *sup, const char *config_path);
+
+/* Run until stopped; then mark the segment closed (unlinking it if
+ * shm.unlink_on_exit), remove pidfile and status file, free everything.
+ * Returns the exit code: 0 if every child stopped cleanly, else 1. */
+int stk_sup_run(struct stk_sup *sup);
+
+/* Release what a failed stk_sup_init() left (no child is running then). */
+void stk_sup_abort(struct stk_sup *sup);
+
+/* Something a status reader sees changed: rewrite the status file and
+ * re-check readiness (logs "all ready" and notifies systemd once). */
+void stk_sup_changed(struct stk_sup *sup);
+
+/* A child left STOPPING for STOPPED with STK_AFTER_REMOVE: drop it. */
+void stk_sup_remove(struct stk_sup *sup, struct stk_child *c);
+
+/* Build argv for c into argv[] (pointers into c and sup, at most 4 + NULL)
+ * and its executable into c->exe. */
+void stk_sup_command(struct stk_sup *sup, struct stk_child *c, char *argv[5]);
+
+/* A child's leader pid was reaped: SIGKILL what is left of its process group
+ * among our direct children (re-parented to us as subreaper). */
+void stk_sup_kill_leftovers(struct stk_sup *sup, pid_t pgid);
+
+/* Next pseudo-random number in [0,1) for jitter. */
+double stk_sup_random(struct stk_sup *sup);
+
+#endif
