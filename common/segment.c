@@ -2,6 +2,7 @@
 /* segment.c — the shared-memory segment of layout v1: create / re-open /
  * replace, validation before mapping, symbol table with a reader-side hash,
  * seqlocked latest records, history rings, epoch and futex wake-ups. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -159,11 +160,12 @@ static int header_check(const struct stk_header *h, uint64_t file_size)
 /* Read and check the header of an open file; fills *h. */
 static int header_read(int fd, struct stk_header *h, struct stat *st)
 {
+    memset(h, 0, sizeof(*h));
+    memset(st, 0, sizeof(*st));
     if (fstat(fd, st) < 0)
         return -errno;
     if (!S_ISREG(st->st_mode))
         return -EBADMSG;
-    memset(h, 0, sizeof(*h));
     ssize_t n;
     do
         n = pread(fd, h, 64, 0);
@@ -387,7 +389,7 @@ int stk_seg_create_or_open(const struct stk_seg_params *p, struct stk_seg **ret_
                 return -EBADMSG;
             } else {
                 uint64_t gen = r == 0 || r == -EIO ? atomic_load(&h.generation) : 0;
-                int nfd;
+                int nfd = -1;
                 r = seg_build(p, gen + 1, tmp, sizeof(tmp), &nfd);
                 if (r < 0) {
                     close(fd);
@@ -457,11 +459,12 @@ int stk_seg_create_or_open(const struct stk_seg_params *p, struct stk_seg **ret_
 int stk_seg_attach_writer(const struct stk_seg_params *p, struct stk_seg **ret_seg,
                           enum stk_seg_how *ret_how)
 {
-    struct stk_seg *seg;
-    enum stk_seg_how how;
+    struct stk_seg *seg = NULL;
+    enum stk_seg_how how = STK_SEG_CREATED;
     int r = stk_seg_create_or_open(p, &seg, &how);
     if (r < 0)
         return r;
+    assert(seg);
     if (flock(seg->fd, LOCK_EX | LOCK_NB) < 0) {
         r = errno == EWOULDBLOCK ? -EALREADY : -errno;
         stk_seg_close(seg);
