@@ -67,6 +67,165 @@ bool stk_utf8_valid(const char *str, size_t len)
     return true;
 }
 
+/* ---- strict JSON syntax (RFC 8259) -------------------------------------
+ * jsmn tokenises but tolerates some malformed input (a trailing comma, for
+ * one); this recursive-descent check runs first so only well-formed JSON is
+ * ever accepted. No allocation; nesting is bounded. */
+
+#define JSON_DEPTH_MAX 32
+
+struct jv {
+    const char *p, *end;
+    int depth;
+};
+
+static void jv_ws(struct jv *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\r' || *j->p == '\n'))
+        j->p++;
+}
+
+static bool jv_lit(struct jv *j, const char *lit, size_t n)
+{
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, lit, n) != 0)
+        return false;
+    j->p += n;
+    return true;
+}
+
+static bool jv_digits(struct jv *j)
+{
+    const char *s = j->p;
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+        j->p++;
+    return j->p > s;
+}
+
+static bool jv_number(struct jv *j)
+{
+    if (j->p < j->end && *j->p == '-')
+        j->p++;
+    if (j->p < j->end && *j->p == '0')
+        j->p++;
+    else if (!jv_digits(j))
+        return false;
+    if (j->p < j->end && *j->p == '.') {
+        j->p++;
+        if (!jv_digits(j))
+            return false;
+    }
+    if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+        j->p++;
+        if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
+            j->p++;
+        if (!jv_digits(j))
+            return false;
+    }
+    return true;
+}
+
+static bool is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static bool jv_string(struct jv *j)
+{
+    j->p++; /* the opening quote */
+    while (j->p < j->end) {
+        unsigned char c = (unsigned char)*j->p++;
+        if (c == '"')
+            return true;
+        if (c < 0x20)
+            return false;
+        if (c == '\\') {
+            if (j->p == j->end)
+                return false;
+            char e = *j->p++;
+            if (e == 'u') {
+                if (j->end - j->p < 4 || !is_hex(j->p[0]) || !is_hex(j->p[1]) || !is_hex(j->p[2]) ||
+                    !is_hex(j->p[3]))
+                    return false;
+                j->p += 4;
+            } else if (!strchr("\"\\/bfnrt", e) || e == 0) {
+                return false;
+            }
+        }
+    }
+    return false;
+}
+
+static bool jv_value(struct jv *j);
+
+static bool jv_container(struct jv *j, char close, bool object)
+{
+    if (++j->depth > JSON_DEPTH_MAX)
+        return false;
+    j->p++;
+    jv_ws(j);
+    if (j->p < j->end && *j->p == close) {
+        j->p++;
+        j->depth--;
+        return true;
+    }
+    for (;;) {
+        if (object) {
+            if (j->p == j->end || *j->p != '"' || !jv_string(j))
+                return false;
+            jv_ws(j);
+            if (j->p == j->end || *j->p++ != ':')
+                return false;
+            jv_ws(j);
+        }
+        if (!jv_value(j))
+            return false;
+        jv_ws(j);
+        if (j->p == j->end)
+            return false;
+        char c = *j->p++;
+        if (c == close)
+            break;
+        if (c != ',')
+            return false;
+        jv_ws(j);
+    }
+    j->depth--;
+    return true;
+}
+
+static bool jv_value(struct jv *j)
+{
+    if (j->p == j->end)
+        return false;
+    switch (*j->p) {
+    case '{':
+        return jv_container(j, '}', true);
+    case '[':
+        return jv_container(j, ']', false);
+    case '"':
+        return jv_string(j);
+    case 't':
+        return jv_lit(j, "true", 4);
+    case 'f':
+        return jv_lit(j, "false", 5);
+    case 'n':
+        return jv_lit(j, "null", 4);
+    default:
+        return jv_number(j);
+    }
+}
+
+/* 1 if s[0..len) is one JSON value with only whitespace around it. */
+static bool json_valid(const char *s, size_t len)
+{
+    struct jv j = {s, s + len, 0};
+    jv_ws(&j);
+    if (!jv_value(&j))
+        return false;
+    jv_ws(&j);
+    return j.p == j.end;
+}
+
 static bool tok_eq(const char *js, const jsmntok_t *t, const char *s, size_t n)
 {
     return (size_t)(t->end - t->start) == n && memcmp(js + t->start, s, n) == 0;
@@ -130,6 +289,9 @@ int stk_ingest_parse_line(const char *line, size_t len, struct stk_ingest_tick *
         FAIL(-EINVAL, "invalid UTF-8");
     if (memchr(line, '\0', len))
         FAIL(-EINVAL, "NUL byte in line");
+
+    if (!json_valid(line, len))
+        FAIL(-EINVAL, "not valid JSON");
 
     jsmn_parser jp;
     jsmntok_t tok[TOKENS_MAX];
