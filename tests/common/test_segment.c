@@ -409,6 +409,13 @@ START_TEST(test_create_rules)
     ck_assert_int_eq(how, STK_SEG_REOPENED);
     ck_assert_uint_eq(atomic_load(&stk_seg_header(w)->producer_restarts), 1);
     stk_seg_close(w);
+    /* a segment /dev/shm cannot hold is an error now, not a SIGBUS later */
+    const char *huge_name = test_shm_name("huge");
+    struct stk_seg_params huge = params(huge_name, STK_CAPACITY_MAX, STK_HISTORY_MAX);
+    ck_assert_int_eq(stk_seg_create_or_open(&huge, &w2, &how), -ENOSPC);
+    char huge_path[128];
+    shm_file(huge_name, huge_path, sizeof(huge_path));
+    ck_assert_int_ne(access(huge_path, F_OK), 0);
     /* no temporary files left behind */
     char tmp[160];
     snprintf(tmp, sizeof(tmp), "/dev/shm%s.tmp.%ld.0", name, (long)getpid());
