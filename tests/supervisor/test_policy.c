@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/* test_policy.c — the supervisor's pure logic: restart backoff with jitter,
+ * the give-up window, the status file's JSON and reload digests. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "supervisor.h"
+
+START_TEST(backoff_doubles_to_cap)
+{
+    /* u = 0.5 is the middle of the jitter: exactly the base delay. */
+    ck_assert_int_eq(stk_backoff_ms(100, 30000, 1, 0.5), 100);
+    ck_assert_int_eq(stk_backoff_ms(100, 30000, 2, 0.5), 200);
+    ck_assert_int_eq(stk_backoff_ms(100, 30000, 3, 0.5), 400);
+    ck_assert_int_eq(stk_backoff_ms(100, 30000, 9, 0.5), 25600);
+    ck_assert_int_eq(stk_backoff_ms(100, 30000, 10, 0.5), 30000);
+    ck_assert_int_eq(stk_backoff_ms(100, 30000, 1000, 0.5), 30000);
+    ck_assert_int_eq(stk_backoff_ms(100, 30000, 4000000000u, 0.5), 30000);
+}
+END_TEST
+
+START_TEST(backoff_jitter_bounds)
+{
+    for (unsigned q = 1; q < 20; q++)
+        for (double u = 0; u < 1; u += 0.01) {
+            int64_t base = stk_backoff_ms(100, 3000, q, 0.5);
+            int64_t d = stk_backoff_ms(100, 3000, q, u);
+            ck_assert_int_ge(d, base * 8 / 10);
+            ck_assert_int_le(d, base * 12 / 10 + 1);
+            ck_assert_int_le(d, 3000); /* never above the cap */
+        }
+    ck_assert_int_eq(stk_backoff_ms(1000, 5000, 1, 0.0), 800);
+    ck_assert_int_eq(stk_backoff_ms(1000, 5000, 1, 0.999999), 1200);
+}
+END_TEST
+
+START_TEST(backoff_edges)
+{
+    ck_assert_int_eq(stk_backoff_ms(0, 30000, 5, 0.5), 0);
+    ck_assert_int_eq(stk_backoff_ms(500, 100, 3, 0.5), 500); /* max below min: min */
+    ck_assert_int_eq(stk_backoff_ms(100, 100, 7, 0.99), 100);
+    /* huge values do not overflow */
+    ck_assert_int_eq(stk_backoff_ms(3600000, 86400000, 100, 0.5), 86400000);
+}
+END_TEST
+
+START_TEST(window_gives_up_after_n)
+{
+    uint64_t start = 0, count = 0, s = 1000000000ull;
+    /* max 3 in 10 s: restarts 1..3 pass, the 4th within the window gives up */
+    ck_assert(!stk_restart_window_hit(&start, &count, 1 * s, 3, 10));
+    ck_assert(!stk_restart_window_hit(&start, &count, 2 * s, 3, 10));
+    ck_assert(!stk_restart_window_hit(&start, &count, 3 * s, 3, 10));
+    ck_assert(stk_restart_window_hit(&start, &count, 4 * s, 3, 10));
+}
+END_TEST
+
+START_TEST(window_starts_over)
+{
+    uint64_t start = 0, count = 0, s = 1000000000ull;
+    ck_assert(!stk_restart_window_hit(&start, &count, 1 * s, 2, 10));
+    ck_assert(!stk_restart_window_hit(&start, &count, 2 * s, 2, 10));
+    /* 11 s after the window opened: a new window */
+    ck_assert(!stk_restart_window_hit(&start, &count, 12 * s, 2, 10));
+    ck_assert(!stk_restart_window_hit(&start, &count, 13 * s, 2, 10));
+    ck_assert(stk_restart_window_hit(&start, &count, 14 * s, 2, 10));
+}
+END_TEST
+
+START_TEST(window_zero_never_gives_up)
+{
+    uint64_t start = 0, count = 0;
+    for (uint64_t i = 0; i < 100000; i++)
+        ck_assert(!stk_restart_window_hit(&start, &count, i, 0, 60));
+}
+END_TEST
+
+static char *json(const char *s)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    stk_json_string(f, s);
+    fclose(f);
+    return out;
+}
+
+START_TEST(json_escapes)
+{
+    char *j = json("a\"b\\c\nd\te\x01");
+    ck_assert_str_eq(j, "\"a\\\"b\\\\c\\nd\\te\\u0001\"");
+    free(j);
+    j = json("");
+    ck_assert_str_eq(j, "\"\"");
+    free(j);
+}
+END_TEST
+
+START_TEST(state_names)
+{
+    ck_assert_str_eq(stk_child_state_name(STK_CS_STARTING), "starting");
+    ck_assert_str_eq(stk_child_state_name(STK_CS_RUNNING), "running");
+    ck_assert_str_eq(stk_child_state_name(STK_CS_BACKOFF), "backoff");
+    ck_assert_str_eq(stk_child_state_name(STK_CS_STOPPING), "stopping");
+    ck_assert_str_eq(stk_child_state_name(STK_CS_STOPPED), "stopped");
+    ck_assert_str_eq(stk_child_state_name(STK_CS_FAILED), "failed");
+}
+END_TEST
+
+static char *digest_of(const char *text, const char *const sections[])
+{
+    char path[] = "/tmp/stk-digest-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    char *d = stk_reload_digest(path, sections);
+    unlink(path);
+    return d;
+}
+
+START_TEST(digest_order_and_sections)
+{
+    static const char *const prod[] = {"producer", "shm", NULL};
+    char *a = digest_of("[producer]\nrate = 5\nseed = 2\n[server]\nlisten = 1:2\n", prod);
+    char *b = digest_of("[server]\nlisten = 3:4\n[producer]\nseed = 2\nrate = 5\n", prod);
+    char *c = digest_of("[producer]\nrate = 6\nseed = 2\n", prod);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_str_eq(a, b); /* order and other sections do not matter */
+    ck_assert_str_ne(a, c);
+    free(a);
+    free(b);
+    free(c);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("supervisor-policy");
+    TCase *core = tcase_create("core");
+    tcase_add_test(core, backoff_doubles_to_cap);
+    tcase_add_test(core, backoff_jitter_bounds);
+    tcase_add_test(core, window_gives_up_after_n);
+    tcase_add_test(core, window_starts_over);
+    tcase_add_test(core, json_escapes);
+    tcase_add_test(core, state_names);
+    tcase_add_test(core, digest_order_and_sections);
+    suite_add_tcase(s, core);
+    TCase *limits = tcase_create("limits");
+    tcase_add_test(limits, backoff_edges);
+    tcase_add_test(limits, window_zero_never_gives_up);
+    suite_add_tcase(s, limits);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
