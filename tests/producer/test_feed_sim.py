@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""seqtick-producer with the sim feed, end to end: readiness, live header,
+heartbeat, determinism per seed through the segment, quote shape, clean stop,
+stats line, a second producer refused, bad configuration refused."""
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+import prodtest
+from prodtest import stktest
+
+
+class SimFeed(prodtest.ProducerCase):
+    def test_ready_live_and_clean_stop(self):
+        r, w = os.pipe()
+        conf = self.config({"rate": 5000})
+        env = dict(os.environ, SEQTICK_READY_FD=str(w))
+        p = subprocess.Popen([prodtest.PRODUCER, "-c", conf], env=env, pass_fds=(w,),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        os.close(w)
+        try:
+            self.assertEqual(os.read(r, 1), b"\n")  # blocks until ready (or EOF on death)
+            seg = stktest.Segment(self.shm)
+            h = seg.header()
+            self.assertEqual(h["state"], 1)
+            self.assertEqual(h["producer_pid"], p.pid)
+            self.assertGreater(h["ticks_total"], 0)
+            self.assertEqual(seg.symbols(), ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META",
+                                             "TSLA", "JPM"])
+            t0, hb0, e0 = h["ticks_total"], h["heartbeat_ns"], h["epoch"]
+            stktest.wait_for(lambda: seg.header()["heartbeat_ns"] > hb0, 10, what="heartbeat")
+            stktest.wait_for(lambda: seg.header()["ticks_total"] > t0 + 1000, 10, what="ticks")
+            self.assertGreater(seg.header()["epoch"], e0)
+            q = seg.quote("AAPL")
+            self.assertGreater(q["price"], 100 * 10**8)
+            self.assertLess(q["price"], 300 * 10**8)
+            p.send_signal(signal.SIGTERM)
+            _, err = p.communicate(timeout=20)
+            self.assertEqual(p.returncode, 0, err)
+            h = seg.header()
+            self.assertEqual(h["state"], 0)  # not live
+            self.assertEqual(h["producer_pid"], 0)
+            self.assertEqual(h["epoch"] % 2, 0)  # the last batch was finished
+            self.assertIsNotNone(seg.quote("AAPL"))  # quotes stay
+            self.assertIn(b"SIGTERM", err)
+            seg.close()
+        finally:
+            os.close(r)
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+    def first_ticks(self, seed, n=100):
+        """First n ticks of every symbol of a fresh segment with this seed."""
+        stktest.shm_remove(self.shm)
+        p = self.start({"rate": 4000, "seed": seed, "symbols": "AAPL,MSFT,NVDA,AMZN"},
+                       shm={"history": 4096})
+        seg = self.segment(p)
+        stktest.wait_for(lambda: min(seg.ring_head(s) for s in seg.symbols()) >= n, 20,
+                         what="ticks")
+        self.stop_ok(p)
+        out = {s: [(t["price"], t["bid"], t["ask"], t["volume"], t["bid_size"], t["ask_size"])
+                   for t in seg.history_ticks(s)[:n]] for s in seg.symbols()}
+        for s in out:
+            self.assertEqual(len(out[s]), n)
+        seg.close()
+        return out
+
+    def test_same_seed_same_prices(self):
+        a = self.first_ticks(11)
+        b = self.first_ticks(11)
+        c = self.first_ticks(12)
+        self.assertEqual(a, b)
+        for s in a:
+            differ = sum(1 for x, y in zip(a[s], c[s]) if x[0] != y[0])
+            self.assertGreater(differ, 90, s)
+
+    def test_quote_shape_in_segment(self):
+        p = self.start({"rate": 0})
+        seg = self.segment(p)
+        stktest.wait_for(lambda: seg.header()["ticks_total"] > 100000, 20, what="ticks")
+        self.stop_ok(p)
+        for s in seg.symbols():
+            ticks = seg.history_ticks(s)
+            self.assertEqual(len(ticks), 1024)
+            vol = 0
+            for t in ticks:
+                self.assertLess(t["bid"], t["ask"])
+                self.assertLessEqual(t["bid"], t["price"])
+                self.assertGreaterEqual(t["ask"], t["price"])
+                self.assertGreater(t["bid_size"], 0)
+                self.assertGreater(t["ask_size"], 0)
+                self.assertGreater(t["volume"], vol)
+                self.assertGreater(t["pub_ts_ns"], 0)
+                vol = t["volume"]
+        seg.close()
+
+    def test_stats_line(self):
+        p = self.start({"rate": 1000, "stats_interval_s": 1})
+        self.segment(p)
+        self.wait_log(p, "stats: ")
+        line = [x for x in p.output().splitlines() if "stats: " in x][0]
+        self.assertIn("ticks/s", line)
+        self.assertIn("bad lines", line)
+        self.assertIn("8 symbols", line)
+        self.stop_ok(p)
+
+    def test_second_producer_refused(self):
+        p = self.start({"rate": 100})
+        self.segment(p)
+        q = self.start({"rate": 100})
+        self.assertNotEqual(q.p.wait(20), 0)
+        self.assertIn("another producer", q.output())
+        self.assertIsNone(p.p.poll())
+        self.stop_ok(p)
+
+    def test_bad_config_refused(self):
+        for producer, want in (({"feed": "nope"}, "is not a feed"),
+                               ({"feed": "csv:/nonexistent/x"}, "unable to open"),
+                               ({"symbols": "A,B,C", "correlation": -0.9}, "correlation")):
+            stktest.shm_remove(self.shm)
+            p = self.start(producer)
+            self.assertEqual(p.p.wait(20), 100, p.output())
+            self.assertIn(want, p.output())
+
+
+if __name__ == "__main__":
+    stktest.main_unittest()
