@@ -372,15 +372,17 @@ class Segment:
     def _seqs(self, n):
         return self._seqview[0:n * 8:8].tolist()
 
-    def updates(self, tickers=None, snapshot=True, duration=None, idle_timeout=None):
+    def updates(self, tickers=None, snapshot=True, duration=None, idle_timeout=None,
+                every=None):
         """Yield a Quote each time a ticker's record changes. First (if
         `snapshot`) every quote already written, then each change as the
         producer publishes it; a ticker that changed several times between two
         looks is yielded once, with its latest value (conflated, never a
         backlog). `tickers` limits it to those names; `duration` ends the
         iteration after that many seconds, `idle_timeout` after that long
-        without any change. Follows a replaced segment (starting again with
-        its snapshot)."""
+        without any change. With `every`, None is also yielded every that
+        many seconds (a hook for periodic work). Follows a replaced segment
+        (starting again with its snapshot)."""
         self._check()
         want = None if tickers is None else set(tickers)
         for t in want or ():
@@ -389,6 +391,7 @@ class Segment:
         from_current = not snapshot  # first look: skip what is already there
         gen = last = names = None
         idle_since = _time.monotonic()
+        next_tick = None if every is None else idle_since + every
         while True:
             if gen is not self._hdr:  # first pass, or a successor was followed
                 gen, last, names = self._hdr, [], []
@@ -429,9 +432,13 @@ class Segment:
                 return
             if idle_timeout is not None and now - idle_since >= idle_timeout:
                 return
-            left = None
+            if next_tick is not None and now >= next_tick:
+                next_tick = now + every
+                yield None
+                now = _time.monotonic()
+            left = None if next_tick is None else max(0.0, next_tick - now)
             if end is not None:
-                left = end - now
+                left = end - now if left is None else min(left, end - now)
             if idle_timeout is not None:
                 il = idle_since + idle_timeout - now
                 left = il if left is None else min(left, il)
