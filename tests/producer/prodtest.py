@@ -27,6 +27,11 @@ class ProducerCase(unittest.TestCase):
 
     def tearDown(self):
         for p in self.procs:
+            if p.p.stdin:
+                try:
+                    p.p.stdin.close()
+                except OSError:
+                    pass
             p.close()
         stktest.shm_remove(self.shm)
         shutil.rmtree(self.dir, ignore_errors=True)
