@@ -1,0 +1,607 @@
+/* SPDX-License-Identifier: MIT */
+/* json.c — jsmn (Debian's header-only tokenizer, the measured fastest) plus
+ * the strict checks it leaves out; see json.h for the list. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* the one translation unit holding jsmn's code (static); json.h gives the
+ * others its types, with the same STRICT / PARENT_LINKS layout */
+#define JSMN_STRICT
+#define JSMN_PARENT_LINKS
+#define JSMN_STATIC
+#include <jsmn.h>
+
+#include "json.h"
+
+int stk_utf8_check(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        unsigned lo = 0x80, hi = 0xbf;
+        if (c >= 0xc2 && c <= 0xdf) {
+            need = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            need = 2;
+            if (c == 0xe0)
+                lo = 0xa0; /* overlong */
+            else if (c == 0xed)
+                hi = 0x9f; /* UTF-16 surrogates */
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            need = 3;
+            if (c == 0xf0)
+                lo = 0x90; /* overlong */
+            else if (c == 0xf4)
+                hi = 0x8f; /* > U+10FFFF */
+        } else {
+            return -EINVAL;
+        }
+        if (n - i <= need)
+            return -EINVAL;
+        unsigned char c1 = s[i + 1];
+        if (c1 < lo || c1 > hi)
+            return -EINVAL;
+        for (size_t k = 2; k <= need; k++)
+            if ((s[i + k] & 0xc0) != 0x80)
+                return -EINVAL;
+        i += need + 1;
+    }
+    return 0;
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+int stk_json_number_check(const char *s, size_t n)
+{
+    size_t i = 0;
+    if (i < n && s[i] == '-')
+        i++;
+    if (i >= n)
+        return -EINVAL;
+    if (s[i] == '0') {
+        i++;
+    } else if (s[i] >= '1' && s[i] <= '9') {
+        while (i < n && is_digit(s[i]))
+            i++;
+    } else {
+        return -EINVAL;
+    }
+    if (i < n && s[i] == '.') {
+        i++;
+        if (i >= n || !is_digit(s[i]))
+            return -EINVAL;
+        while (i < n && is_digit(s[i]))
+            i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (i >= n || !is_digit(s[i]))
+            return -EINVAL;
+        while (i < n && is_digit(s[i]))
+            i++;
+    }
+    return i == n ? 0 : -EINVAL;
+}
+
+/* One linear pass before jsmn: NUL bytes (jsmn would stop at them), UTF-8,
+ * raw control characters inside strings, and nesting depth (so a 20,000-deep
+ * line is refused before any token is allocated). */
+static int prescan(const char *src, size_t len, const char **err)
+{
+    const unsigned char *s = (const unsigned char *)src;
+    int depth = 0;
+    bool in_str = false, esc = false, ascii = true;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = s[i];
+        if (c == 0) {
+            *err = "NUL byte in request";
+            return -EINVAL;
+        }
+        if (c >= 0x80) {
+            ascii = false;
+            continue;
+        }
+        if (in_str) {
+            if (esc)
+                esc = false;
+            else if (c == '\\')
+                esc = true;
+            else if (c == '"')
+                in_str = false;
+            else if (c < 0x20) {
+                *err = "control character in string";
+                return -EINVAL;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > STK_JSON_MAX_DEPTH) {
+                *err = "nesting too deep";
+                return -EINVAL;
+            }
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    if (!ascii && stk_utf8_check(s, len) < 0) {
+        *err = "invalid UTF-8";
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static bool is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Source span of token t: strings include their quotes. */
+static void span(const struct stk_json *j, int t, size_t *b, size_t *e)
+{
+    const jsmntok_t *k = &j->tok[t];
+    if (k->type == JSMN_STRING) {
+        *b = (size_t)k->start - 1;
+        *e = (size_t)k->end + 1;
+    } else {
+        *b = (size_t)k->start;
+        *e = (size_t)k->end;
+    }
+}
+
+/* src[b..e) must be whitespace around exactly `sep` (or nothing if sep 0). */
+static bool gap_ok(const char *s, size_t b, size_t e, char sep)
+{
+    bool seen = sep == 0;
+    for (size_t i = b; i < e; i++) {
+        if (is_ws(s[i]))
+            continue;
+        if (s[i] == sep && !seen) {
+            seen = true;
+            continue;
+        }
+        return false;
+    }
+    return seen;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static unsigned hex4(const char *p)
+{
+    return (unsigned)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 | hexval(p[3]));
+}
+
+/* Decode a string body s[0..n) (jsmn checked the escape shapes) into out
+ * (NULL: only validate surrogate pairing). Returns the decoded length or
+ * -EINVAL (lone surrogate) / -E2BIG. */
+static long str_decode(const char *s, size_t n, char *out, size_t size)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        unsigned cp;
+        if (c != '\\') {
+            if (out) {
+                if (o >= size)
+                    return -E2BIG;
+                out[o] = c;
+            }
+            o++;
+            continue;
+        }
+        c = s[++i];
+        switch (c) {
+        case 'b':
+            cp = '\b';
+            break;
+        case 'f':
+            cp = '\f';
+            break;
+        case 'n':
+            cp = '\n';
+            break;
+        case 'r':
+            cp = '\r';
+            break;
+        case 't':
+            cp = '\t';
+            break;
+        case 'u':
+            if (i + 4 >= n)
+                return -EINVAL;
+            cp = hex4(s + i + 1);
+            i += 4;
+            if (cp >= 0xdc00 && cp <= 0xdfff)
+                return -EINVAL; /* low surrogate first */
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                if (i + 6 >= n || s[i + 1] != '\\' || s[i + 2] != 'u')
+                    return -EINVAL;
+                unsigned lo = hex4(s + i + 3);
+                if (lo < 0xdc00 || lo > 0xdfff)
+                    return -EINVAL;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                i += 6;
+            }
+            break;
+        default: /* " \ / */
+            cp = (unsigned char)c;
+        }
+        char u[4];
+        size_t k;
+        if (cp < 0x80) {
+            u[0] = (char)cp;
+            k = 1;
+        } else if (cp < 0x800) {
+            u[0] = (char)(0xc0 | cp >> 6);
+            u[1] = (char)(0x80 | (cp & 0x3f));
+            k = 2;
+        } else if (cp < 0x10000) {
+            u[0] = (char)(0xe0 | cp >> 12);
+            u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+            u[2] = (char)(0x80 | (cp & 0x3f));
+            k = 3;
+        } else {
+            u[0] = (char)(0xf0 | cp >> 18);
+            u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+            u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+            u[3] = (char)(0x80 | (cp & 0x3f));
+            k = 4;
+        }
+        if (out) {
+            if (o + k > size)
+                return -E2BIG;
+            memcpy(out + o, u, k);
+        }
+        o += k;
+    }
+    return (long)o;
+}
+
+/* Compare two key tokens by their decoded text. */
+static int key_cmp(const struct stk_json *j, int a, int b)
+{
+    const jsmntok_t *ta = &j->tok[a], *tb = &j->tok[b];
+    const char *sa = j->src + ta->start, *sb = j->src + tb->start;
+    size_t na = (size_t)(ta->end - ta->start), nb = (size_t)(tb->end - tb->start);
+    char *da = NULL, *db = NULL;
+    if (memchr(sa, '\\', na)) {
+        da = malloc(na + 1);
+        long r = da ? str_decode(sa, na, da, na) : -ENOMEM;
+        if (r >= 0) {
+            sa = da;
+            na = (size_t)r;
+        }
+    }
+    if (memchr(sb, '\\', nb)) {
+        db = malloc(nb + 1);
+        long r = db ? str_decode(sb, nb, db, nb) : -ENOMEM;
+        if (r >= 0) {
+            sb = db;
+            nb = (size_t)r;
+        }
+    }
+    int c = memcmp(sa, sb, na < nb ? na : nb);
+    if (c == 0)
+        c = na < nb ? -1 : na > nb;
+    free(da);
+    free(db);
+    return c;
+}
+
+static int key_cmp_r(const void *x, const void *y, void *ctx)
+{
+    return key_cmp(ctx, *(const int *)x, *(const int *)y);
+}
+
+/* Validate token t and its subtree; returns the index after it or -1. */
+static int check(const struct stk_json *j, int t, const char **err)
+{
+    const jsmntok_t *k = &j->tok[t];
+    const char *s = j->src;
+    if (k->type == JSMN_PRIMITIVE) {
+        size_t n = (size_t)(k->end - k->start);
+        const char *p = s + k->start;
+        if (k->size != 0)
+            goto syntax;
+        if ((n == 4 && !memcmp(p, "true", 4)) || (n == 5 && !memcmp(p, "false", 5)) ||
+            (n == 4 && !memcmp(p, "null", 4)))
+            return t + 1;
+        if (p[0] == 't' || p[0] == 'f' || p[0] == 'n') {
+            *err = "invalid literal";
+            return -1;
+        }
+        if (stk_json_number_check(p, n) < 0) {
+            *err = "invalid number";
+            return -1;
+        }
+        return t + 1;
+    }
+    if (k->type == JSMN_STRING) {
+        if (k->size != 0)
+            goto syntax;
+        if (str_decode(s + k->start, (size_t)(k->end - k->start), NULL, 0) < 0) {
+            *err = "invalid \\u escape (unpaired surrogate)";
+            return -1;
+        }
+        return t + 1;
+    }
+    bool obj = k->type == JSMN_OBJECT;
+    size_t pos = (size_t)k->start + 1;
+    int next = t + 1;
+    int nkeys = k->size;
+    int keys_small[16];
+    int *keys = keys_small;
+    if (obj && nkeys > 16) {
+        keys = malloc(sizeof(int) * (size_t)nkeys);
+        if (!keys) {
+            *err = "out of memory";
+            return -1;
+        }
+    }
+    for (int c = 0; c < k->size; c++) {
+        size_t b, e;
+        if (next >= j->ntok)
+            goto syntax_free;
+        span(j, next, &b, &e);
+        if (!gap_ok(s, pos, b, c ? ',' : 0))
+            goto syntax_free;
+        if (obj) {
+            if (j->tok[next].type != JSMN_STRING || j->tok[next].size != 1)
+                goto syntax_free;
+            if (str_decode(s + j->tok[next].start, (size_t)(j->tok[next].end - j->tok[next].start),
+                           NULL, 0) < 0) {
+                *err = "invalid \\u escape (unpaired surrogate)";
+                goto fail_free;
+            }
+            keys[c] = next;
+            size_t vb, ve;
+            next++;
+            if (next >= j->ntok)
+                goto syntax_free;
+            span(j, next, &vb, &ve);
+            if (!gap_ok(s, e, vb, ':'))
+                goto syntax_free;
+        }
+        int after = check(j, next, err);
+        if (after < 0)
+            goto fail_free;
+        span(j, next, &b, &e);
+        pos = e;
+        next = after;
+    }
+    if (!gap_ok(s, pos, (size_t)k->end - 1, 0))
+        goto syntax_free;
+    if (obj && nkeys > 1) {
+        if (nkeys <= 16) {
+            for (int a = 0; a < nkeys; a++)
+                for (int b = a + 1; b < nkeys; b++)
+                    if (key_cmp(j, keys[a], keys[b]) == 0)
+                        goto dup;
+        } else {
+            qsort_r(keys, (size_t)nkeys, sizeof(int), key_cmp_r, (void *)j);
+            for (int a = 1; a < nkeys; a++)
+                if (key_cmp(j, keys[a - 1], keys[a]) == 0)
+                    goto dup;
+        }
+    }
+    if (keys != keys_small)
+        free(keys);
+    return next;
+dup:
+    *err = "duplicate key";
+    goto fail_free;
+syntax_free:
+    *err = "malformed JSON";
+fail_free:
+    if (keys != keys_small)
+        free(keys);
+    return -1;
+syntax:
+    *err = "malformed JSON";
+    return -1;
+}
+
+int stk_json_parse(struct stk_json *j, const char *src, size_t len, const char **ret_err)
+{
+    jsmn_parser p;
+    j->src = src;
+    j->len = len;
+    j->heap = NULL;
+    j->tok = j->small;
+    j->ntok = 0;
+    int r = prescan(src, len, ret_err);
+    if (r < 0)
+        return r;
+    size_t b0 = 0, e0 = len;
+    while (b0 < len && is_ws(src[b0]))
+        b0++;
+    while (e0 > b0 && is_ws(src[e0 - 1]))
+        e0--;
+    if (b0 < e0 && src[b0] != '{' && src[b0] != '[' && src[b0] != '"') {
+        /* a bare scalar: jsmn's strict mode wants a delimiter after it */
+        j->small[0] = (jsmntok_t){
+            .type = JSMN_PRIMITIVE, .start = (int)b0, .end = (int)e0, .size = 0, .parent = -1};
+        j->ntok = 1;
+        for (size_t i = b0; i < e0; i++)
+            if (is_ws(src[i]) || src[i] == ',' || src[i] == ':') {
+                *ret_err = "trailing data after the JSON value";
+                return -EINVAL;
+            }
+        return check(j, 0, ret_err) < 0 ? -EINVAL : 0;
+    }
+    jsmn_init(&p);
+    r = jsmn_parse(&p, src, len, j->small, STK_JSON_SMALL_TOKENS);
+    if (r == JSMN_ERROR_NOMEM) {
+        jsmn_init(&p);
+        int count = jsmn_parse(&p, src, len, NULL, 0);
+        if (count <= 0) {
+            *ret_err = "malformed JSON";
+            return -EINVAL;
+        }
+        j->heap = malloc(sizeof(jsmntok_t) * (size_t)count);
+        if (!j->heap) {
+            *ret_err = "out of memory";
+            return -ENOMEM;
+        }
+        j->tok = j->heap;
+        jsmn_init(&p);
+        r = jsmn_parse(&p, src, len, j->heap, (unsigned)count);
+    }
+    if (r == JSMN_ERROR_PART) {
+        *ret_err = "truncated JSON";
+        return -EINVAL;
+    }
+    if (r <= 0) {
+        *ret_err = r == 0 ? "empty request" : "malformed JSON";
+        return -EINVAL;
+    }
+    j->ntok = r;
+    size_t b, e;
+    span(j, 0, &b, &e);
+    if (!gap_ok(src, 0, b, 0)) {
+        *ret_err = "malformed JSON";
+        return -EINVAL;
+    }
+    int after = check(j, 0, ret_err);
+    if (after < 0)
+        return -EINVAL;
+    if (after != j->ntok || !gap_ok(src, e, len, 0)) {
+        *ret_err = "trailing data after the JSON value";
+        return -EINVAL;
+    }
+    return 0;
+}
+
+void stk_json_free(struct stk_json *j)
+{
+    free(j->heap);
+    j->heap = NULL;
+}
+
+int stk_json_skip(const struct stk_json *j, int t)
+{
+    int end = j->tok[t].end;
+    int i = t + 1;
+    while (i < j->ntok && j->tok[i].start < end)
+        i++;
+    return i;
+}
+
+static bool key_is(const struct stk_json *j, int t, const char *key)
+{
+    const jsmntok_t *k = &j->tok[t];
+    size_t n = (size_t)(k->end - k->start), kl = strlen(key);
+    const char *s = j->src + k->start;
+    if (n == kl && !memcmp(s, key, n))
+        return true;
+    if (n > kl * 6 || !memchr(s, '\\', n))
+        return false;
+    char tmp[256];
+    long r = str_decode(s, n, tmp, sizeof(tmp));
+    return r == (long)kl && !memcmp(tmp, key, kl);
+}
+
+int stk_json_get(const struct stk_json *j, int obj, const char *key)
+{
+    if (obj < 0 || obj >= j->ntok || j->tok[obj].type != JSMN_OBJECT)
+        return -1;
+    int i = obj + 1;
+    for (int c = 0; c < j->tok[obj].size; c++) {
+        if (key_is(j, i, key))
+            return i + 1;
+        i = stk_json_skip(j, i + 1);
+    }
+    return -1;
+}
+
+bool stk_json_is_string(const struct stk_json *j, int t)
+{
+    return t >= 0 && t < j->ntok && j->tok[t].type == JSMN_STRING;
+}
+
+bool stk_json_is_object(const struct stk_json *j, int t)
+{
+    return t >= 0 && t < j->ntok && j->tok[t].type == JSMN_OBJECT;
+}
+
+bool stk_json_is_array(const struct stk_json *j, int t)
+{
+    return t >= 0 && t < j->ntok && j->tok[t].type == JSMN_ARRAY;
+}
+
+bool stk_json_is_scalar(const struct stk_json *j, int t)
+{
+    return t >= 0 && t < j->ntok &&
+           (j->tok[t].type == JSMN_STRING || j->tok[t].type == JSMN_PRIMITIVE);
+}
+
+const char *stk_json_raw(const struct stk_json *j, int t, size_t *ret_len)
+{
+    size_t b, e;
+    span(j, t, &b, &e);
+    *ret_len = e - b;
+    return j->src + b;
+}
+
+int stk_json_str(const struct stk_json *j, int t, char *buf, size_t size)
+{
+    if (!stk_json_is_string(j, t))
+        return -EINVAL;
+    const jsmntok_t *k = &j->tok[t];
+    long r = str_decode(j->src + k->start, (size_t)(k->end - k->start), buf, size);
+    if (r < 0)
+        return (int)r;
+    if ((size_t)r < size)
+        buf[r] = 0;
+    return (int)r;
+}
+
+int stk_json_int(const struct stk_json *j, int t, int64_t *ret)
+{
+    if (t < 0 || t >= j->ntok || j->tok[t].type != JSMN_PRIMITIVE)
+        return -EINVAL;
+    const char *s = j->src + j->tok[t].start;
+    size_t n = (size_t)(j->tok[t].end - j->tok[t].start);
+    size_t i = 0;
+    bool neg = false;
+    if (n && s[0] == '-') {
+        neg = true;
+        i = 1;
+    }
+    if (i >= n)
+        return -EINVAL;
+    uint64_t v = 0;
+    for (; i < n; i++) {
+        if (!is_digit(s[i]))
+            return -EINVAL;
+        if (v > (UINT64_MAX - 9) / 10)
+            return -ERANGE;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (neg ? v > (uint64_t)INT64_MAX + 1 : v > (uint64_t)INT64_MAX)
+        return -ERANGE;
+    *ret = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return 0;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/* main.c — seqtick-server: arguments, config, logging, then the loop
+ * (server.c). Exit 0 after a clean stop, 100 usage/config, 111 system. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config-private.h"
+#include "log-private.h"
+#include "server.h"
+#include "util-private.h"
+
+#define PROG "seqtick-server"
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    char err[STK_CONF_ERR_MAX];
+    struct stk_config cfg;
+    struct stk_server srv;
+    int r = stk_args_parse(argc, argv, PROG, "[-c FILE]", &path);
+    if (r == 1)
+        return STK_EXIT_OK;
+    if (r < 0)
+        return STK_EXIT_USAGE;
+    r = path ? stk_config_load(path, &cfg, err) : stk_config_defaults(&cfg);
+    if (r < 0) {
+        if (r == -EINVAL)
+            fprintf(stderr, PROG ": fatal: %s\n", err);
+        else
+            fprintf(stderr, PROG ": fatal: unable to read config '%s': %s\n", path ? path : "",
+                    strerror(-r));
+        return r == -EINVAL ? STK_EXIT_USAGE : STK_EXIT_SYSTEM;
+    }
+    stk_log_init(PROG, cfg.log.level, cfg.log.format);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
+    if (!loop) {
+        stk_error("fatal: unable to start the event loop (ev_default_loop)");
+        stk_config_free(&cfg);
+        return STK_EXIT_SYSTEM;
+    }
+    r = stk_server_init(&srv, loop, &cfg, &stk_proto_ndjson);
+    if (r < 0) {
+        stk_error("fatal: unable to start the segment watcher thread: %s", strerror(-r));
+        stk_server_fini(&srv);
+        stk_config_free(&cfg);
+        return STK_EXIT_SYSTEM;
+    }
+    r = stk_listen_start(&srv);
+    if (r < 0) {
+        stk_error("fatal: unable to listen on '%s': %s", cfg.server.listen, strerror(-r));
+        stk_server_fini(&srv);
+        stk_config_free(&cfg);
+        return STK_EXIT_SYSTEM;
+    }
+    stk_info("listening on %s (max_connections %llu, max_line_bytes %llu, out_buffer_bytes %llu)",
+             srv.listen_addr, (unsigned long long)cfg.server.max_connections,
+             (unsigned long long)cfg.server.max_line_bytes,
+             (unsigned long long)cfg.server.out_buffer_bytes);
+    r = stk_ready_notify();
+    if (r < 0)
+        stk_warn("readiness fd: %s", strerror(-r));
+    stk_server_run(&srv);
+    stk_server_fini(&srv);
+    stk_info("stopped");
+    stk_config_free(&cfg);
+    return STK_EXIT_OK;
+}

@@ -1,0 +1,641 @@
+/* SPDX-License-Identifier: MIT */
+/* protocol.c — NDJSON protocol v1 of DESIGN.md: request validation, every
+ * operation and error code, quote / heartbeat events, exact decimal prices. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "log-private.h"
+#include "segment-private.h"
+#include "server.h"
+
+#define MAX_THROTTLE_MS 60000
+
+static const char *const err_names[] = {
+    [STK_E_BAD_REQUEST] = "BAD_REQUEST", [STK_E_NOT_FOUND] = "NOT_FOUND",
+    [STK_E_UNAVAILABLE] = "UNAVAILABLE", [STK_E_SLOW_CONSUMER] = "SLOW_CONSUMER",
+    [STK_E_INTERNAL] = "INTERNAL",
+};
+
+const char *stk_err_name(enum stk_err e)
+{
+    return err_names[e];
+}
+
+struct req {
+    struct stk_conn *c;
+    struct stk_server *s;
+    struct stk_buf *b;
+    struct stk_json j;
+    const char *line;
+    size_t len;
+    const char *id, *op; /* raw JSON text to echo ("null" if none) */
+    size_t id_len, op_len;
+    const char *opname; /* the type, once known */
+};
+
+/* A copy of a request fit for a log line: printable ASCII, cut at 200. */
+static void log_copy(char *out, size_t size, const char *s, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 4 < size; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        out[k++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+        if (i == 200 && n > 201) {
+            memcpy(out + k, "...", 3);
+            k += 3;
+            break;
+        }
+    }
+    out[k] = 0;
+}
+
+static void error_line(struct stk_buf *b, const char *id, size_t id_len, const char *op,
+                       size_t op_len, enum stk_err code, const char *msg)
+{
+    stk_buf_puts(b, "{\"v\":1,\"id\":");
+    stk_buf_put(b, id, id_len);
+    stk_buf_puts(b, ",\"type\":\"error\",\"op\":");
+    stk_buf_put(b, op, op_len);
+    stk_buf_puts(b, ",\"error\":{\"code\":\"");
+    stk_buf_puts(b, err_names[code]);
+    stk_buf_puts(b, "\",\"message\":");
+    stk_buf_json_str(b, msg, strlen(msg));
+    stk_buf_puts(b, "}}\n");
+}
+
+static int fail(struct req *r, enum stk_err code, const char *msg)
+{
+    char copy[256];
+    r->s->st.errors++;
+    error_line(r->b, r->id, r->id_len, r->op, r->op_len, code, msg);
+    if (stk_log_level <= STK_LOG_WARN) {
+        log_copy(copy, sizeof(copy), r->line, r->len);
+        stk_server_warn(r->s, "%s: %s: %s; request (%zu bytes): %s", r->c->peer, err_names[code],
+                        msg, r->len, copy);
+    }
+    return -1;
+}
+
+static void head(struct req *r)
+{
+    stk_buf_puts(r->b, "{\"v\":1,\"id\":");
+    stk_buf_put(r->b, r->id, r->id_len);
+    stk_buf_puts(r->b, ",\"type\":\"response\",\"op\":\"");
+    stk_buf_puts(r->b, r->opname);
+    stk_buf_putc(r->b, '"');
+}
+
+static void tail(struct req *r)
+{
+    stk_buf_puts(r->b, "}\n");
+}
+
+static uint64_t now_ms(void)
+{
+    return stk_now_ns() / 1000000u;
+}
+
+/* The quote fields (no braces). */
+static void quote_fields(struct stk_buf *b, const struct stk_server *s, const char *name,
+                         const struct stk_quote *q, uint64_t now_ns, bool alive)
+{
+    uint64_t age = now_ns > q->pub_ts_ns ? now_ns - q->pub_ts_ns : 0;
+    bool stale = !alive || age > s->cfg->server.freshness_ms * 1000000u;
+    stk_buf_puts(b, "\"ticker\":");
+    stk_buf_json_str(b, name, strlen(name));
+    stk_buf_puts(b, ",\"price\":");
+    stk_buf_decimal(b, q->price);
+    stk_buf_puts(b, ",\"bid\":");
+    stk_buf_decimal(b, q->bid);
+    stk_buf_puts(b, ",\"ask\":");
+    stk_buf_decimal(b, q->ask);
+    stk_buf_puts(b, ",\"bid_size\":");
+    stk_buf_u64(b, q->bid_size);
+    stk_buf_puts(b, ",\"ask_size\":");
+    stk_buf_u64(b, q->ask_size);
+    stk_buf_puts(b, ",\"volume\":");
+    stk_buf_u64(b, q->volume);
+    stk_buf_puts(b, ",\"ts_ms\":");
+    stk_buf_u64(b, q->src_ts_ns / 1000000u);
+    stk_buf_puts(b, ",\"ts_ns\":");
+    stk_buf_u64(b, q->src_ts_ns);
+    stk_buf_puts(b, ",\"age_ms\":");
+    stk_buf_u64(b, age / 1000000u);
+    stk_buf_puts(b, stale ? ",\"stale\":true" : ",\"stale\":false");
+}
+
+/* Decode a ticker string token; 0 ok, -EINVAL not a string, -ENOENT a
+ * string that cannot be a ticker (too long, bad bytes). */
+static int ticker_of(const struct req *r, int t, char name[STK_NAME_MAX + 1])
+{
+    if (!stk_json_is_string(&r->j, t))
+        return -EINVAL;
+    int n = stk_json_str(&r->j, t, name, STK_NAME_MAX + 1);
+    if (n < 0 || n > (int)STK_NAME_MAX || stk_sym_check(name, (size_t)n) < 0)
+        return -ENOENT;
+    return 0;
+}
+
+/* Index of a ticker in the segment, or -ENOENT. */
+static int lookup(struct stk_server *s, const char *name)
+{
+    return stk_seg_lookup(s->seg, name);
+}
+
+static int need_seg(struct req *r)
+{
+    if (r->s->seg)
+        return 0;
+    return fail(r, STK_E_UNAVAILABLE, "no segment: the producer is not running");
+}
+
+/* ---- operations ---- */
+
+static int op_ping(struct req *r)
+{
+    head(r);
+    stk_buf_puts(r->b, ",\"ts_ms\":");
+    stk_buf_u64(r->b, now_ms());
+    tail(r);
+    return 0;
+}
+
+static int op_health(struct req *r)
+{
+    struct stk_server *s = r->s;
+    uint64_t age;
+    bool alive = stk_producer_alive(s, &age);
+    head(r);
+    stk_buf_puts(r->b, alive ? ",\"producer_alive\":true" : ",\"producer_alive\":false");
+    stk_buf_puts(r->b, ",\"heartbeat_age_ms\":");
+    if (age == UINT64_MAX)
+        stk_buf_puts(r->b, "null");
+    else
+        stk_buf_u64(r->b, age / 1000000u);
+    stk_buf_puts(r->b, ",\"generation\":");
+    if (s->seg)
+        stk_buf_u64(r->b, atomic_load(&stk_seg_header(s->seg)->generation));
+    else
+        stk_buf_puts(r->b, "null");
+    stk_buf_printf(r->b,
+                   ",\"nsymbols\":%u,\"connections\":%zu,\"uptime_s\":%llu,\"segment\":%s,"
+                   "\"subscribers\":%zu,\"requests\":%llu,\"errors\":%llu,\"slow_consumers\":%llu",
+                   s->seg ? stk_seg_nsymbols(s->seg) : 0u, s->nconns,
+                   (unsigned long long)((stk_mono_ns() - s->start_ns) / 1000000000u),
+                   s->seg ? "true" : "false", s->nsubscribed, (unsigned long long)s->st.requests,
+                   (unsigned long long)s->st.errors, (unsigned long long)s->st.slow_consumers);
+    tail(r);
+    return 0;
+}
+
+static int op_list_tickers(struct req *r)
+{
+    if (need_seg(r) < 0)
+        return -1;
+    uint32_t n = stk_seg_nsymbols(r->s->seg);
+    head(r);
+    stk_buf_puts(r->b, ",\"tickers\":[");
+    for (uint32_t i = 0; i < n; i++) {
+        const char *name = stk_seg_symbol(r->s->seg, i);
+        if (i)
+            stk_buf_putc(r->b, ',');
+        stk_buf_json_str(r->b, name, strlen(name));
+    }
+    stk_buf_putc(r->b, ']');
+    tail(r);
+    return 0;
+}
+
+static int op_get_quote(struct req *r)
+{
+    char name[STK_NAME_MAX + 1];
+    int t = stk_json_get(&r->j, 0, "ticker");
+    if (t < 0)
+        return fail(r, STK_E_BAD_REQUEST, "Missing required field: ticker");
+    int k = ticker_of(r, t, name);
+    if (k == -EINVAL)
+        return fail(r, STK_E_BAD_REQUEST, "ticker must be a string");
+    if (need_seg(r) < 0)
+        return -1;
+    int idx = k < 0 ? -ENOENT : lookup(r->s, name);
+    if (idx < 0)
+        return fail(r, STK_E_NOT_FOUND, "unknown ticker");
+    struct stk_quote q;
+    int rr = stk_quote_read(r->s->seg, (uint32_t)idx, &q);
+    if (rr == -ENODATA)
+        return fail(r, STK_E_NOT_FOUND, "no quote yet for this ticker");
+    if (rr < 0)
+        return fail(r, STK_E_UNAVAILABLE, "record busy: the writer did not finish it");
+    bool alive = stk_producer_alive(r->s, NULL);
+    head(r);
+    stk_buf_putc(r->b, ',');
+    quote_fields(r->b, r->s, name, &q, stk_now_ns(), alive);
+    tail(r);
+    return 0;
+}
+
+/* tickers: a non-empty array of strings (or "*" where allowed). Returns
+ * the array token, -2 for "*", or -1 after replying. */
+static int tickers_arg(struct req *r, bool star_ok)
+{
+    int t = stk_json_get(&r->j, 0, "tickers");
+    if (t < 0)
+        return fail(r, STK_E_BAD_REQUEST, "Missing required field: tickers");
+    if (star_ok && stk_json_is_string(&r->j, t)) {
+        char tmp[4];
+        if (stk_json_str(&r->j, t, tmp, sizeof(tmp)) == 1 && tmp[0] == '*')
+            return -2;
+    }
+    if (!stk_json_is_array(&r->j, t))
+        return fail(r, STK_E_BAD_REQUEST,
+                    star_ok ? "tickers must be an array of strings or \"*\""
+                            : "tickers must be an array of strings");
+    int e = t + 1;
+    for (int i = 0; i < r->j.tok[t].size; i++, e++)
+        if (!stk_json_is_string(&r->j, e))
+            return fail(r, STK_E_BAD_REQUEST, "tickers must be an array of strings");
+    return t;
+}
+
+static int op_get_quotes(struct req *r)
+{
+    int t = tickers_arg(r, false);
+    if (t < 0)
+        return -1;
+    if (need_seg(r) < 0)
+        return -1;
+    uint64_t now = stk_now_ns();
+    bool alive = stk_producer_alive(r->s, NULL);
+    head(r);
+    stk_buf_puts(r->b, ",\"quotes\":[");
+    for (int i = 0; i < r->j.tok[t].size; i++) {
+        char name[STK_NAME_MAX + 1];
+        struct stk_quote q;
+        int e = t + 1 + i;
+        if (i)
+            stk_buf_putc(r->b, ',');
+        int idx = ticker_of(r, e, name) < 0 ? -ENOENT : lookup(r->s, name);
+        int rr = idx < 0 ? -ENOENT : stk_quote_read(r->s->seg, (uint32_t)idx, &q);
+        if (rr == 0) {
+            stk_buf_putc(r->b, '{');
+            quote_fields(r->b, r->s, name, &q, now, alive);
+            stk_buf_putc(r->b, '}');
+            continue;
+        }
+        size_t n;
+        const char *raw = stk_json_raw(&r->j, e, &n);
+        stk_buf_puts(r->b, "{\"ticker\":");
+        stk_buf_put(r->b, raw, n);
+        stk_buf_puts(r->b,
+                     rr == -EBUSY ? ",\"error\":\"UNAVAILABLE\"}" : ",\"error\":\"NOT_FOUND\"}");
+    }
+    stk_buf_putc(r->b, ']');
+    tail(r);
+    return 0;
+}
+
+static int op_get_snapshot_epoch(struct req *r)
+{
+    if (need_seg(r) < 0)
+        return -1;
+    const struct stk_header *h = stk_seg_header(r->s->seg);
+    head(r);
+    stk_buf_puts(r->b, ",\"epoch\":");
+    stk_buf_u64(r->b, stk_seg_epoch(r->s->seg));
+    stk_buf_puts(r->b, ",\"last_update_ms\":");
+    stk_buf_u64(r->b, atomic_load_explicit(&h->last_update_ns, memory_order_relaxed) / 1000000u);
+    tail(r);
+    return 0;
+}
+
+static int op_get_history(struct req *r)
+{
+    char name[STK_NAME_MAX + 1];
+    int t = stk_json_get(&r->j, 0, "ticker");
+    if (t < 0)
+        return fail(r, STK_E_BAD_REQUEST, "Missing required field: ticker");
+    int k = ticker_of(r, t, name);
+    if (k == -EINVAL)
+        return fail(r, STK_E_BAD_REQUEST, "ticker must be a string");
+    if (need_seg(r) < 0)
+        return -1;
+    uint32_t hist = stk_seg_header(r->s->seg)->history;
+    int64_t limit = hist;
+    int lt = stk_json_get(&r->j, 0, "limit");
+    if (lt >= 0 && (stk_json_int(&r->j, lt, &limit) < 0 || limit < 0 || limit > (int64_t)hist)) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "limit must be an integer from 0 to %u (shm.history)", hist);
+        return fail(r, STK_E_BAD_REQUEST, msg);
+    }
+    int idx = k < 0 ? -ENOENT : lookup(r->s, name);
+    if (idx < 0)
+        return fail(r, STK_E_NOT_FOUND, "unknown ticker");
+    struct stk_quote *ticks = limit ? malloc(sizeof(*ticks) * (size_t)limit) : NULL;
+    if (limit && !ticks)
+        return fail(r, STK_E_INTERNAL, "out of memory");
+    int n = stk_history_read(r->s->seg, (uint32_t)idx, ticks, (size_t)limit);
+    head(r);
+    stk_buf_puts(r->b, ",\"ticker\":");
+    stk_buf_json_str(r->b, name, strlen(name));
+    stk_buf_puts(r->b, ",\"ticks\":[");
+    for (int i = 0; i < n; i++) {
+        const struct stk_quote *q = &ticks[i];
+        stk_buf_puts(r->b, i ? ",{\"seq\":" : "{\"seq\":");
+        stk_buf_u64(r->b, q->seq);
+        stk_buf_puts(r->b, ",\"price\":");
+        stk_buf_decimal(r->b, q->price);
+        stk_buf_puts(r->b, ",\"bid\":");
+        stk_buf_decimal(r->b, q->bid);
+        stk_buf_puts(r->b, ",\"ask\":");
+        stk_buf_decimal(r->b, q->ask);
+        stk_buf_printf(r->b,
+                       ",\"bid_size\":%u,\"ask_size\":%u,\"volume\":%llu,\"ts_ms\":%llu,"
+                       "\"ts_ns\":%llu}",
+                       q->bid_size, q->ask_size, (unsigned long long)q->volume,
+                       (unsigned long long)(q->src_ts_ns / 1000000u),
+                       (unsigned long long)q->src_ts_ns);
+    }
+    stk_buf_putc(r->b, ']');
+    tail(r);
+    free(ticks);
+    return 0;
+}
+
+static int op_subscribe(struct req *r)
+{
+    struct stk_server *s = r->s;
+    int t = tickers_arg(r, true);
+    if (t == -1)
+        return -1;
+    int64_t throttle = -1;
+    int tt = stk_json_get(&r->j, 0, "throttle_ms");
+    if (tt >= 0 &&
+        (stk_json_int(&r->j, tt, &throttle) < 0 || throttle < 0 || throttle > MAX_THROTTLE_MS))
+        return fail(r, STK_E_BAD_REQUEST, "throttle_ms must be an integer from 0 to 60000");
+    if (need_seg(r) < 0)
+        return -1;
+    int count = t >= 0 ? r->j.tok[t].size : 0;
+    int *idx = count ? malloc(sizeof(int) * (size_t)count) : NULL;
+    if (count && !idx)
+        return fail(r, STK_E_INTERNAL, "out of memory");
+    /* all or nothing: every ticker must exist */
+    for (int i = 0; i < count; i++) {
+        char name[STK_NAME_MAX + 1];
+        idx[i] = ticker_of(r, t + 1 + i, name) < 0 ? -ENOENT : lookup(s, name);
+        if (idx[i] < 0) {
+            free(idx);
+            return fail(r, STK_E_NOT_FOUND, "unknown ticker: nothing subscribed");
+        }
+    }
+    uint32_t n = t >= 0 ? (uint32_t)count : stk_seg_nsymbols(s->seg);
+    uint64_t now = stk_now_ns();
+    bool alive = stk_producer_alive(s, NULL);
+    head(r);
+    stk_buf_puts(r->b, ",\"tickers\":");
+    if (t < 0) {
+        stk_buf_puts(r->b, "\"*\"");
+        if (stk_subs_add_all(r->c) < 0)
+            goto oom;
+    } else {
+        size_t rn;
+        const char *raw = stk_json_raw(&r->j, t, &rn);
+        stk_buf_put(r->b, raw, rn);
+    }
+    stk_buf_puts(r->b, ",\"quotes\":[");
+    bool first = true;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t sym = t >= 0 ? (uint32_t)idx[i] : i;
+        const char *name = stk_seg_symbol(s->seg, sym);
+        struct stk_quote q = {0};
+        int rr = stk_quote_read(s->seg, sym, &q);
+        if (stk_subs_add(r->c, name, sym, rr == 0 || rr == -ENODATA ? q.seq : 0) < 0)
+            goto oom;
+        if (rr < 0)
+            continue;
+        stk_buf_puts(r->b, first ? "{" : ",{");
+        first = false;
+        quote_fields(r->b, s, name, &q, now, alive);
+        stk_buf_putc(r->b, '}');
+    }
+    free(idx);
+    if (throttle >= 0)
+        r->c->sub->throttle_ns = (uint64_t)throttle * 1000000u;
+    stk_buf_printf(r->b, "],\"subscriptions\":%u", stk_subs_count(r->c));
+    tail(r);
+    return 0;
+oom:
+    free(idx);
+    r->b->err = -ENOMEM;
+    return -1;
+}
+
+static int op_unsubscribe(struct req *r)
+{
+    int t = tickers_arg(r, true);
+    if (t == -1)
+        return -1;
+    uint32_t removed = 0;
+    if (t < 0) {
+        removed = stk_subs_count(r->c);
+        stk_subs_remove_all(r->c);
+    } else {
+        if (r->c->sub)
+            r->c->sub->wildcard = false; /* naming tickers ends a "*" */
+        for (int i = 0; i < r->j.tok[t].size; i++) {
+            char name[STK_NAME_MAX + 1];
+            if (ticker_of(r, t + 1 + i, name) == 0)
+                removed += (uint32_t)stk_subs_remove(r->c, name);
+        }
+        if (r->c->sub && r->c->sub->count == 0)
+            stk_subs_remove_all(r->c);
+    }
+    head(r);
+    stk_buf_printf(r->b, ",\"removed\":%u,\"subscriptions\":%u", removed, stk_subs_count(r->c));
+    tail(r);
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(struct req *);
+} ops[] = {
+    {"get_quote", op_get_quote},
+    {"get_quotes", op_get_quotes},
+    {"ping", op_ping},
+    {"list_tickers", op_list_tickers},
+    {"get_snapshot_epoch", op_get_snapshot_epoch},
+    {"get_history", op_get_history},
+    {"subscribe", op_subscribe},
+    {"unsubscribe", op_unsubscribe},
+    {"health", op_health},
+};
+
+static void handle(struct req *r)
+{
+    const char *err = NULL;
+    int pr = stk_json_parse(&r->j, r->line, r->len, &err);
+    if (pr == -ENOMEM) {
+        fail(r, STK_E_INTERNAL, "out of memory");
+        return;
+    }
+    if (pr < 0) {
+        fail(r, STK_E_BAD_REQUEST, err);
+        return;
+    }
+    if (!stk_json_is_object(&r->j, 0)) {
+        fail(r, STK_E_BAD_REQUEST, "request must be a JSON object");
+        return;
+    }
+    int v = stk_json_get(&r->j, 0, "v");
+    int id = stk_json_get(&r->j, 0, "id");
+    int type = stk_json_get(&r->j, 0, "type");
+    if (id >= 0 && stk_json_is_scalar(&r->j, id))
+        r->id = stk_json_raw(&r->j, id, &r->id_len);
+    if (type >= 0 && stk_json_is_string(&r->j, type))
+        r->op = stk_json_raw(&r->j, type, &r->op_len);
+    if (v < 0 || id < 0 || type < 0) {
+        fail(r, STK_E_BAD_REQUEST, "Missing required fields");
+        return;
+    }
+    if (!stk_json_is_scalar(&r->j, id)) {
+        fail(r, STK_E_BAD_REQUEST, "id must be a JSON scalar");
+        return;
+    }
+    int64_t vv;
+    if (stk_json_is_string(&r->j, v) || r->j.tok[v].type != JSMN_PRIMITIVE ||
+        r->line[r->j.tok[v].start] == 't' || r->line[r->j.tok[v].start] == 'f' ||
+        r->line[r->j.tok[v].start] == 'n') {
+        fail(r, STK_E_BAD_REQUEST, "v must be the number 1");
+        return;
+    }
+    if (stk_json_int(&r->j, v, &vv) < 0 || vv != 1) {
+        fail(r, STK_E_BAD_REQUEST, "unsupported protocol version (v must be 1)");
+        return;
+    }
+    if (!stk_json_is_string(&r->j, type)) {
+        fail(r, STK_E_BAD_REQUEST, "type must be a string");
+        return;
+    }
+    char tname[32];
+    int tn = stk_json_str(&r->j, type, tname, sizeof(tname));
+    for (size_t i = 0; tn > 0 && i < sizeof(ops) / sizeof(ops[0]); i++) {
+        if (strcmp(tname, ops[i].name) == 0 && (size_t)tn == strlen(ops[i].name)) {
+            r->opname = ops[i].name;
+            ops[i].fn(r);
+            return;
+        }
+    }
+    fail(r, STK_E_BAD_REQUEST, "unknown type");
+}
+
+static void ndjson_line(struct stk_conn *c, const char *line, size_t len)
+{
+    struct req *r, rq;
+    r = &rq;
+    r->c = c;
+    r->s = c->srv;
+    r->b = &c->out;
+    r->line = line;
+    r->len = len;
+    r->id = r->op = "null";
+    r->id_len = r->op_len = 4;
+    r->opname = NULL;
+    r->j.heap = NULL;
+    size_t mark = c->out.len;
+    c->srv->st.requests++;
+    if (stk_log_level <= STK_LOG_DEBUG) {
+        char copy[256];
+        log_copy(copy, sizeof(copy), line, len);
+        stk_debug("%s < %s", c->peer, copy);
+    }
+    handle(r);
+    stk_json_free(&r->j);
+    if (c->out.err) {
+        /* out of memory half way: drop the partial reply, say so briefly */
+        c->out.len = mark;
+        c->out.err = 0;
+        c->srv->st.errors++;
+        error_line(&c->out, r->id, r->id_len, r->op, r->op_len, STK_E_INTERNAL, "out of memory");
+        if (c->out.err) {
+            c->out.len = mark;
+            c->out.err = 0;
+            stk_conn_fatal(c, STK_E_INTERNAL, "out of memory");
+            return;
+        }
+    }
+    if (stk_log_level <= STK_LOG_DEBUG && c->out.len > mark)
+        stk_debug("%s > %.*s", c->peer, (int)(c->out.len - mark - 1), c->out.data + mark);
+}
+
+static size_t ndjson_events(struct stk_conn *c, size_t limit)
+{
+    struct stk_server *s = c->srv;
+    if (!s->seg)
+        return 0;
+    struct stk_buf *b = &c->out;
+    uint64_t now = stk_now_ns();
+    bool alive = stk_producer_alive(s, NULL);
+    size_t n = 0;
+    struct stk_sub *sub;
+    while (stk_conn_pending(c) < limit && (sub = stk_subs_pop_dirty(c)) != NULL) {
+        uint32_t sym = stk_sub_sym(sub);
+        struct stk_quote q;
+        if (sym == UINT32_MAX || stk_quote_read(s->seg, sym, &q) < 0)
+            continue; /* gone, never written, or stuck: the next change re-marks it */
+        uint64_t sent = stk_sub_sent_seq(sub);
+        if (q.seq == sent)
+            continue;
+        uint64_t conflated = 0;
+        if (sent != STK_SEQ_RESYNC && q.seq > sent && (q.seq - sent) / 2 > 1)
+            conflated = (q.seq - sent) / 2 - 1;
+        size_t mark = b->len;
+        stk_buf_puts(b, "{\"v\":1,\"type\":\"quote\",\"seq\":");
+        stk_buf_u64(b, c->sub->event_seq + 1);
+        stk_buf_puts(b, ",\"conflated\":");
+        stk_buf_u64(b, conflated);
+        stk_buf_putc(b, ',');
+        quote_fields(b, s, stk_sub_name(sub), &q, now, alive);
+        stk_buf_puts(b, "}\n");
+        if (b->err) {
+            b->len = mark;
+            b->err = 0;
+            stk_subs_unpop(c, sub);
+            break;
+        }
+        c->sub->event_seq++;
+        stk_sub_set_sent_seq(sub, q.seq);
+        n++;
+    }
+    if (n) {
+        c->sub->last_event_ns = stk_mono_ns();
+        s->st.events += n;
+    }
+    return n;
+}
+
+static void ndjson_heartbeat(struct stk_conn *c)
+{
+    stk_buf_puts(&c->out, "{\"v\":1,\"type\":\"heartbeat\",\"ts_ms\":");
+    stk_buf_u64(&c->out, now_ms());
+    stk_buf_puts(&c->out, ",\"epoch\":");
+    stk_buf_u64(&c->out, c->srv->seg ? stk_seg_epoch(c->srv->seg) : 0);
+    stk_buf_puts(&c->out, "}\n");
+    c->out.err = 0;
+}
+
+static void ndjson_fatal(struct stk_conn *c, enum stk_err code, const char *msg)
+{
+    error_line(&c->out, "null", 4, "null", 4, code, msg);
+    c->out.err = 0;
+}
+
+const struct stk_proto stk_proto_ndjson = {
+    .name = "ndjson",
+    .on_line = ndjson_line,
+    .on_events = ndjson_events,
+    .on_heartbeat = ndjson_heartbeat,
+    .on_fatal = ndjson_fatal,
+};

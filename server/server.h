@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/* server.h — the server's shared state and the interfaces between its parts:
+ * conn.c (sockets, buffers, limits; protocol-neutral), subs.c (subscription
+ * registry and dirty marking; protocol-neutral), segwatch.c (segment life
+ * and the futex helper thread), protocol.c (NDJSON v1), server.c (wiring). */
+#ifndef SEQTICK_SERVER_H
+#define SEQTICK_SERVER_H
+
+#include <ev.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config-private.h"
+#include "seqtick.h"
+
+#define STK_WRITE_BURST (64u * 1024u)    /* bytes written to one client per turn */
+#define STK_READ_CHUNK (64u * 1024u)     /* one read(2) */
+#define STK_LINGER_NS (2000000000ull)    /* a closing connection gets this long */
+#define STK_HEARTBEAT_NS (1000000000ull) /* heartbeat after 1 s without events */
+#define STK_TICK_S 0.1                   /* housekeeping period */
+#define STK_OUT_KEEP 4096u               /* output buffer kept after a drain */
+
+/* error codes of protocol v1 */
+enum stk_err {
+    STK_E_BAD_REQUEST,
+    STK_E_NOT_FOUND,
+    STK_E_UNAVAILABLE,
+    STK_E_SLOW_CONSUMER,
+    STK_E_INTERNAL,
+};
+const char *stk_err_name(enum stk_err e);
+
+struct stk_conn;
+struct stk_server;
+
+/* What a wire protocol plugs into the protocol-neutral connection code. */
+struct stk_proto {
+    const char *name;
+    /* One complete request line (no '\n', a trailing '\r' removed, never
+     * empty). Replies are appended to c->out. */
+    void (*on_line)(struct stk_conn *c, const char *line, size_t len);
+    /* Render pending subscription events into c->out while its pending
+     * output is below `limit` bytes. Returns events rendered. */
+    size_t (*on_events)(struct stk_conn *c, size_t limit);
+    /* Render a keep-alive for a subscriber that had no event for 1 s. */
+    void (*on_heartbeat)(struct stk_conn *c);
+    /* Render the error line sent before a connection is cut. */
+    void (*on_fatal)(struct stk_conn *c, enum stk_err code, const char *msg);
+};
+
+/* connection flags */
+#define STK_CONN_CLOSING 0x01u  /* cut: flush the last line, then close */
+#define STK_CONN_EOF 0x02u      /* peer shut its side: finish, then close */
+#define STK_CONN_BLOCKED 0x04u  /* last write hit EAGAIN: wait for POLLOUT */
+#define STK_CONN_FLUSHQ 0x08u   /* on the server's flush list */
+#define STK_CONN_REJECTED 0x10u /* over max_connections: not counted */
+#define STK_CONN_SHUTWR 0x20u   /* shutdown(SHUT_WR) done */
+#define STK_CONN_DRAIN 0x40u    /* server stopping: flush, read no more */
+#define STK_CONN_LRU 0x80u      /* on the idle LRU */
+
+struct stk_sub; /* subs.c */
+
+/* Per-connection subscription state, allocated on the first subscribe. */
+struct stk_subscriber {
+    struct stk_sub **tab; /* open-addressing hash by ticker name */
+    uint32_t tab_mask;
+    uint32_t count;
+    struct stk_sub *dirty_head, *dirty_tail; /* FIFO of changed tickers */
+    bool wildcard;                           /* "*": every ticker, new ones too */
+    uint64_t event_seq;                      /* last event seq sent */
+    uint64_t last_event_ns;                  /* monotonic */
+    uint64_t throttle_ns, next_event_ns;
+    struct stk_conn *prev, *next; /* server's list of subscribed connections */
+};
+
+struct stk_conn {
+    struct stk_server *srv;
+    const struct stk_proto *proto;
+    ev_io rio, wio;
+    int fd;
+    uint32_t flags;
+    struct stk_buf in;  /* unprocessed input (a partial line, or lines held back) */
+    struct stk_buf out; /* rendered output; out_sent bytes of it already written */
+    size_t out_sent;
+    uint64_t last_active_ns;        /* monotonic: last bytes read */
+    uint64_t deadline_ns;           /* closing: close by then */
+    struct stk_conn *prev, *next;   /* idle LRU (no subscriptions) or closing list */
+    struct stk_conn *fprev, *fnext; /* flush list */
+    struct stk_conn *aprev, *anext; /* all connections */
+    struct stk_subscriber *sub;     /* NULL until the first subscribe */
+    char peer[56];                  /* "127.0.0.1:5555" / "[::1]:5555" */
+};
+
+/* A doubly linked list through one pair of link fields. */
+struct stk_clist {
+    struct stk_conn *head, *tail;
+    size_t n;
+};
+
+struct stk_stats {
+    uint64_t accepted, rejected, requests, errors, slow_consumers, too_long;
+    uint64_t events, heartbeats, closed_idle;
+};
+
+struct stk_server {
+    struct ev_loop *loop;
+    const struct stk_config *cfg;
+    const struct stk_proto *proto;
+
+    /* listening */
+    int lfd;
+    int spare_fd; /* kept open for EMFILE: close, accept, close, reopen */
+    ev_io lio;
+    char listen_addr[80];
+
+    /* connections */
+    struct stk_clist all, lru, closing, flushq;
+    size_t nconns; /* counted against max_connections */
+    ev_prepare prep;
+    ev_timer tick;
+
+    /* segment (loop thread's handle) */
+    struct stk_seg *seg;
+    int seg_last_err;       /* last open error logged, to log changes only */
+    uint64_t dead_after_ns; /* 3 × producer.heartbeat_ms */
+
+    /* subscriptions */
+    struct stk_sub **sym_head;   /* per symbol index: list of subs */
+    uint64_t *sym_seq;           /* per symbol index: record seq last scanned */
+    uint32_t sym_cap;            /* entries in the two arrays */
+    uint32_t sym_known;          /* symbols seen so far (wildcard growth) */
+    struct stk_conn *subscribed; /* list through sub->prev/next */
+    size_t nsubscribed;
+
+    /* futex helper thread */
+    pthread_t watch_thread;
+    bool watch_started;
+    atomic_bool watch_stop;
+    atomic_bool watch_reopened;
+    ev_async async;
+
+    /* lifecycle */
+    ev_signal sigterm, sigint;
+    ev_timer drain_timer, stats_timer;
+    bool draining;
+    uint64_t start_ns;
+    struct stk_stats st, st_last;
+    uint64_t warn_window_ns;
+    unsigned warn_count, warn_suppressed;
+};
+
+/* ---- server.c ---- */
+
+/* Set up everything but the listening socket: loop watchers, segment probe,
+ * helper thread. Returns 0 or -errno. */
+int stk_server_init(struct stk_server *s, struct ev_loop *loop, const struct stk_config *cfg,
+                    const struct stk_proto *proto);
+/* Run until SIGTERM/SIGINT and the drain finish. */
+void stk_server_run(struct stk_server *s);
+/* Stop the helper thread, close every connection, unmap. */
+void stk_server_fini(struct stk_server *s);
+/* Begin a graceful stop: no more accepts, flush, then leave the loop. */
+void stk_server_stop(struct stk_server *s);
+/* Rate-limited warn line (at most 50 a second, then a count). */
+void stk_server_warn(struct stk_server *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- conn.c ---- */
+
+/* Bind and listen on cfg server.listen (port 0 allowed); the bound address
+ * is left in s->listen_addr. Returns 0 or -errno. */
+int stk_listen_start(struct stk_server *s);
+/* Stop accepting and close the listening socket. */
+void stk_listen_stop(struct stk_server *s);
+/* Queue c to be written before the loop polls again. */
+void stk_conn_schedule(struct stk_conn *c);
+/* Bytes rendered but not yet written. */
+static inline size_t stk_conn_pending(const struct stk_conn *c)
+{
+    return c->out.len - c->out_sent;
+}
+/* Cut c: code/msg as the last line, then close (after a short linger). */
+void stk_conn_fatal(struct stk_conn *c, enum stk_err code, const char *msg);
+/* Close now and free. */
+void stk_conn_close(struct stk_conn *c);
+/* Housekeeping: idle timeouts, linger deadlines. */
+void stk_conn_tick(struct stk_server *s, uint64_t now_ns);
+/* The ev_prepare callback body: write every queued connection. */
+void stk_conn_flush_all(struct stk_server *s);
+/* Graceful stop for every connection: read no more, flush, close. */
+void stk_conn_drain_all(struct stk_server *s);
+/* Move c out of (or back into) the idle LRU when it gains (or loses) its
+ * subscriptions: subscribers are not idle. */
+void stk_conn_set_idle_exempt(struct stk_conn *c, bool exempt);
+
+void stk_clist_push(struct stk_clist *l, struct stk_conn *c, size_t off);
+void stk_clist_remove(struct stk_clist *l, struct stk_conn *c, size_t off);
+
+/* ---- subs.c ---- */
+
+/* Subscribe c to `name` (a ticker of the current segment, index sym).
+ * snap_seq: the record seq the snapshot showed (events start after it).
+ * Returns 1 added, 0 already subscribed, -ENOMEM. */
+int stk_subs_add(struct stk_conn *c, const char *name, uint32_t sym, uint64_t snap_seq);
+/* Turn the wildcard on: every ticker now and later. Returns 0 or -ENOMEM. */
+int stk_subs_add_all(struct stk_conn *c);
+/* Unsubscribe one ticker; returns 1 if it was subscribed. */
+int stk_subs_remove(struct stk_conn *c, const char *name);
+/* Drop every subscription of c (and the wildcard); frees c->sub. */
+void stk_subs_remove_all(struct stk_conn *c);
+/* Tickers c is subscribed to. */
+uint32_t stk_subs_count(const struct stk_conn *c);
+/* The epoch moved: compare every record's seq with the last seen, mark the
+ * subscribers of changed ones dirty, add new tickers to wildcard
+ * subscribers. */
+void stk_subs_scan(struct stk_server *s);
+/* A new segment was installed (or none): re-bind every subscription by name. */
+void stk_subs_rebind(struct stk_server *s);
+/* Next dirty subscription of c, taken off its list, or NULL. The caller
+ * reads the record and calls stk_subs_sent(). */
+struct stk_sub *stk_subs_pop_dirty(struct stk_conn *c);
+/* Put a popped sub back at the head (rendering ran out of room). */
+void stk_subs_unpop(struct stk_conn *c, struct stk_sub *sub);
+/* Accessors for a popped sub. */
+uint32_t stk_sub_sym(const struct stk_sub *sub);
+const char *stk_sub_name(const struct stk_sub *sub);
+uint64_t stk_sub_sent_seq(const struct stk_sub *sub);
+void stk_sub_set_sent_seq(struct stk_sub *sub, uint64_t seq);
+#define STK_SEQ_RESYNC UINT64_MAX /* sent_seq after a re-bind: no conflation count */
+/* Housekeeping: heartbeats and throttled flushes. */
+void stk_subs_tick(struct stk_server *s, uint64_t now_ns);
+/* Release the per-symbol arrays. */
+void stk_subs_fini(struct stk_server *s);
+
+/* ---- segwatch.c ---- */
+
+/* Open / re-open the segment if missing or replaced; re-binds subs. */
+void stk_segwatch_check(struct stk_server *s, bool full);
+/* Start / stop the futex helper thread (signals s->async). */
+int stk_segwatch_start(struct stk_server *s);
+void stk_segwatch_stop(struct stk_server *s);
+/* True if the producer's heartbeat is recent (≤ 3 × producer.heartbeat_ms)
+ * and the segment is live. */
+bool stk_producer_alive(const struct stk_server *s, uint64_t *ret_age_ns);
+
+/* ---- protocol.c ---- */
+
+/* NDJSON protocol v1. */
+extern const struct stk_proto stk_proto_ndjson;
+
+#endif

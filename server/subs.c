@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: MIT */
+/* subs.c — the subscription registry, protocol-neutral: per symbol a list of
+ * subscriptions, per connection a hash by ticker name and a FIFO of dirty
+ * ones. An epoch change compares each record's seq with the last one seen
+ * and marks the subscribers of changed records dirty; events are rendered
+ * later, when the socket can take them, so a subscriber costs memory per
+ * ticker and never per update. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "segment-private.h"
+#include "server.h"
+
+#define UNBOUND UINT32_MAX
+
+struct stk_sub {
+    struct stk_conn *c;
+    uint32_t sym; /* index in the current segment, UNBOUND if absent */
+    bool dirty;
+    uint64_t sent_seq;             /* record seq of the last value sent */
+    struct stk_sub *sprev, *snext; /* the symbol's subscribers */
+    struct stk_sub *dprev, *dnext; /* the connection's dirty FIFO */
+    char name[STK_NAME_MAX + 1];
+};
+
+uint32_t stk_sub_sym(const struct stk_sub *sub)
+{
+    return sub->sym;
+}
+
+const char *stk_sub_name(const struct stk_sub *sub)
+{
+    return sub->name;
+}
+
+uint64_t stk_sub_sent_seq(const struct stk_sub *sub)
+{
+    return sub->sent_seq;
+}
+
+void stk_sub_set_sent_seq(struct stk_sub *sub, uint64_t seq)
+{
+    sub->sent_seq = seq;
+}
+
+static uint32_t hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static uint32_t slot_of(const struct stk_subscriber *sb, const char *name)
+{
+    uint32_t i = hash(name) & sb->tab_mask;
+    while (sb->tab[i] && strcmp(sb->tab[i]->name, name) != 0)
+        i = (i + 1) & sb->tab_mask;
+    return i;
+}
+
+static int tab_grow(struct stk_subscriber *sb)
+{
+    uint32_t size = sb->tab ? (sb->tab_mask + 1) * 2 : 8;
+    struct stk_sub **old = sb->tab;
+    uint32_t old_size = old ? sb->tab_mask + 1 : 0;
+    struct stk_sub **tab = calloc(size, sizeof(*tab));
+    if (!tab)
+        return -ENOMEM;
+    sb->tab = tab;
+    sb->tab_mask = size - 1;
+    for (uint32_t i = 0; i < old_size; i++)
+        if (old[i])
+            tab[slot_of(sb, old[i]->name)] = old[i];
+    free(old);
+    return 0;
+}
+
+static void sym_link(struct stk_server *s, struct stk_sub *sub)
+{
+    sub->sprev = NULL;
+    sub->snext = s->sym_head[sub->sym];
+    if (sub->snext)
+        sub->snext->sprev = sub;
+    s->sym_head[sub->sym] = sub;
+}
+
+static void sym_unlink(struct stk_server *s, struct stk_sub *sub)
+{
+    if (sub->sym == UNBOUND || sub->sym >= s->sym_cap)
+        return;
+    if (sub->sprev)
+        sub->sprev->snext = sub->snext;
+    else
+        s->sym_head[sub->sym] = sub->snext;
+    if (sub->snext)
+        sub->snext->sprev = sub->sprev;
+    sub->sprev = sub->snext = NULL;
+}
+
+static void dirty_unlink(struct stk_subscriber *sb, struct stk_sub *sub)
+{
+    if (!sub->dirty)
+        return;
+    if (sub->dprev)
+        sub->dprev->dnext = sub->dnext;
+    else
+        sb->dirty_head = sub->dnext;
+    if (sub->dnext)
+        sub->dnext->dprev = sub->dprev;
+    else
+        sb->dirty_tail = sub->dprev;
+    sub->dprev = sub->dnext = NULL;
+    sub->dirty = false;
+}
+
+static void mark(struct stk_sub *sub)
+{
+    struct stk_subscriber *sb = sub->c->sub;
+    if (sub->dirty)
+        return;
+    sub->dirty = true;
+    sub->dnext = NULL;
+    sub->dprev = sb->dirty_tail;
+    if (sb->dirty_tail)
+        sb->dirty_tail->dnext = sub;
+    else
+        sb->dirty_head = sub;
+    sb->dirty_tail = sub;
+    stk_conn_schedule(sub->c);
+}
+
+static struct stk_subscriber *subscriber(struct stk_conn *c)
+{
+    if (c->sub)
+        return c->sub;
+    struct stk_subscriber *sb = calloc(1, sizeof(*sb));
+    if (!sb)
+        return NULL;
+    c->sub = sb;
+    struct stk_server *s = c->srv;
+    sb->next = s->subscribed;
+    if (sb->next)
+        sb->next->sub->prev = c;
+    s->subscribed = c;
+    s->nsubscribed++;
+    sb->last_event_ns = stk_mono_ns();
+    stk_conn_set_idle_exempt(c, true);
+    return sb;
+}
+
+int stk_subs_add(struct stk_conn *c, const char *name, uint32_t sym, uint64_t snap_seq)
+{
+    struct stk_server *s = c->srv;
+    struct stk_subscriber *sb = subscriber(c);
+    if (!sb)
+        return -ENOMEM;
+    if (!sb->tab || (sb->count + 1) * 2 > sb->tab_mask + 1)
+        if (tab_grow(sb) < 0)
+            return -ENOMEM;
+    uint32_t i = slot_of(sb, name);
+    if (sb->tab[i])
+        return 0;
+    struct stk_sub *sub = calloc(1, sizeof(*sub));
+    if (!sub)
+        return -ENOMEM;
+    sub->c = c;
+    snprintf(sub->name, sizeof(sub->name), "%s", name);
+    sub->sym = sym < s->sym_cap ? sym : UNBOUND;
+    sub->sent_seq = snap_seq;
+    sb->tab[i] = sub;
+    sb->count++;
+    if (sub->sym != UNBOUND) {
+        sym_link(s, sub);
+        /* written since the snapshot was taken (or a new ticker with data) */
+        const struct stk_record *r = s->seg ? stk_seg_record(s->seg, sym) : NULL;
+        if (r && atomic_load_explicit(&r->seq, memory_order_acquire) != snap_seq)
+            mark(sub);
+    }
+    return 1;
+}
+
+int stk_subs_add_all(struct stk_conn *c)
+{
+    struct stk_subscriber *sb = subscriber(c);
+    if (!sb)
+        return -ENOMEM;
+    sb->wildcard = true;
+    return 0;
+}
+
+static void sub_free(struct stk_server *s, struct stk_subscriber *sb, struct stk_sub *sub)
+{
+    sym_unlink(s, sub);
+    dirty_unlink(sb, sub);
+    free(sub);
+}
+
+int stk_subs_remove(struct stk_conn *c, const char *name)
+{
+    struct stk_subscriber *sb = c->sub;
+    if (!sb || !sb->tab)
+        return 0;
+    uint32_t i = slot_of(sb, name);
+    struct stk_sub *sub = sb->tab[i];
+    if (!sub)
+        return 0;
+    sb->tab[i] = NULL;
+    sb->count--;
+    sub_free(c->srv, sb, sub);
+    /* close the gap: re-insert the rest of the probe cluster */
+    for (uint32_t j = (i + 1) & sb->tab_mask; sb->tab[j]; j = (j + 1) & sb->tab_mask) {
+        struct stk_sub *e = sb->tab[j];
+        sb->tab[j] = NULL;
+        sb->tab[slot_of(sb, e->name)] = e;
+    }
+    if (sb->count == 0 && !sb->wildcard)
+        stk_subs_remove_all(c);
+    return 1;
+}
+
+void stk_subs_remove_all(struct stk_conn *c)
+{
+    struct stk_subscriber *sb = c->sub;
+    if (!sb)
+        return;
+    struct stk_server *s = c->srv;
+    if (sb->tab) {
+        for (uint32_t i = 0; i <= sb->tab_mask; i++)
+            if (sb->tab[i])
+                sub_free(s, sb, sb->tab[i]);
+        free(sb->tab);
+    }
+    if (sb->prev)
+        sb->prev->sub->next = sb->next;
+    else
+        s->subscribed = sb->next;
+    if (sb->next)
+        sb->next->sub->prev = sb->prev;
+    s->nsubscribed--;
+    free(sb);
+    c->sub = NULL;
+    stk_conn_set_idle_exempt(c, false);
+}
+
+uint32_t stk_subs_count(const struct stk_conn *c)
+{
+    return c->sub ? c->sub->count : 0;
+}
+
+void stk_subs_scan(struct stk_server *s)
+{
+    if (!s->seg)
+        return;
+    uint32_t n = stk_seg_nsymbols(s->seg);
+    if (n > s->sym_cap)
+        n = s->sym_cap;
+    if (n > s->sym_known) {
+        /* new tickers: wildcard subscribers get them too */
+        for (struct stk_conn *c = s->subscribed, *next; c; c = next) {
+            next = c->sub->next;
+            if (!c->sub->wildcard || (c->flags & STK_CONN_CLOSING))
+                continue;
+            for (uint32_t i = s->sym_known; i < n; i++) {
+                const char *name = stk_seg_symbol(s->seg, i);
+                if (name && stk_subs_add(c, name, i, 0) < 0) {
+                    stk_conn_fatal(c, STK_E_INTERNAL, "out of memory");
+                    break;
+                }
+            }
+        }
+        s->sym_known = n;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const struct stk_record *r = stk_seg_record(s->seg, i);
+        uint64_t seq = atomic_load_explicit(&r->seq, memory_order_acquire);
+        if (seq == s->sym_seq[i] || (seq & 1))
+            continue; /* unchanged, or mid-write: the next epoch brings it */
+        s->sym_seq[i] = seq;
+        for (struct stk_sub *sub = s->sym_head[i]; sub; sub = sub->snext)
+            mark(sub);
+    }
+}
+
+void stk_subs_rebind(struct stk_server *s)
+{
+    uint32_t cap = s->seg ? stk_seg_header(s->seg)->capacity : 0;
+    if (cap != s->sym_cap) {
+        free(s->sym_head);
+        free(s->sym_seq);
+        s->sym_head = cap ? calloc(cap, sizeof(*s->sym_head)) : NULL;
+        s->sym_seq = cap ? calloc(cap, sizeof(*s->sym_seq)) : NULL;
+        if (cap && (!s->sym_head || !s->sym_seq)) {
+            free(s->sym_head);
+            free(s->sym_seq);
+            s->sym_head = NULL;
+            s->sym_seq = NULL;
+            cap = 0;
+        }
+        s->sym_cap = cap;
+    } else if (cap) {
+        memset(s->sym_head, 0, cap * sizeof(*s->sym_head));
+        memset(s->sym_seq, 0, cap * sizeof(*s->sym_seq));
+    }
+    s->sym_known = 0;
+    for (struct stk_conn *c = s->subscribed; c; c = c->sub->next) {
+        struct stk_subscriber *sb = c->sub;
+        if (!sb->tab)
+            continue;
+        for (uint32_t i = 0; i <= sb->tab_mask; i++) {
+            struct stk_sub *sub = sb->tab[i];
+            if (!sub)
+                continue;
+            sub->sprev = sub->snext = NULL;
+            sub->sym = UNBOUND;
+            sub->sent_seq = STK_SEQ_RESYNC;
+            if (!s->seg || !cap)
+                continue;
+            int r = stk_seg_lookup(s->seg, sub->name);
+            if (r >= 0 && (uint32_t)r < cap) {
+                sub->sym = (uint32_t)r;
+                sym_link(s, sub);
+            }
+        }
+    }
+    stk_subs_scan(s);
+}
+
+struct stk_sub *stk_subs_pop_dirty(struct stk_conn *c)
+{
+    struct stk_subscriber *sb = c->sub;
+    if (!sb || !sb->dirty_head)
+        return NULL;
+    struct stk_sub *sub = sb->dirty_head;
+    dirty_unlink(sb, sub);
+    return sub;
+}
+
+void stk_subs_unpop(struct stk_conn *c, struct stk_sub *sub)
+{
+    struct stk_subscriber *sb = c->sub;
+    if (sub->dirty)
+        return;
+    sub->dirty = true;
+    sub->dprev = NULL;
+    sub->dnext = sb->dirty_head;
+    if (sb->dirty_head)
+        sb->dirty_head->dprev = sub;
+    else
+        sb->dirty_tail = sub;
+    sb->dirty_head = sub;
+}
+
+void stk_subs_tick(struct stk_server *s, uint64_t now)
+{
+    for (struct stk_conn *c = s->subscribed; c; c = c->sub->next) {
+        struct stk_subscriber *sb = c->sub;
+        if (c->flags & (STK_CONN_CLOSING | STK_CONN_DRAIN))
+            continue;
+        if (sb->dirty_head) {
+            if (now >= sb->next_event_ns)
+                stk_conn_schedule(c); /* a throttled batch is due */
+        } else if (now - sb->last_event_ns >= STK_HEARTBEAT_NS && stk_conn_pending(c) == 0) {
+            c->proto->on_heartbeat(c);
+            sb->last_event_ns = now;
+            s->st.heartbeats++;
+            stk_conn_schedule(c);
+        }
+    }
+}
+
+void stk_subs_fini(struct stk_server *s)
+{
+    free(s->sym_head);
+    free(s->sym_seq);
+    s->sym_head = NULL;
+    s->sym_seq = NULL;
+    s->sym_cap = 0;
+}
