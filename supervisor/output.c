@@ -142,9 +142,12 @@ void stk_out_detach(struct stk_outpipe *o)
     o->owner = NULL;
     /* The child is gone, so everything it wrote is in the pipe already:
      * take it all now (large enough for a full 64 KiB pipe buffer). If the
-     * pipe is not at EOF, a grandchild still holds it: keep the watcher. */
+     * pipe is not at EOF, a grandchild still holds it: keep the watcher,
+     * but the dead child's unfinished last line goes out now. */
     if (pump(o, 1 << 10))
         destroy(o);
+    else
+        split(o, true);
 }
 
 void stk_out_close_all(void)
