@@ -283,6 +283,8 @@ int stk_cli_status(struct stk_cli *cli)
                    sr == -EBADMSG ? "not a JSON object" : strerror(-sr));
         if (r == 0)
             print_segment_text(seg, cli->shm);
+        else
+            printf("segment %s: none (%s)\n", cli->shm, stk_strerror(r));
     }
     if (sr == -EBADMSG)
         fprintf(stderr, "seqtick: warning: %s: not a JSON object\n", cli->status_file);
