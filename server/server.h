@@ -19,7 +19,7 @@
 
 #define STK_WRITE_BURST (64u * 1024u)    /* bytes written to one client per turn */
 #define STK_READ_CHUNK (64u * 1024u)     /* one read(2) */
-#define STK_LINGER_NS (2000000000ull)    /* a closing connection gets this long */
+#define STK_LINGER_NS (5000000000ull)    /* a closing connection gets this long */
 #define STK_HEARTBEAT_NS (1000000000ull) /* heartbeat after 1 s without events */
 #define STK_TICK_S 0.1                   /* housekeeping period */
 #define STK_OUT_KEEP 4096u               /* output buffer kept after a drain */
