@@ -290,6 +290,10 @@ int stk_csv_open(const char *path, enum stk_time_unit unit, stk_csv_bad_fn bad, 
     int r = list_files(path, &names, &n);
     if (r < 0)
         return r;
+    if (n == 0) {
+        free(names);
+        return -ENODATA;
+    }
     struct stk_csv *csv = calloc(1, sizeof(*csv));
     if (!csv || !(csv->files = calloc(n, sizeof(*csv->files)))) {
         for (size_t i = 0; i < n; i++)

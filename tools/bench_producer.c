@@ -20,10 +20,10 @@
 #include "segment-private.h"
 #include "util-private.h"
 
-#define BATCH 4096   /* ticks per batch, as the producer's sim loop */
-#define CHUNK 65536  /* bytes per read / batch, as the producer's ingest loop */
-#define NLINES 65536 /* distinct JSON lines generated */
-#define NPRE 8192    /* distinct pre-made records for the baselines */
+#define BATCH 4096    /* ticks per batch, as the producer's sim loop */
+#define CHUNK 65536   /* bytes per read / batch, as the producer's ingest loop */
+#define NLINES 65536u /* distinct JSON lines generated */
+#define NPRE 8192u    /* distinct pre-made records for the baselines */
 
 struct opts {
     double seconds;
@@ -99,13 +99,15 @@ static int bench_sim(struct stk_seg *seg, const struct opts *o, double *ret_rate
     char(*bufs)[16] = calloc(n, 16);
     uint32_t *idx = calloc(n, sizeof(*idx));
     struct stk_quote *pre = calloc(NPRE, sizeof(*pre));
+    struct stk_sim *sim = NULL;
+    int r = -ENOMEM;
     if (!names || !bufs || !idx || !pre)
-        return -ENOMEM;
+        goto out;
     for (unsigned i = 0; i < n; i++) {
         names[i] = sym_name(i, bufs[i], 16);
-        int r = stk_sym_add(seg, names[i]);
+        r = stk_sym_add(seg, names[i]);
         if (r < 0)
-            return r;
+            goto out;
         idx[i] = (uint32_t)r;
     }
     struct stk_sim_params sp = {
@@ -117,10 +119,9 @@ static int bench_sim(struct stk_seg *seg, const struct opts *o, double *ret_rate
         .dt_years = (double)n / 1000.0 / STK_SIM_YEAR_S,
         .seed = 1,
     };
-    struct stk_sim *sim;
-    int r = stk_sim_new(&sp, &sim);
+    r = stk_sim_new(&sp, &sim);
     if (r < 0)
-        return r;
+        goto out;
     for (unsigned k = 0; k < NPRE; k++)
         (void)stk_sim_step(sim, &pre[k]);
 
@@ -164,12 +165,14 @@ static int bench_sim(struct stk_seg *seg, const struct opts *o, double *ret_rate
     ns = stk_mono_ns() - t0;
     report("sim", "feed at rate 0: model + publish, batches of 4096", ticks, ns, base);
     *ret_rate = rate_of(ticks, ns);
+    r = 0;
+out:
     stk_sim_free(sim);
     free(names);
     free(bufs);
     free(idx);
     free(pre);
-    return 0;
+    return r;
 }
 
 /* ---- JSON lines ---- */
@@ -257,13 +260,23 @@ static uint64_t run_lines(const char *buf, size_t len, double seconds, stk_line_
 static int run_pipe(const char *buf, size_t len, double seconds, struct stk_ingest_sink *s,
                     uint64_t *ret_ticks, uint64_t *ret_ns)
 {
+    struct stk_linebuf lb;
+    if (stk_linebuf_init(&lb) < 0)
+        return -ENOMEM;
     int fds[2];
-    if (pipe(fds) < 0)
+    if (pipe(fds) < 0) {
+        stk_linebuf_free(&lb);
         return -errno;
+    }
     (void)fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
     pid_t pid = fork();
-    if (pid < 0)
-        return -errno;
+    if (pid < 0) {
+        int r = -errno;
+        close(fds[0]);
+        close(fds[1]);
+        stk_linebuf_free(&lb);
+        return r;
+    }
     if (pid == 0) {
         close(fds[0]);
         pin(1);
@@ -274,9 +287,6 @@ static int run_pipe(const char *buf, size_t len, double seconds, struct stk_inge
         _exit(0);
     }
     close(fds[1]);
-    struct stk_linebuf lb;
-    if (stk_linebuf_init(&lb) < 0)
-        return -ENOMEM;
     uint64_t good0 = s->good, t0 = stk_mono_ns();
     for (;;) {
         s->now_ns = stk_now_ns();
@@ -307,25 +317,25 @@ static int bench_json(struct stk_seg *seg, const struct opts *o, double *ret_rat
     /* baseline: the same records, already parsed, published */
     struct stk_ingest_tick *pre = calloc(NPRE, sizeof(*pre));
     uint32_t *idx = calloc(o->nsymbols, sizeof(*idx));
-    if (!pre || !idx)
-        return -ENOMEM;
+    struct stk_quote *preq = calloc(NPRE, sizeof(*preq));
+    int r = -ENOMEM;
+    if (!pre || !idx || !preq)
+        goto out;
+    r = -EINVAL;
     const char *p = buf;
     for (unsigned k = 0; k < NPRE; k++) {
         const char *nl = memchr(p, '\n', len - (size_t)(p - buf));
         const char *why;
-        if (stk_ingest_parse_line(p, (size_t)(nl - p), &pre[k], &why) < 0)
-            return -EINVAL;
+        if (!nl || stk_ingest_parse_line(p, (size_t)(nl - p), &pre[k], &why) < 0)
+            goto out;
         p = nl + 1;
     }
     for (unsigned i = 0; i < o->nsymbols; i++) {
-        int r = stk_sym_add(seg, pre[i].symbol);
+        r = stk_sym_add(seg, pre[i].symbol);
         if (r < 0)
-            return r;
+            goto out;
         idx[i] = (uint32_t)r;
     }
-    struct stk_quote *preq = calloc(NPRE, sizeof(*preq));
-    if (!preq)
-        return -ENOMEM;
     for (unsigned k = 0; k < NPRE; k++)
         preq[k] = pre[k].q;
     uint64_t ns, ticks = bench_bare_publish(seg, idx, o->nsymbols, preq, o->seconds, &ns);
@@ -343,7 +353,8 @@ static int bench_json(struct stk_seg *seg, const struct opts *o, double *ret_rat
     if (c.lines != ticks) {
         fprintf(stderr, "seqtick-bench: producer: %" PRIu64 " of %" PRIu64 " lines parsed\n",
                 c.lines, ticks);
-        return -EINVAL;
+        r = -EINVAL;
+        goto out;
     }
     double parse_ns = (double)ns / (double)ticks - split_ns;
     report("json", "split + parse (stk_ingest_parse_line)", ticks, ns, 0);
@@ -355,23 +366,26 @@ static int bench_json(struct stk_seg *seg, const struct opts *o, double *ret_rat
     if (s.good != ticks || s.bad) {
         fprintf(stderr, "seqtick-bench: producer: %" PRIu64 " good, %" PRIu64 " bad\n", s.good,
                 s.bad);
-        return -EINVAL;
+        r = -EINVAL;
+        goto out;
     }
 
     uint64_t pticks = 0, pns = 1;
-    int r = run_pipe(buf, len, o->seconds, &s, &pticks, &pns);
+    r = run_pipe(buf, len, o->seconds, &s, &pticks, &pns);
     if (r < 0)
-        return r;
+        goto out;
     report("json", "stdin path: pipe read + the above (writer on core 1)", pticks, pns, base);
     *ret_rate = rate_of(pticks, pns);
     printf("json  per tick: split %.1f ns + parse %.1f ns + write %.1f ns + lookup/other "
            "%.1f ns = %.1f ns\n",
            split_ns, parse_ns, write_ns, full_ns - split_ns - parse_ns - write_ns, full_ns);
+    r = 0;
+out:
     free(buf);
     free(pre);
     free(preq);
     free(idx);
-    return 0;
+    return r;
 }
 
 int stk_bench_producer(int argc, char **argv)
