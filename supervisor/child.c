@@ -3,7 +3,6 @@
  * style: actions[state][event], each action a function that moves it on.
  * Also the pure restart policy (backoff with jitter, give-up window). */
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +27,7 @@ int64_t stk_backoff_ms(int64_t min_ms, int64_t max_ms, unsigned quick, double u)
         u = 0;
     if (u >= 1)
         u = 0.999999;
-    int64_t d = (int64_t)llround((double)base * (0.8 + 0.4 * u));
+    int64_t d = (int64_t)((double)base * (0.8 + 0.4 * u) + 0.5);
     return d > max_ms ? max_ms : d;
 }
 
