@@ -235,7 +235,14 @@ void stk_sup_changed(struct stk_sup *sup)
     for (size_t i = 0; i < sup->nchildren; i++)
         if (!sup->children[i]->ready)
             all = false;
-    if (all && !sup->all_ready && !sup->stopping) {
+    bool became = all && !sup->all_ready && !sup->stopping;
+    sup->all_ready = all;
+    /* The file first: whoever hears "ready" finds it saying so. */
+    int r = stk_status_write(sup);
+    if (r < 0 && r != last_err)
+        stk_warn("unable to write status file '%s': %s", sup->status_path, strerror(-r));
+    last_err = r;
+    if (became) {
         stk_info("all %zu children ready, %.3f s after start", sup->nchildren,
                  (double)(stk_now_ns() - sup->started_ns) / 1e9);
         if (!sup->notified_ready) {
@@ -243,11 +250,6 @@ void stk_sup_changed(struct stk_sup *sup)
             notify(sup, "READY=1");
         }
     }
-    sup->all_ready = all;
-    int r = stk_status_write(sup);
-    if (r < 0 && r != last_err)
-        stk_warn("unable to write status file '%s': %s", sup->status_path, strerror(-r));
-    last_err = r;
     check_done(sup);
 }
 
