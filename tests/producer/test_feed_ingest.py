@@ -117,6 +117,7 @@ exit 3
         seg = self.segment(p)
         stktest.wait_for(lambda: seg.quote("RUN") and seg.quote("RUN")["volume"] >= 3, 20,
                          what=f"third run; log:\n{p.output()}")
+        self.wait_log(p, "restarting in 400 ms")  # the third death is logged
         out = p.output()
         self.assertIn("exited with status 3", out)
         self.assertIn("restarting in", out)
