@@ -1,4 +1,206 @@
-/* placeholder */ int main(void)
+/* SPDX-License-Identifier: MIT */
+/* test_protocol.c — Check unit tests of the NDJSON protocol layer, driven
+ * without sockets: a real segment, a server struct, a connection whose
+ * output buffer is inspected. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log-private.h"
+#include "segment-private.h"
+#include "server.h"
+
+static char shm[64];
+static struct stk_seg *wseg;
+static struct stk_config cfg;
+static struct stk_server srv;
+static struct stk_conn conn;
+
+static void setup(void)
 {
-    return 0;
+    snprintf(shm, sizeof(shm), "/stk-unit-proto-%d", (int)getpid());
+    struct stk_seg_params p = {.name = shm, .capacity = 16, .history = 8, .mode = 0600};
+    enum stk_seg_how how;
+    stk_seg_unlink(shm);
+    ck_assert_int_eq(stk_seg_attach_writer(&p, &wseg, &how), 0);
+    ck_assert_int_eq(stk_sym_add(wseg, "AAPL"), 0);
+    ck_assert_int_eq(stk_sym_add(wseg, "BRK.B"), 1);
+    struct stk_quote q = {.price = 18925000000,
+                          .bid = 18924000000,
+                          .ask = 18926000000,
+                          .bid_size = 3,
+                          .ask_size = 4,
+                          .volume = 99,
+                          .src_ts_ns = 1700000000123456789ull,
+                          .pub_ts_ns = stk_now_ns()};
+    stk_batch_begin(wseg);
+    stk_tick_publish(wseg, 0, &q);
+    stk_batch_end(wseg, stk_now_ns());
+    stk_seg_heartbeat(wseg, stk_now_ns());
+    ck_assert_int_eq(stk_config_defaults(&cfg), 0);
+    free(cfg.shm.name);
+    cfg.shm.name = strdup(shm);
+    stk_log_init("test", STK_LOG_ERROR, STK_LOG_TEXT);
+    memset(&srv, 0, sizeof(srv));
+    srv.cfg = &cfg;
+    srv.proto = &stk_proto_ndjson;
+    srv.dead_after_ns = 3ull * cfg.producer.heartbeat_ms * 1000000ull;
+    srv.start_ns = stk_mono_ns();
+    stk_segwatch_check(&srv, false);
+    ck_assert_ptr_nonnull(srv.seg);
+    memset(&conn, 0, sizeof(conn));
+    conn.srv = &srv;
+    conn.proto = &stk_proto_ndjson;
+    conn.fd = -1;
+    conn.flags = 0;
+    snprintf(conn.peer, sizeof(conn.peer), "test");
+    srv.nconns = 1;
+}
+
+static void teardown(void)
+{
+    stk_subs_remove_all(&conn);
+    stk_buf_free(&conn.out);
+    stk_seg_close(srv.seg);
+    stk_subs_fini(&srv);
+    stk_seg_close(wseg);
+    stk_seg_unlink(shm);
+    stk_config_free(&cfg);
+}
+
+/* Send one line, return the reply text (static, without the newline). */
+static const char *ask(const char *line)
+{
+    static char out[8192];
+    conn.out.len = 0;
+    conn.proto->on_line(&conn, line, strlen(line));
+    ck_assert_msg(conn.out.len > 0 && conn.out.data[conn.out.len - 1] == '\n', "no reply line");
+    ck_assert(conn.out.len < sizeof(out));
+    memcpy(out, conn.out.data, conn.out.len - 1);
+    out[conn.out.len - 1] = 0;
+    ck_assert_msg(!strchr(out, '\n'), "one line per reply: %s", out);
+    return out;
+}
+
+#define HAS(s, sub) ck_assert_msg(strstr((s), (sub)) != NULL, "'%s' lacks '%s'", (s), (sub))
+
+START_TEST(get_quote_exact)
+{
+    const char *r = ask("{\"v\":1,\"id\":7,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}");
+    HAS(r, "{\"v\":1,\"id\":7,\"type\":\"response\",\"op\":\"get_quote\",\"ticker\":\"AAPL\","
+           "\"price\":189.25,\"bid\":189.24,\"ask\":189.26,\"bid_size\":3,\"ask_size\":4,"
+           "\"volume\":99,\"ts_ms\":1700000000123,\"ts_ns\":1700000000123456789,\"age_ms\":");
+    HAS(r, "\"stale\":false}");
+}
+END_TEST
+
+START_TEST(errors)
+{
+    const char *r = ask("{\"v\":1,\"id\":\"x\",\"type\":\"get_quote\",\"ticker\":\"NOPE\"}");
+    ck_assert_str_eq(r, "{\"v\":1,\"id\":\"x\",\"type\":\"error\",\"op\":\"get_quote\",\"error\":"
+                        "{\"code\":\"NOT_FOUND\",\"message\":\"unknown ticker\"}}");
+    r = ask("{\"v\":1,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"BRK.B\"}");
+    HAS(r, "\"code\":\"NOT_FOUND\""); /* listed but never written */
+    r = ask("{oops");
+    HAS(r,
+        "{\"v\":1,\"id\":null,\"type\":\"error\",\"op\":null,\"error\":{\"code\":\"BAD_REQUEST\"");
+    r = ask("{\"id\":[1],\"type\":\"ping\"}");
+    HAS(r, "\"id\":null,\"type\":\"error\",\"op\":\"ping\"");
+    HAS(r, "Missing required fields");
+    r = ask("{\"v\":1,\"id\":2,\"type\":\"teleport\"}");
+    HAS(r, "\"op\":\"teleport\",\"error\":{\"code\":\"BAD_REQUEST\",\"message\":\"unknown type\"");
+    r = ask("{\"v\":3,\"id\":2,\"type\":\"ping\"}");
+    HAS(r, "unsupported protocol version");
+    r = ask("{\"v\":1,\"id\":2,\"type\":\"get_history\",\"ticker\":\"AAPL\",\"limit\":9}");
+    HAS(r, "limit must be an integer from 0 to 8");
+    ck_assert_uint_eq(srv.st.errors, 7);
+    ck_assert_uint_eq(srv.st.requests, 7);
+}
+END_TEST
+
+START_TEST(unavailable_without_segment)
+{
+    struct stk_seg *seg = srv.seg;
+    srv.seg = NULL;
+    const char *r = ask("{\"v\":1,\"id\":1,\"type\":\"list_tickers\"}");
+    HAS(r, "\"code\":\"UNAVAILABLE\"");
+    r = ask("{\"v\":1,\"id\":1,\"type\":\"health\"}");
+    HAS(r, "\"producer_alive\":false,\"heartbeat_age_ms\":null,\"generation\":null");
+    srv.seg = seg;
+}
+END_TEST
+
+START_TEST(ops)
+{
+    const char *r = ask("{\"v\":1,\"id\":1,\"type\":\"list_tickers\"}");
+    HAS(r, "\"tickers\":[\"AAPL\",\"BRK.B\"]}");
+    r = ask(
+        "{\"v\":1,\"id\":1,\"type\":\"get_quotes\",\"tickers\":[\"BRK.B\",\"AAPL\",\"Q\\\"\"]}");
+    HAS(r, "\"quotes\":[{\"ticker\":\"BRK.B\",\"error\":\"NOT_FOUND\"},{\"ticker\":\"AAPL\","
+           "\"price\":189.25");
+    HAS(r, "{\"ticker\":\"Q\\\"\",\"error\":\"NOT_FOUND\"}]}");
+    r = ask("{\"v\":1,\"id\":1,\"type\":\"get_history\",\"ticker\":\"AAPL\",\"limit\":8}");
+    HAS(r, "\"ticks\":[{\"seq\":0,\"price\":189.25,\"bid\":189.24,\"ask\":189.26,\"bid_size\":3,"
+           "\"ask_size\":4,\"volume\":99,\"ts_ms\":1700000000123,\"ts_ns\":1700000000123456789}]}");
+    r = ask("{\"v\":1,\"id\":1,\"type\":\"get_snapshot_epoch\"}");
+    HAS(r, "\"epoch\":2,\"last_update_ms\":");
+    r = ask("{\"v\":1,\"id\":1,\"type\":\"health\"}");
+    HAS(r, "\"producer_alive\":true");
+    HAS(r, "\"generation\":1,\"nsymbols\":2,\"connections\":1");
+    r = ask("{\"v\":1,\"id\":1,\"type\":\"ping\"}");
+    HAS(r, "\"op\":\"ping\",\"ts_ms\":");
+}
+END_TEST
+
+START_TEST(subscription_events)
+{
+    const char *r = ask("{\"v\":1,\"id\":1,\"type\":\"subscribe\",\"tickers\":[\"AAPL\"]}");
+    HAS(r, "\"tickers\":[\"AAPL\"],\"quotes\":[{\"ticker\":\"AAPL\",\"price\":189.25");
+    HAS(r, "\"subscriptions\":1}");
+    ck_assert_uint_eq(srv.nsubscribed, 1);
+    /* three writes, one scan: one event that replaced two */
+    struct stk_quote q = {.price = 100000000, .pub_ts_ns = stk_now_ns(), .src_ts_ns = 1};
+    for (int i = 0; i < 3; i++) {
+        q.price += 50000000;
+        stk_batch_begin(wseg);
+        stk_tick_publish(wseg, 0, &q);
+        stk_batch_end(wseg, stk_now_ns());
+    }
+    stk_subs_scan(&srv);
+    conn.out.len = 0;
+    ck_assert_uint_eq(conn.proto->on_events(&conn, 1 << 20), 1);
+    conn.out.data[conn.out.len] = 0;
+    HAS(conn.out.data, "{\"v\":1,\"type\":\"quote\",\"seq\":1,\"conflated\":2,\"ticker\":\"AAPL\","
+                       "\"price\":2.5,");
+    /* nothing new: nothing rendered */
+    stk_subs_scan(&srv);
+    ck_assert_uint_eq(conn.proto->on_events(&conn, 1 << 20), 0);
+    r = ask("{\"v\":1,\"id\":1,\"type\":\"unsubscribe\",\"tickers\":\"*\"}");
+    HAS(r, "\"removed\":1,\"subscriptions\":0}");
+    ck_assert_ptr_null(conn.sub);
+    ck_assert_uint_eq(srv.nsubscribed, 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("server-protocol");
+    TCase *core = tcase_create("core");
+    tcase_add_checked_fixture(core, setup, teardown);
+    tcase_add_test(core, get_quote_exact);
+    tcase_add_test(core, ops);
+    tcase_add_test(core, subscription_events);
+    suite_add_tcase(s, core);
+    TCase *errs = tcase_create("errors");
+    tcase_add_checked_fixture(errs, setup, teardown);
+    tcase_add_test(errs, errors);
+    tcase_add_test(errs, unavailable_without_segment);
+    suite_add_tcase(s, errs);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
 }
