@@ -66,6 +66,19 @@ class StdinFeed(prodtest.ProducerCase):
         self.stop_ok(p)
         seg.close()
 
+    def test_bad_line_log_is_rate_limited(self):
+        p = self.start({"feed": "stdin"}, stdin=subprocess.PIPE)
+        seg = self.segment(p)
+        p.p.stdin.write(b"".join(b"junk %d\n" % i for i in range(500)) +
+                        line(symbol="OK", price="2"))
+        p.p.stdin.flush()
+        stktest.wait_for(lambda: seg.header()["ticks_total"] == 1, 20, what="the good line")
+        self.assertEqual(seg.header()["bad_input"], 500)
+        # the first 10 are logged, the rest only counted (and summarised later)
+        self.assertEqual(p.output().count("bad line skipped"), 10)
+        self.stop_ok(p)
+        seg.close()
+
     def test_heartbeat_without_ticks(self):
         p = self.start({"feed": "stdin", "heartbeat_ms": 20}, stdin=subprocess.PIPE)
         seg = self.segment(p)
