@@ -550,22 +550,19 @@ int stk_ingest_line(struct stk_ingest_sink *s, const char *line, size_t len)
             return 0;
         }
     }
+    /* what the line leaves out: bid/ask = price, volume as before, our clock */
     struct stk_quote q = t.q;
-    if (!(t.has & (STK_ING_BID | STK_ING_ASK | STK_ING_VOLUME)) || !(t.has & STK_ING_TS)) {
-        /* what the line leaves out: bid/ask = price, volume as before */
-        if (!(t.has & STK_ING_BID))
-            q.bid = q.price;
-        if (!(t.has & STK_ING_ASK))
-            q.ask = q.price;
-        if (!(t.has & STK_ING_VOLUME)) {
-            struct stk_quote prev;
-            q.volume = stk_record_load(stk_seg_record(s->seg, (uint32_t)idx), &prev) == 0
-                           ? prev.volume
-                           : 0;
-        }
-        if (!(t.has & STK_ING_TS))
-            q.src_ts_ns = s->now_ns;
+    if (!(t.has & STK_ING_BID))
+        q.bid = q.price;
+    if (!(t.has & STK_ING_ASK))
+        q.ask = q.price;
+    if (!(t.has & STK_ING_VOLUME)) {
+        struct stk_quote prev;
+        q.volume =
+            stk_record_load(stk_seg_record(s->seg, (uint32_t)idx), &prev) == 0 ? prev.volume : 0;
     }
+    if (!(t.has & STK_ING_TS))
+        q.src_ts_ns = s->now_ns;
     q.pub_ts_ns = s->now_ns;
     stk_tick_publish(s->seg, (uint32_t)idx, &q);
     s->good++;

@@ -228,7 +228,8 @@ START_TEST(sink_into_segment)
         "{\"symbol\":\"A\",\"price\":\"1.5\",\"volume\":10}",
         "not json",
         "{\"symbol\":\"B\",\"price\":2,\"bid\":\"1.99\",\"ask\":\"2.01\",\"ts_ns\":77}",
-        "{\"symbol\":\"A\",\"price\":\"1.75\"}", /* volume kept from before */
+        "{\"symbol\":\"A\",\"price\":\"1.75\"}",                       /* volume kept from before */
+        "{\"symbol\":\"B\",\"price\":3,\"bid\":\"2.5\",\"ts_ns\":78}", /* ask = price */
         "{\"symbol\":\"C\",\"price\":3}",
         "{\"symbol\":\"D\",\"price\":4}", /* table full: dropped */
         "{\"symbol\":\"E\",\"price\":5}", /* dropped */
@@ -240,15 +241,15 @@ START_TEST(sink_into_segment)
         good += stk_ingest_line(&s, lines[i], strlen(lines[i]));
     ck_assert_int_eq(stk_ingest_line(&s, NULL, 0), 0); /* over-long line */
     stk_batch_end(seg, 1000);
-    ck_assert_int_eq(good, 4);
-    ck_assert_uint_eq(s.good, 4);
+    ck_assert_int_eq(good, 5);
+    ck_assert_uint_eq(s.good, 5);
     ck_assert_uint_eq(s.bad, 2);
     ck_assert_uint_eq(s.dropped, 2);
     ck_assert(s.full_logged);
     const struct stk_header *h = stk_seg_header(seg);
     ck_assert_uint_eq(atomic_load(&h->bad_input), 2);
     ck_assert_uint_eq(atomic_load(&h->symbols_dropped), 2);
-    ck_assert_uint_eq(atomic_load(&h->ticks_total), 4);
+    ck_assert_uint_eq(atomic_load(&h->ticks_total), 5);
     ck_assert_uint_eq(stk_seg_nsymbols(seg), 3);
 
     struct stk_quote q;
@@ -258,6 +259,11 @@ START_TEST(sink_into_segment)
     ck_assert_uint_eq(q.volume, 10);
     ck_assert_uint_eq(q.src_ts_ns, 1000);
     ck_assert_int_eq(stk_quote_read(seg, 1, &q), 0);
+    ck_assert_int_eq(q.price, 300000000);
+    ck_assert_int_eq(q.bid, 250000000);
+    ck_assert_int_eq(q.ask, 300000000); /* absent: the price, whatever else is there */
+    ck_assert_uint_eq(q.src_ts_ns, 78);
+    ck_assert_int_eq(stk_tick_read(seg, 1, 0, &q), 0);
     ck_assert_int_eq(q.bid, 199000000);
     ck_assert_int_eq(q.ask, 201000000);
     ck_assert_uint_eq(q.src_ts_ns, 77);
