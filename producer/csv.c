@@ -353,6 +353,10 @@ static int file_advance(struct stk_csv *csv, struct csv_file *cf)
         }
         cf->line++;
         size_t len = (size_t)n;
+        if (cf->line == 1 && len >= 3 && !memcmp(csv->buf, "\xef\xbb\xbf", 3)) {
+            memmove(csv->buf, csv->buf + 3, len - 3); /* a UTF-8 byte-order mark */
+            len -= 3;
+        }
         if (len && csv->buf[len - 1] == '\n')
             len--;
         if (len && csv->buf[len - 1] == '\r')

@@ -107,7 +107,8 @@ START_TEST(folder_merge)
            "\n"
            "# comment\n"
            "1700000004000,A,5,5\n");
-    put(b, "1700000001.0,B,2,2\n"
+    put(b, "\xef\xbb\xbf" /* a byte-order mark first */
+           "1700000001.0,B,2,2\n"
            "1700000002,B,4,4\n"
            "1700000003,B,abc,4\n"
            "1700000005.5,B,6,6\n");
