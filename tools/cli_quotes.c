@@ -42,10 +42,16 @@ const char *stk_cli_age(uint64_t ns, char *buf, size_t size)
         snprintf(buf, size, "%lluus", (unsigned long long)(ns / 1000u));
     else if (ns < 10000000000ull)
         snprintf(buf, size, "%llums", (unsigned long long)(ns / 1000000u));
-    else if (ns < 100ull * 3600 * 1000000000ull)
+    else if (ns < 100000000000ull)
         snprintf(buf, size, "%llus", (unsigned long long)(ns / 1000000000u));
+    else if (ns < 3600000000000ull)
+        snprintf(buf, size, "%llum%02llus", (unsigned long long)(ns / 60000000000ull),
+                 (unsigned long long)(ns / 1000000000u % 60));
+    else if (ns < 100ull * 3600000000000ull)
+        snprintf(buf, size, "%lluh%02llum", (unsigned long long)(ns / 3600000000000ull),
+                 (unsigned long long)(ns / 60000000000ull % 60));
     else
-        snprintf(buf, size, "%lluh", (unsigned long long)(ns / 3600000000000ull));
+        snprintf(buf, size, "%llud", (unsigned long long)(ns / 86400000000000ull));
     return buf;
 }
 

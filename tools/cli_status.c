@@ -148,7 +148,7 @@ static void print_status_text(const struct status *st, const char *path, uint64_
     char b1[256], b2[32], b3[32];
     uint64_t spid = num(st, member(st, 0, "supervisor_pid"));
     printf("supervisor pid %llu (%s), up %s, all ready: %s\n", (unsigned long long)spid,
-           pid_alive(spid) ? "running" : "not running",
+           pid_alive(spid) ? "running" : "not running: stale status file",
            ago(num(st, member(st, 0, "started_ns")), now, b2, sizeof(b2)),
            boolean(st, member(st, 0, "all_ready")) ? "yes" : "no");
     printf("  config %s, shm %s\n", text(st, member(st, 0, "config"), b1, sizeof(b1)),
@@ -158,11 +158,12 @@ static void print_status_text(const struct status *st, const char *path, uint64_
     int ch = member(st, 0, "children");
     if (ch < 0 || st->tok[ch].type != JSMN_ARRAY)
         return;
-    printf("%-16s %-9s %8s %9s %9s %6s  %s\n", "PROGRAM", "STATE", "PID", "RESTARTS", "SINCE",
-           "READY", "LAST EXIT");
+    printf("%-16s %-9s %8s %9s %9s %9s %6s  %s\n", "PROGRAM", "STATE", "PID", "RESTARTS", "UPTIME",
+           "SINCE", "READY", "LAST EXIT");
     int c = ch + 1;
     for (int k = 0; k < st->tok[ch].size && c < st->ntok; k++, c = skip(st, c)) {
-        char name[64], state[16], last[64], since[16];
+        char name[64], state[16], last[64], since[16], up[16];
+        uint64_t pid = num(st, member(st, c, "pid"));
         int le = member(st, c, "last_exit");
         if (le >= 0 && st->tok[le].type == JSMN_OBJECT) {
             int code = member(st, le, "code"), sig = member(st, le, "signal");
@@ -175,10 +176,11 @@ static void print_status_text(const struct status *st, const char *path, uint64_
         } else {
             snprintf(last, sizeof(last), "-");
         }
-        printf("%-16s %-9s %8llu %9llu %9s %6s  %s\n", text(st, member(st, c, "name"), name, 64),
-               text(st, member(st, c, "state"), state, sizeof(state)),
-               (unsigned long long)num(st, member(st, c, "pid")),
+        printf("%-16s %-9s %8llu %9llu %9s %9s %6s  %s\n",
+               text(st, member(st, c, "name"), name, 64),
+               text(st, member(st, c, "state"), state, sizeof(state)), (unsigned long long)pid,
                (unsigned long long)num(st, member(st, c, "restarts")),
+               pid ? ago(num(st, member(st, c, "started_ns")), now, up, sizeof(up)) : "-",
                ago(num(st, member(st, c, "since_ns")), now, since, sizeof(since)),
                boolean(st, member(st, c, "ready")) ? "yes" : "no", last);
     }

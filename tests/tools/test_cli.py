@@ -125,7 +125,7 @@ class CliTest(unittest.TestCase):
 
         now = time.time_ns()
         status = {
-            "supervisor_pid": os.getpid(), "started_ns": now - 90 * 10**9, "updated_ns": now,
+            "supervisor_pid": os.getpid(), "started_ns": now - 150 * 10**9, "updated_ns": now,
             "config": "/etc/seqtick.conf", "shm": self.shm, "all_ready": False,
             "children": [
                 {"name": "producer", "pid": os.getpid(), "state": "running", "restarts": 3,
@@ -143,9 +143,11 @@ class CliTest(unittest.TestCase):
             json.dump(status, f)
         out = self.cli("status", "--status-file", path).stdout
         self.assertIn(f"supervisor pid {os.getpid()} (running)", out)
-        self.assertRegex(out, r"producer\s+running\s+\d+\s+3\s+\S+\s+yes\s+signal 9")
-        self.assertRegex(out, r"sma\s+backoff\s+0\s+7\s+\S+\s+no\s+exit 2")
-        self.assertRegex(out, r"server\s+starting\s+0\s+0\s+-\s+no\s+-")
+        self.assertRegex(out, r"PROGRAM\s+STATE\s+PID\s+RESTARTS\s+UPTIME\s+SINCE\s+READY")
+        self.assertRegex(out, r"producer\s+running\s+\d+\s+3\s+\d+ms\s+\d+ms\s+yes\s+signal 9")
+        self.assertRegex(out, r"sma\s+backoff\s+0\s+7\s+-\s+\S+\s+no\s+exit 2")
+        self.assertRegex(out, r"server\s+starting\s+0\s+0\s+-\s+-\s+no\s+-")
+        self.assertRegex(out, r"supervisor pid \d+ \(running\), up 2m3\ds")
         self.assertIn("generation 1", out)
         doc = jload(self.cli("status", "--json", "--status-file", path).stdout)
         self.assertEqual(doc["supervisor"], status)
