@@ -98,6 +98,22 @@ class SimFeed(prodtest.ProducerCase):
                 vol = t["volume"]
         seg.close()
 
+    def test_rate_is_kept(self):
+        p = self.start({"rate": 2000})
+        seg = self.segment(p)
+        stktest.wait_for(lambda: seg.header()["ticks_total"] > 0, 10, what="ticks")
+        t0, n0 = time.monotonic(), seg.header()["ticks_total"]
+        time.sleep(1.5)
+        t1, n1 = time.monotonic(), seg.header()["ticks_total"]
+        rate = (n1 - n0) / (t1 - t0)
+        self.assertGreater(rate, 1500)
+        self.assertLess(rate, 2500)
+        # spread over the symbols in turn
+        heads = [seg.ring_head(s) for s in seg.symbols()]
+        self.assertLessEqual(max(heads) - min(heads), 1)
+        self.stop_ok(p)
+        seg.close()
+
     def test_stats_line(self):
         p = self.start({"rate": 1000, "stats_interval_s": 1})
         self.segment(p)
