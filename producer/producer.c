@@ -343,9 +343,9 @@ static void on_err_line(void *ctx, const char *line, size_t len)
 {
     struct stk_producer *p = ctx;
     if (!line)
-        stk_warn("ingestor[%d]: (stderr line longer than 64 KiB dropped)", (int)p->child.pid);
+        stk_info("ingestor[%d]: (stderr line longer than 64 KiB dropped)", (int)p->child.pid);
     else
-        stk_warn("ingestor[%d]: %.*s", (int)p->child.pid, (int)(len > 4000 ? 4000 : len), line);
+        stk_info("ingestor[%d]: %.*s", (int)p->child.pid, (int)(len > 4000 ? 4000 : len), line);
 }
 
 static void exec_start(struct stk_producer *p)
