@@ -39,6 +39,8 @@ class Stack(unittest.TestCase):
             "server": {"listen": f"127.0.0.1:{self.port}"}})
         # default lookup: ../producer/, ../server/ beside the supervisor
         del s.sections["supervisor"]["bindir"]
+        # generous: a sanitizer build's producer can be slow to exit
+        s.sections["supervisor"]["grace_ms"] = 10000
         s.write()
         s.start(timeout=20)
 
