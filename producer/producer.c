@@ -62,6 +62,7 @@ struct stk_producer {
     struct stk_linebuf lb, errlb;
     struct stk_ingest_sink sink;
     struct stk_child child;
+    pid_t log_pid; /* the ingestor's pid for its stderr lines, kept past its reaping */
     const char *command;
     uint64_t restart_at; /* mono; 0 = none scheduled */
     unsigned quick_deaths;
@@ -343,9 +344,9 @@ static void on_err_line(void *ctx, const char *line, size_t len)
 {
     struct stk_producer *p = ctx;
     if (!line)
-        stk_info("ingestor[%d]: (stderr line longer than 64 KiB dropped)", (int)p->child.pid);
+        stk_info("ingestor[%d]: (stderr line longer than 64 KiB dropped)", (int)p->log_pid);
     else
-        stk_info("ingestor[%d]: %.*s", (int)p->child.pid, (int)(len > 4000 ? 4000 : len), line);
+        stk_info("ingestor[%d]: %.*s", (int)p->log_pid, (int)(len > 4000 ? 4000 : len), line);
 }
 
 static void exec_start(struct stk_producer *p)
@@ -359,6 +360,7 @@ static void exec_start(struct stk_producer *p)
         return;
     }
     p->in_fd = p->child.out_fd;
+    p->log_pid = p->child.pid;
     p->restart_at = 0;
     stk_info("ingestor[%d] started: %s", (int)p->child.pid, p->command);
 }

@@ -133,7 +133,7 @@ exit 3
         self.assertIn("exited with status 3", out)
         self.assertIn("restarting in", out)
         self.wait_log(p, "]: hello from run 2")  # stderr forwarded, with the pid
-        self.assertRegex(p.output(), r"ingestor\[\d+\]: hello from run 1")
+        self.assertRegex(p.output(), r"ingestor\[[1-9]\d*\]: hello from run 1")
         # quick deaths back off: 100, 200, 400 ms ...
         delays = [int(x) for x in re.findall(r"restarting in (\d+) ms", out)]
         self.assertEqual(delays[:3], [100, 200, 400])
