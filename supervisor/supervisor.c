@@ -274,6 +274,8 @@ static struct stk_child *add_child(struct stk_sup *sup, const char *name, enum s
     struct stk_child *c = stk_child_new(sup, name, kind, command, digest, pol);
     if (!c)
         return NULL;
+    char *argv[5];
+    stk_sup_command(sup, c, argv); /* so the status file shows it before it starts */
     sup->children[sup->nchildren++] = c;
     return c;
 }
@@ -342,8 +344,14 @@ static void reload(struct stk_sup *sup)
         stk_child_event(c, STK_CE_STOP);
     }
 
-    struct stk_child *changed[2 + 64];
+    /* Restarts are sent once the new config is in place. */
+    struct stk_child **changed = calloc(sup->nchildren + nc.nprograms + 1, sizeof(*changed));
     size_t nchanged = 0;
+    if (!changed) {
+        stk_error("reload: out of memory; keeping the running configuration");
+        stk_config_free(&nc);
+        return;
+    }
     for (size_t i = 0; i < sup->nchildren; i++) {
         struct stk_child *c = sup->children[i];
         if (c->kind == STK_CHILD_PROGRAM)
@@ -397,6 +405,7 @@ static void reload(struct stk_sup *sup)
     sup->cfg = nc;
     for (size_t i = 0; i < nchanged; i++)
         stk_child_event(changed[i], STK_CE_RESTART);
+    free(changed);
     stk_sup_changed(sup);
 }
 
@@ -427,15 +436,23 @@ static void kill_all(struct stk_sup *sup)
         if (c->state == STK_CS_STOPPING && c->pid > 0)
             stk_child_event(c, STK_CE_TIMER); /* grace over now */
     }
-    if (leftovers(sup, 0, SIGKILL) > 0) {
+    size_t n = leftovers(sup, 0, SIGKILL);
+    if (n > 0) {
         sup->exit_code = 1;
-        stk_warn("sent SIGKILL to leftover processes");
+        stk_warn("sent SIGKILL to %zu leftover process(es)", n);
     }
 }
 
 static void stop_grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    kill_all(w->data);
+    /* Only the leftovers: each child keeps its own grace_ms. */
+    struct stk_sup *sup = w->data;
+    size_t n = leftovers(sup, 0, SIGKILL);
+    if (n > 0) {
+        sup->exit_code = 1;
+        stk_warn("sent SIGKILL to %zu leftover process(es) still there after %lld ms", n,
+                 (long long)sup->cfg.supervisor.grace_ms);
+    }
 }
 
 static void stop_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)

@@ -36,7 +36,8 @@ class Stop(unittest.TestCase):
         s = self.s = suphelp.Sup("grace", programs={
             # trap '' keeps SIG_IGN across exec: sleep ignores TERM too.
             "stubborn": {"command": "trap '' TERM; exec sleep 100000", "grace_ms": grace}},
-            supervisor={"grace_ms": 5000}).start()
+            # the program's own grace_ms counts, not the [supervisor] one
+            supervisor={"grace_ms": 300}).start()
         pid = s.child("stubborn")["pid"]
         others = [s.child(n)["pid"] for n in ("producer", "server")]
         rc, dt = s.stop(signal.SIGTERM)
