@@ -133,6 +133,7 @@ struct stk_server {
     uint64_t *sym_seq;           /* per symbol index: record seq last scanned */
     uint32_t sym_cap;            /* entries in the two arrays */
     uint32_t sym_known;          /* symbols seen so far (wildcard growth) */
+    bool have_unbound;           /* a subscription waits for its ticker to appear */
     struct stk_conn *subscribed; /* list through sub->prev/next */
     size_t nsubscribed;
 

@@ -257,6 +257,28 @@ void stk_subs_scan(struct stk_server *s)
     uint32_t n = stk_seg_nsymbols(s->seg);
     if (n > s->sym_cap)
         n = s->sym_cap;
+    if (n > s->sym_known && s->have_unbound) {
+        /* subscriptions carried over from a previous segment whose ticker
+         * had not been published yet when it was re-bound */
+        bool left = false;
+        for (struct stk_conn *c = s->subscribed; c; c = c->sub->next) {
+            struct stk_subscriber *sb = c->sub;
+            for (uint32_t i = 0; sb->tab && i <= sb->tab_mask; i++) {
+                struct stk_sub *sub = sb->tab[i];
+                if (!sub || sub->sym != UNBOUND)
+                    continue;
+                int r = stk_seg_lookup(s->seg, sub->name);
+                if (r >= 0 && (uint32_t)r < n) {
+                    sub->sym = (uint32_t)r;
+                    sym_link(s, sub);
+                    mark(sub);
+                } else {
+                    left = true;
+                }
+            }
+        }
+        s->have_unbound = left;
+    }
     if (n > s->sym_known) {
         /* new tickers: wildcard subscribers get them too */
         for (struct stk_conn *c = s->subscribed, *next; c; c = next) {
@@ -305,6 +327,7 @@ void stk_subs_rebind(struct stk_server *s)
         memset(s->sym_seq, 0, cap * sizeof(*s->sym_seq));
     }
     s->sym_known = 0;
+    s->have_unbound = false;
     for (struct stk_conn *c = s->subscribed; c; c = c->sub->next) {
         struct stk_subscriber *sb = c->sub;
         if (!sb->tab)
@@ -322,6 +345,8 @@ void stk_subs_rebind(struct stk_server *s)
             if (r >= 0 && (uint32_t)r < cap) {
                 sub->sym = (uint32_t)r;
                 sym_link(s, sub);
+            } else {
+                s->have_unbound = true;
             }
         }
     }

@@ -115,10 +115,15 @@ class Server:
 
     def close(self):
         self.stop()
+        out = self.output()
         try:
             os.unlink(self.log.name)
         except FileNotFoundError:
             pass
+        # under ASan/UBSan a report in the server's log fails the test
+        for bad in ("Sanitizer", "runtime error:", "LeakSanitizer"):
+            if bad in out:
+                raise AssertionError("server reported:\n" + out[-4000:])
 
 
 class Client:

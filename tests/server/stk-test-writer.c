@@ -4,6 +4,7 @@
  * heartbeats, and a stdin command mode for exact scenarios. */
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +36,8 @@ static void publish(uint32_t idx, int64_t price)
 {
     struct stk_quote q = {0};
     q.price = price;
-    q.bid = price - 1000000;
-    q.ask = price + 1000000;
+    q.bid = price >= INT64_MIN + 1000000 ? price - 1000000 : price;
+    q.ask = price <= INT64_MAX - 1000000 ? price + 1000000 : price;
     q.bid_size = 100 + idx;
     q.ask_size = 200 + idx;
     q.volume = ++volume * 10;
