@@ -176,16 +176,18 @@ class Sup:
 
     def close(self):
         if self.proc:
+            # Whatever a failed test left: the tree, and the children the
+            # status file names (a SIGKILLed supervisor's orphans).
+            tree = set(self.child_pids())
             if self.proc.p.poll() is None:
-                tree = descendants(self.proc.pid)
-                self.proc.close()
-                for p in tree:
-                    try:
+                tree.update(descendants(self.proc.pid))
+            self.proc.close()
+            for p in tree:
+                try:
+                    if stktest.alive(p):
                         os.kill(p, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-            else:
-                self.proc.close()
+                except ProcessLookupError:
+                    pass
         stktest.shm_remove(self.shm)
         shutil.rmtree(self.dir, ignore_errors=True)
 
