@@ -178,7 +178,13 @@ class Sup:
         if self.proc:
             # Whatever a failed test left: the tree, and the children the
             # status file names (a SIGKILLed supervisor's orphans).
-            tree = set(self.child_pids())
+            tree = set()
+            for p in self.child_pids():
+                try:
+                    if os.getpgid(p) == p:  # still a child leader, not a reused pid
+                        tree.add(p)
+                except ProcessLookupError:
+                    pass
             if self.proc.p.poll() is None:
                 tree.update(descendants(self.proc.pid))
             self.proc.close()
