@@ -24,10 +24,10 @@
 
 struct book {
     const char *name;
-    int index;         /* in the current segment, -1 if not there (yet) */
     uint64_t last_seq; /* record seq of the last quote used */
     double fast, slow; /* EMAs */
     long n;            /* prices seen */
+    int index;         /* in the current segment, -1 if not there (yet) */
     int side;          /* +1 fast above slow, -1 below, 0 unknown */
 };
 

@@ -130,7 +130,6 @@ static int reader(struct shared *sh, const struct plan *pl, const char *shm, int
                     ;
                 if (r < 0)
                     goto dead;
-                seen = stk_seg_epoch(seg);
                 if (stk_record_load(rec, &q) < 0)
                     goto dead;
                 t1 = now_ns();

@@ -58,7 +58,7 @@ static int status_load(const char *path, struct status *st)
         return -ENOMEM;
     jsmn_init(&p);
     st->ntok = jsmn_parse(&p, st->text, len, st->tok, (unsigned)n);
-    if (st->ntok < 1 || st->tok[0].type != JSMN_OBJECT)
+    if (st->ntok < 1 || st->ntok > n || st->tok[0].type != JSMN_OBJECT)
         return -EBADMSG;
     return 0;
 }
@@ -95,7 +95,7 @@ static bool tok_eq(const struct status *st, int i, const char *s)
 /* Token index of member `key` of the object at token obj, or -1. */
 static int member(const struct status *st, int obj, const char *key)
 {
-    if (obj < 0 || st->tok[obj].type != JSMN_OBJECT)
+    if (!st->tok || obj < 0 || obj >= st->ntok || st->tok[obj].type != JSMN_OBJECT)
         return -1;
     int i = obj + 1;
     for (int k = 0; k < st->tok[obj].size && i < st->ntok; k++) {
@@ -257,7 +257,7 @@ int stk_cli_status(struct stk_cli *cli)
         printf("{\"status_file\":");
         stk_cli_json_str(stdout, cli->status_file);
         printf(",\"supervisor\":");
-        if (sr == 0) {
+        if (sr == 0 && st.tok) {
             printf("%.*s", st.tok[0].end - st.tok[0].start, st.text + st.tok[0].start);
             printf(",\"supervisor_alive\":%s",
                    pid_alive(num(&st, member(&st, 0, "supervisor_pid"))) ? "true" : "false");

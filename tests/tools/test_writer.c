@@ -152,7 +152,7 @@ int main(int argc, char **argv)
     struct stk_seg_params p = {.name = shm, .capacity = capacity, .history = history, .mode = 0640};
     struct stk_seg *seg = NULL;
     uint64_t gen = 1;
-    int idx[MAX_SYMS];
+    int idx[MAX_SYMS] = {0};
     uint64_t ctr[MAX_SYMS] = {0};
     uint64_t written = 0, start = stk_mono_ns(), last_beat = 0;
     int r;
