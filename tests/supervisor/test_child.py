@@ -2,6 +2,7 @@
 """What a child gets: no blocked or ignored signals, only fds 0-3, the
 readiness fd; its output in the log (even the last lines before kill -9);
 readiness aggregation and READY=1 to $NOTIFY_SOCKET; leftovers of its group."""
+import json
 import os
 import re
 import signal
@@ -132,6 +133,17 @@ class Child(unittest.TestCase):
         killed = next(i for i, l in enumerate(lines) if re.search(r"talker: pid \d+ killed", l))
         self.assertLess(lines.index("talker: burst line 499"), killed,
                         "output drained after the exit was logged")
+
+    def test_json_log_and_output_never_filtered(self):
+        s = self.s = suphelp.Sup("json", programs={"talker": "echo 'say \"hi\"'; exec sleep 100000"},
+                                 extra={"log": {"format": "json", "level": "error"}}).start()
+        s.wait_log(r"talker: say", 5)
+        recs = [json.loads(l) for l in s.log().splitlines() if l.startswith("{")]
+        self.assertTrue(recs)
+        self.assertEqual(len(recs), len(s.log().splitlines()), "a line that is not JSON")
+        self.assertIn('talker: say "hi"', [r["msg"] for r in recs])
+        # level error: the supervisor's own info lines are filtered, not the child's
+        self.assertFalse([r for r in recs if "started pid" in r["msg"]])
 
     def test_leftovers_of_dead_child_killed(self):
         s = self.s = suphelp.Sup("left", programs={"quitter": {
