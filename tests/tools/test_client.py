@@ -150,9 +150,11 @@ class ClientTest(unittest.TestCase):
         self.writer("--rate", 0, "--symbols", "HOT", "--seconds", 20)
         reads, seen = 0, set()
         with seqtick.Segment(self.shm) as seg:
-            end = time.monotonic() + 2.0
+            # Read until the writer has moved a lot under us (or 15 s on a
+            # very loaded box); every copy must match one counter.
+            end = time.monotonic() + 15.0
             quote = seg.quote
-            while time.monotonic() < end:
+            while time.monotonic() < end and (reads < 50000 or len(seen) < 2000):
                 for _ in range(1000):
                     q = quote("HOT")
                     c = q.volume // 100
@@ -162,8 +164,8 @@ class ClientTest(unittest.TestCase):
                         self.fail(f"torn quote after {reads} reads: {tuple(q)} vs counter {c}")
                     seen.add(c)
                     reads += 1
-        self.assertGreater(reads, 20000)
-        self.assertGreater(len(seen), 1000, "the writer did not move while we read")
+        self.assertGreater(reads, 10000)
+        self.assertGreater(len(seen), 200, "the writer did not move while we read")
 
     def test_wait_wakes_on_write_and_times_out_when_quiet(self):
         self.writer("--rate", 0, "--count", 3).finish()
