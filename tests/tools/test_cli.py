@@ -208,6 +208,51 @@ class CliTest(unittest.TestCase):
             w.close()
             stktest.shm_remove(shm)
 
+    def top_on_a_terminal(self, key):
+        """Run `seqtick top` on a pseudo-terminal, send `key` once a frame is
+        drawn; return (exit status, everything it wrote)."""
+        import pty
+        import select
+        pid, fd = pty.fork()
+        if pid == 0:  # child: the CLI on the pty
+            try:
+                os.execve(toolstest.cli_path(), [toolstest.cli_path(), "--shm", self.shm,
+                                                 "top", "--interval", "100"],
+                          toolstest.child_env())
+            finally:
+                os._exit(127)
+        out = b""
+        sent = False
+        deadline = time.monotonic() + 20
+        try:
+            while time.monotonic() < deadline:
+                r, _, _ = select.select([fd], [], [], 0.1)
+                if r:
+                    try:
+                        chunk = os.read(fd, 65536)
+                    except OSError:  # EIO: the child closed the pty
+                        break
+                    if not chunk:
+                        break
+                    out += chunk
+                if not sent and out.count(b"seqtick top") >= 2:
+                    os.write(fd, key)
+                    sent = True
+            _, status = os.waitpid(pid, 0)
+        finally:
+            os.close(fd)
+        self.assertTrue(sent, out)
+        return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+    def test_top_on_a_terminal_quits_on_q_and_ctrl_c(self):
+        for key in (b"q", b"\x03"):
+            rc, out = self.top_on_a_terminal(key)
+            self.assertEqual(rc, 0, out)
+            self.assertIn("\x1b[?1049h", out)  # alternate screen entered ...
+            self.assertTrue(out.rstrip().endswith("\x1b[?1049l"), out[-200:])  # ... and left
+            self.assertIn("(q quits)", out)
+            self.assertRegex(out, r"AAPL\s+\d+\.\d+")
+
     def test_no_segment_and_usage_errors(self):
         none = stktest.unique_shm("cli-none")
         for args in (["quotes"], ["get", "AAPL"], ["history", "AAPL"], ["top", "--once"],

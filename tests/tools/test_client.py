@@ -142,9 +142,42 @@ class ClientTest(unittest.TestCase):
             while seg.generation != 3 and time.monotonic() < deadline:
                 seg.wait(1.0)
             self.assertEqual(seg.generation, 3)
+            # the new segment's table fills in just after it appears
+            stktest.wait_for(lambda: "AAPL" in seg, timeout=10, what="AAPL in generation 3")
             got = [q for q in seg.updates(tickers=["AAPL"], duration=0.3)]
             self.assertTrue(got)
             self.assertGreater(got[-1].price_e8, 2000 * 100000000)
+
+    def test_shut_down_segment(self):
+        # Closed and removed (a supervisor's clean exit): reads say so.
+        w = self.writer("--rate", 300, "--seconds", 1.0, "--unlink")
+        with seqtick.Segment(self.shm) as seg:
+            seg.quote("AAPL")
+            w.finish()
+            with self.assertRaises(seqtick.NoSegmentError):
+                seg.quote("AAPL")
+            seg.wait(0)  # the writer's last batches are news once
+            t = time.monotonic()
+            self.assertFalse(seg.wait(0.4))  # polls for a successor, no busy loop
+            self.assertGreater(time.monotonic() - t, 0.35)
+        # Closed but kept (unlink_on_exit = false): its last quotes stay readable.
+        self.writer("--rate", 0, "--count", 6, "--close").finish()
+        with seqtick.Segment(self.shm) as seg:
+            self.assertEqual(seg.info()["state"], "closed")
+            for _ in range(3):
+                self.assertEqual(seg.quote("MSFT").volume, 200)
+            t = time.monotonic()
+            self.assertFalse(seg.wait(0.4))
+            self.assertGreater(time.monotonic() - t, 0.35)
+            # a producer attaching again revives it: wait() wakes, quote() follows
+            res = []
+            th = threading.Thread(target=lambda: res.append(seg.wait(10)))
+            th.start()
+            time.sleep(0.2)
+            self.writer("--rate", 0, "--count", 3).finish()
+            th.join(15)
+            self.assertEqual(res, [True])
+            self.assertEqual(seg.quote("MSFT").volume, 100)
 
     def test_no_torn_quote_at_full_speed(self):
         self.writer("--rate", 0, "--symbols", "HOT", "--seconds", 20)

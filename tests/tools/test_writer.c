@@ -66,7 +66,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: stk-test-writer --shm NAME [--symbols A,B,...] [--unwritten X,Y]\n"
                "       [--rate TICKS_PER_S (0 = full speed)] [--seconds S] [--count N]\n"
-               "       [--capacity N] [--history N] [--replace-after-ms MS] [--unlink]\n"
+               "       [--capacity N] [--history N] [--replace-after-ms MS]\n"
+               "       [--close (state closed at exit)] [--unlink (closed and removed)]\n"
                "Prints 'ready gen=G' after the first batch and 'replaced gen=G' after a\n"
                "replacement (SIGUSR1 or --replace-after-ms).\n");
 }
@@ -84,6 +85,7 @@ int main(int argc, char **argv)
         {"history", required_argument, NULL, 'H'},
         {"replace-after-ms", required_argument, NULL, 'R'},
         {"unlink", no_argument, NULL, 'U'},
+        {"close", no_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -93,7 +95,7 @@ int main(int argc, char **argv)
     uint64_t count = 0;
     long replace_ms = -1;
     uint32_t capacity = 64, history = 256;
-    int unlink_at_exit = 0, c;
+    int unlink_at_exit = 0, close_at_exit = 0, c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 's':
@@ -125,6 +127,9 @@ int main(int argc, char **argv)
             break;
         case 'U':
             unlink_at_exit = 1;
+            break;
+        case 'X':
+            close_at_exit = 1;
             break;
         case 'h':
             usage(stdout);
@@ -221,10 +226,10 @@ int main(int argc, char **argv)
                 sleep_ns((uint64_t)((due - el) * 1e9));
         }
     }
-    if (unlink_at_exit) {
+    if (unlink_at_exit || close_at_exit)
         stk_seg_set_state(seg, STK_STATE_CLOSED);
+    if (unlink_at_exit)
         (void)stk_seg_unlink(shm);
-    }
     stk_seg_close(seg);
     return 0;
 }

@@ -152,6 +152,7 @@ class Segment:
         self._seqview = memoryview(arr).cast("B").cast("Q")
         self._idx = {}
         self._seen = L.stk_seg_epoch(h)
+        self._closed_ok = False  # the name holds a closed segment, no successor
 
     def _detach(self):
         h, self._h = self._h, None
@@ -249,7 +250,7 @@ class Segment:
         if idx is None:
             idx = self._index(ticker)
         # A retired segment (state closed) is followed on the next read.
-        if self._state.value == 2 and self.follow:
+        if self._state.value == 2 and self.follow and not self._closed_ok:
             self._follow_now()
             idx = self._index(ticker)
         r = self._qread(self._h, idx, self._qp)
@@ -345,6 +346,10 @@ class Segment:
             raise NoSegmentError(f"segment '{self.name}' was retired (closed or replaced)")
         if not self.refresh():
             raise NoSegmentError(f"segment '{self.name}' was retired")
+        if self._state.value == 2:
+            # The name still holds a closed segment (a clean shutdown that
+            # kept it): serve its last quotes until a producer revives it.
+            self._closed_ok = True
 
     def _try_follow(self):
         """Follow a replaced segment; False if the name has no segment now."""
@@ -379,9 +384,9 @@ class Segment:
                 if closed and not self.follow:
                     raise NoSegmentError(f"segment '{self.name}' was retired")
             if self.follow and (closed or L.stk_seg_replaced(self._h)):
-                if self._try_follow():
+                if self._try_follow() and self._state.value != 2:
                     return True
-                if closed:  # no successor yet: poll for one instead of spinning
+                if closed:  # no live successor yet: poll for one instead of spinning
                     _time.sleep(min(0.05, ms / 1000))
             if deadline is not None and _time.monotonic() >= deadline:
                 return False
