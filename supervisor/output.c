@@ -77,10 +77,10 @@ static void destroy(struct stk_outpipe *o)
         *o->owner = NULL;
     ev_io_stop(o->loop, &o->w);
     close(o->fd);
-    if (o->prev)
-        o->prev->next = o->next;
-    else
+    if (o == pipes)
         pipes = o->next;
+    else if (o->prev)
+        o->prev->next = o->next;
     if (o->next)
         o->next->prev = o->prev;
     free(o);
@@ -153,7 +153,8 @@ void stk_out_detach(struct stk_outpipe *o)
 void stk_out_close_all(void)
 {
     while (pipes) {
-        (void)pump(pipes, 1 << 10);
-        destroy(pipes);
+        struct stk_outpipe *o = pipes;
+        (void)pump(o, 1 << 10);
+        destroy(o);
     }
 }

@@ -267,7 +267,8 @@ static struct stk_child *add_child(struct stk_sup *sup, const char *name, enum s
                                    const char *command, const char *digest,
                                    const struct stk_policy *pol)
 {
-    struct stk_child **v = realloc(sup->children, (sup->nchildren + 1) * sizeof(*v));
+    struct stk_child **v =
+        realloc(sup->children, (sup->nchildren + 1) * sizeof(struct stk_child *));
     if (!v)
         return NULL;
     sup->children = v;
@@ -285,7 +286,7 @@ void stk_sup_remove(struct stk_sup *sup, struct stk_child *c)
     for (size_t i = 0; i < sup->nchildren; i++)
         if (sup->children[i] == c) {
             memmove(&sup->children[i], &sup->children[i + 1],
-                    (sup->nchildren - i - 1) * sizeof(*sup->children));
+                    (sup->nchildren - i - 1) * sizeof(struct stk_child *));
             sup->nchildren--;
             break;
         }
@@ -345,7 +346,8 @@ static void reload(struct stk_sup *sup)
     }
 
     /* Restarts are sent once the new config is in place. */
-    struct stk_child **changed = calloc(sup->nchildren + nc.nprograms + 1, sizeof(*changed));
+    struct stk_child **changed =
+        calloc(sup->nchildren + nc.nprograms + 1, sizeof(struct stk_child *));
     size_t nchanged = 0;
     if (!changed) {
         stk_error("reload: out of memory; keeping the running configuration");
