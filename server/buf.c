@@ -52,15 +52,32 @@ int stk_buf_putc(struct stk_buf *b, char c)
     return 0;
 }
 
+static const char digits2[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 int stk_buf_u64(struct stk_buf *b, uint64_t v)
 {
-    char tmp[24];
-    int i = (int)sizeof(tmp);
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return stk_buf_put(b, tmp + i, sizeof(tmp) - (size_t)i);
+    char tmp[20], *p = tmp + sizeof(tmp);
+    if (b->cap - b->len < sizeof(tmp) && stk_buf_grow(b, sizeof(tmp)) < 0)
+        return b->err;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, digits2 + 2 * r, 2);
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, digits2 + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    size_t n = (size_t)(tmp + sizeof(tmp) - p);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
 }
 
 int stk_buf_i64(struct stk_buf *b, int64_t v)

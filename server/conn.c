@@ -414,7 +414,7 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
         update_watchers(c);
         return;
     }
-    c->last_active_ns = stk_mono_ns();
+    c->last_active_ns = stk_server_mono(s);
     if (c->flags & STK_CONN_LRU) {
         /* most recently active goes to the tail of the idle LRU */
         stk_clist_remove(&s->lru, c, OFF_LRU);
@@ -471,7 +471,7 @@ static void conn_flush(struct stk_conn *c)
     for (;;) {
         if (c->sub && c->sub->dirty_head && !(c->flags & (STK_CONN_CLOSING | STK_CONN_DRAIN)) &&
             stk_conn_pending(c) < STK_WRITE_BURST) {
-            uint64_t now = stk_mono_ns();
+            uint64_t now = stk_server_mono(s);
             if (now >= c->sub->next_event_ns && c->proto->on_events(c, STK_WRITE_BURST) > 0)
                 c->sub->next_event_ns = now + c->sub->throttle_ns;
         }

@@ -286,7 +286,13 @@ static int key_cmp(const struct stk_json *j, int a, int b)
     const char *sa = j->src + ta->start, *sb = j->src + tb->start;
     size_t na = (size_t)(ta->end - ta->start), nb = (size_t)(tb->end - tb->start);
     char *da = NULL, *db = NULL;
-    if (memchr(sa, '\\', na)) {
+    bool ea = memchr(sa, '\\', na) != NULL, eb = memchr(sb, '\\', nb) != NULL;
+    if (!ea && !eb) {
+        /* the common case: no escapes, raw bytes are the text */
+        int c = memcmp(sa, sb, na < nb ? na : nb);
+        return c ? c : (na < nb ? -1 : na > nb);
+    }
+    if (ea) {
         da = malloc(na + 1);
         long r = da ? str_decode(sa, na, da, na) : -ENOMEM;
         if (r >= 0) {
@@ -294,7 +300,7 @@ static int key_cmp(const struct stk_json *j, int a, int b)
             na = (size_t)r;
         }
     }
-    if (memchr(sb, '\\', nb)) {
+    if (eb) {
         db = malloc(nb + 1);
         long r = db ? str_decode(sb, nb, db, nb) : -ENOMEM;
         if (r >= 0) {
@@ -341,7 +347,8 @@ static int check(const struct stk_json *j, int t, const char **err)
     if (k->type == JSMN_STRING) {
         if (k->size != 0)
             goto syntax;
-        if (str_decode(s + k->start, (size_t)(k->end - k->start), NULL, 0) < 0) {
+        size_t n = (size_t)(k->end - k->start);
+        if (memchr(s + k->start, '\\', n) && str_decode(s + k->start, n, NULL, 0) < 0) {
             *err = "invalid \\u escape (unpaired surrogate)";
             return -1;
         }
@@ -370,8 +377,9 @@ static int check(const struct stk_json *j, int t, const char **err)
         if (obj) {
             if (j->tok[next].type != JSMN_STRING || j->tok[next].size != 1)
                 goto syntax_free;
-            if (str_decode(s + j->tok[next].start, (size_t)(j->tok[next].end - j->tok[next].start),
-                           NULL, 0) < 0) {
+            const char *ks = s + j->tok[next].start;
+            size_t kn = (size_t)(j->tok[next].end - j->tok[next].start);
+            if (memchr(ks, '\\', kn) && str_decode(ks, kn, NULL, 0) < 0) {
                 *err = "invalid \\u escape (unpaired surrogate)";
                 goto fail_free;
             }

@@ -93,13 +93,13 @@ static void tail(struct req *r)
     stk_buf_puts(r->b, "}\n");
 }
 
-static uint64_t now_ms(void)
+static uint64_t now_ms(struct stk_server *s)
 {
-    return stk_now_ns() / 1000000u;
+    return stk_server_now(s) / 1000000u;
 }
 
 /* The quote fields (no braces). */
-static void quote_fields(struct stk_buf *b, const struct stk_server *s, const char *name,
+static void quote_fields(struct stk_buf *b, struct stk_server *s, const char *name,
                          const struct stk_quote *q, uint64_t now_ns, bool alive)
 {
     uint64_t age = now_ns > q->pub_ts_ns ? now_ns - q->pub_ts_ns : 0;
@@ -158,7 +158,7 @@ static int op_ping(struct req *r)
 {
     head(r);
     stk_buf_puts(r->b, ",\"ts_ms\":");
-    stk_buf_u64(r->b, now_ms());
+    stk_buf_u64(r->b, now_ms(r->s));
     tail(r);
     return 0;
 }
@@ -232,7 +232,7 @@ static int op_get_quote(struct req *r)
     bool alive = stk_producer_alive(r->s, NULL);
     head(r);
     stk_buf_putc(r->b, ',');
-    quote_fields(r->b, r->s, name, &q, stk_now_ns(), alive);
+    quote_fields(r->b, r->s, name, &q, stk_server_now(r->s), alive);
     tail(r);
     return 0;
 }
@@ -267,7 +267,7 @@ static int op_get_quotes(struct req *r)
         return -1;
     if (need_seg(r) < 0)
         return -1;
-    uint64_t now = stk_now_ns();
+    uint64_t now = stk_server_now(r->s);
     bool alive = stk_producer_alive(r->s, NULL);
     head(r);
     stk_buf_puts(r->b, ",\"quotes\":[");
@@ -391,7 +391,7 @@ static int op_subscribe(struct req *r)
         }
     }
     uint32_t n = t >= 0 ? (uint32_t)count : stk_seg_nsymbols(s->seg);
-    uint64_t now = stk_now_ns();
+    uint64_t now = stk_server_now(s);
     bool alive = stk_producer_alive(s, NULL);
     head(r);
     stk_buf_puts(r->b, ",\"tickers\":");
@@ -576,7 +576,7 @@ static size_t ndjson_events(struct stk_conn *c, size_t limit)
     if (!s->seg)
         return 0;
     struct stk_buf *b = &c->out;
-    uint64_t now = stk_now_ns();
+    uint64_t now = stk_server_now(s);
     bool alive = stk_producer_alive(s, NULL);
     size_t n = 0;
     struct stk_sub *sub;
@@ -610,7 +610,7 @@ static size_t ndjson_events(struct stk_conn *c, size_t limit)
         n++;
     }
     if (n) {
-        c->sub->last_event_ns = stk_mono_ns();
+        c->sub->last_event_ns = stk_server_mono(s);
         s->st.events += n;
     }
     return n;
@@ -619,7 +619,7 @@ static size_t ndjson_events(struct stk_conn *c, size_t limit)
 static void ndjson_heartbeat(struct stk_conn *c)
 {
     stk_buf_puts(&c->out, "{\"v\":1,\"type\":\"heartbeat\",\"ts_ms\":");
-    stk_buf_u64(&c->out, now_ms());
+    stk_buf_u64(&c->out, now_ms(c->srv));
     stk_buf_puts(&c->out, ",\"epoch\":");
     stk_buf_u64(&c->out, c->srv->seg ? stk_seg_epoch(c->srv->seg) : 0);
     stk_buf_puts(&c->out, "}\n");

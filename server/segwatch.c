@@ -14,17 +14,20 @@
 
 #define WAIT_SLICE_MS 200 /* the helper re-checks stop / replacement this often */
 
-bool stk_producer_alive(const struct stk_server *s, uint64_t *ret_age_ns)
+bool stk_producer_alive(struct stk_server *s, uint64_t *ret_age_ns)
 {
     if (!s->seg) {
         if (ret_age_ns)
             *ret_age_ns = UINT64_MAX;
         return false;
     }
-    uint64_t age = stk_seg_heartbeat_age_ns(s->seg);
+    const struct stk_header *h = stk_seg_header(s->seg);
+    /* stk_seg_heartbeat_age_ns() with the iteration's clock */
+    uint64_t hb = atomic_load_explicit(&h->producer_heartbeat_ns, memory_order_acquire);
+    uint64_t now = stk_server_now(s);
+    uint64_t age = hb == 0 ? UINT64_MAX : now > hb ? now - hb : 0;
     if (ret_age_ns)
         *ret_age_ns = age;
-    const struct stk_header *h = stk_seg_header(s->seg);
     return atomic_load_explicit(&h->state, memory_order_acquire) == STK_STATE_LIVE &&
            age <= s->dead_after_ns;
 }

@@ -39,7 +39,9 @@ void stk_server_warn(struct stk_server *s, const char *fmt, ...)
 
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-    stk_conn_flush_all(w->data);
+    struct stk_server *s = w->data;
+    stk_conn_flush_all(s);
+    s->now_valid = false; /* the next iteration reads the clocks afresh */
 }
 
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)

@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "config-private.h"
+#include "segment-private.h"
 #include "seqtick.h"
 
 #define STK_WRITE_BURST (64u * 1024u)    /* bytes written to one client per turn */
@@ -150,11 +151,37 @@ struct stk_server {
     bool draining;
     uint64_t start_ns;
     struct stk_stats st, st_last;
+    /* clocks read at most once per loop iteration (hot path: one read per
+     * batch of requests, not two per request); invalidated after the flush */
+    uint64_t now_real, now_mono;
+    bool now_valid;
     uint64_t warn_window_ns;
     unsigned warn_count, warn_suppressed;
 };
 
 /* ---- server.c ---- */
+
+static inline void stk_server_clock(struct stk_server *s)
+{
+    if (!s->now_valid) {
+        s->now_real = stk_now_ns();
+        s->now_mono = stk_mono_ns();
+        s->now_valid = true;
+    }
+}
+
+/* CLOCK_REALTIME / CLOCK_MONOTONIC ns of this loop iteration. */
+static inline uint64_t stk_server_now(struct stk_server *s)
+{
+    stk_server_clock(s);
+    return s->now_real;
+}
+
+static inline uint64_t stk_server_mono(struct stk_server *s)
+{
+    stk_server_clock(s);
+    return s->now_mono;
+}
 
 /* Set up everything but the listening socket: loop watchers, segment probe,
  * helper thread. Returns 0 or -errno. */
@@ -246,7 +273,7 @@ int stk_segwatch_start(struct stk_server *s);
 void stk_segwatch_stop(struct stk_server *s);
 /* True if the producer's heartbeat is recent (≤ 3 × producer.heartbeat_ms)
  * and the segment is live. */
-bool stk_producer_alive(const struct stk_server *s, uint64_t *ret_age_ns);
+bool stk_producer_alive(struct stk_server *s, uint64_t *ret_age_ns);
 
 /* ---- protocol.c ---- */
 
