@@ -75,6 +75,11 @@ class ClientTest(unittest.TestCase):
             allq = seg.quotes()
             self.assertEqual(sorted(allq), SYMS)  # ZZZ never written: left out
             q = seg.quote("AAPL")
+            import decimal
+            with decimal.localcontext() as ctx:  # a caller's context never rounds prices
+                ctx.prec = 3
+                self.assertEqual(str(q.price), str(dec(model(0, 57)[0])))
+                self.assertEqual(q.mid * 2, q.bid + q.ask)
             with self.assertRaises((AttributeError, TypeError)):
                 q.price = 1
             self.assertEqual(q._asdict()["ticker"], "AAPL")

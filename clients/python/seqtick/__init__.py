@@ -76,7 +76,7 @@ class Quote(tuple):
     price_f = property(lambda s: s[2] / PRICE_SCALE, doc="float (nearest double)")
     bid_f = property(lambda s: s[3] / PRICE_SCALE)
     ask_f = property(lambda s: s[4] / PRICE_SCALE)
-    mid = property(lambda s: _dec(s[3] + s[4]) / 2, doc="(bid + ask) / 2, exact Decimal")
+    mid = property(lambda s: _CTX.divide(_dec(s[3] + s[4]), 2), doc="(bid + ask) / 2, exact")
     spread = property(lambda s: _dec(s[4] - s[3]), doc="ask - bid, exact Decimal")
     ts = property(lambda s: s[6] / 1e9, doc="source time, float seconds since the epoch")
 
