@@ -79,7 +79,9 @@ class ClientTest(unittest.TestCase):
             with decimal.localcontext() as ctx:  # a caller's context never rounds prices
                 ctx.prec = 3
                 self.assertEqual(str(q.price), str(dec(model(0, 57)[0])))
-                self.assertEqual(q.mid * 2, q.bid + q.ask)
+                mid = q.mid
+            self.assertEqual(mid, (q.bid + q.ask) / 2)
+            self.assertEqual(mid, q.price)  # the writer's bid/ask straddle the price
             with self.assertRaises((AttributeError, TypeError)):
                 q.price = 1
             self.assertEqual(q._asdict()["ticker"], "AAPL")
