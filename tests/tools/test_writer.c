@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_writer.c — stk-test-writer: a tiny deterministic writer for the tools,
  * client and example tests. Every field of a tick is derived from one
- * per-symbol counter c (see writer_model.py), so a reader can prove a copy
+ * per-symbol counter c (model() in toolstest.py), so a reader can prove a copy
  * is not torn; SIGUSR1 (or --replace-after-ms) replaces the segment. */
 #include <errno.h>
 #include <getopt.h>
