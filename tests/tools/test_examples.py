@@ -112,45 +112,39 @@ class ExamplesTest(unittest.TestCase):
 
     def test_waits_for_a_segment_that_appears_later(self):
         shm = stktest.unique_shm("ex-late")
+        self.addCleanup(stktest.shm_remove, shm)
         p = stktest.Proc([sys.executable, script("sma_crossover.py"), "--shm", shm,
                           "--seconds", "8"], env=toolstest.child_env(python=True))
-        w = None
-        try:
-            stktest.wait_for(lambda: "waiting for the segment" in p.output(), timeout=15,
-                             what="the strategy waiting")
-            w = toolstest.Writer(shm, "--rate", 1500, "--seconds", 30)
-            stktest.wait_for(lambda: "BUY" in p.output() and "SELL" in p.output(), timeout=15,
-                             what="signals after the segment appeared")
-        finally:
-            p.close()
-            if w:
-                w.close()
-            stktest.shm_remove(shm)
+        self.addCleanup(p.close)
+        stktest.wait_for(lambda: "waiting for the segment" in p.output(), timeout=15,
+                         what="the strategy waiting")
+        w = toolstest.Writer(shm, "--rate", 1500, "--seconds", 30)
+        self.addCleanup(w.close)
+        stktest.wait_for(lambda: "BUY" in p.output() and "SELL" in p.output(), timeout=15,
+                         what="signals after the segment appeared")
 
     def test_c_example_strategy(self):
         shm = stktest.unique_shm("ex-c")
+        self.addCleanup(stktest.shm_remove, shm)
         w = toolstest.Writer(shm, "--rate", 1500, "--seconds", 30)
+        self.addCleanup(w.close)
         p = stktest.Proc([toolstest.example_c_path(), "--shm", shm, "--seconds", "4",
                           "AAPL", "NVDA"], env=toolstest.child_env())
-        try:
-            stktest.wait_for(lambda: "watching 2 tickers" in p.output(), timeout=15,
-                             what="ema_crossover start")
-            time.sleep(1.0)
-            w.p.send_signal(signal.SIGUSR1)
-            w.wait_line("replaced gen=2")
-            self.assertEqual(p.p.wait(20), 0, p.output())
-            out = p.output()
-            self.assertIn(f"segment replaced, re-opened {shm}", out)
-            after = out.split("segment replaced")[1]
-            self.assertRegex(after, r"(BUY|SELL) (AAPL|NVDA) at 1\d\d\d\.\d+")  # generation 2
-            self.assertRegex(out, r"BUY (AAPL|NVDA) at [\d.]+ \(fast EMA [\d.]+ > slow EMA")
-            self.assertRegex(out, r"SELL (AAPL|NVDA) at [\d.]+ \(fast EMA [\d.]+ < slow EMA")
-            self.assertNotIn("MSFT", out)
-            self.assertRegex(out, r"done: \d+ signals")
-        finally:
-            p.close()
-            w.close()
-            stktest.shm_remove(shm)
+        self.addCleanup(p.close)
+        stktest.wait_for(lambda: "watching 2 tickers" in p.output(), timeout=15,
+                         what="ema_crossover start")
+        time.sleep(1.0)
+        w.p.send_signal(signal.SIGUSR1)
+        w.wait_line("replaced gen=2")
+        self.assertEqual(p.p.wait(20), 0, p.output())
+        out = p.output()
+        self.assertIn(f"segment replaced, re-opened {shm}", out)
+        after = out.split("segment replaced")[1]
+        self.assertRegex(after, r"(BUY|SELL) (AAPL|NVDA) at 1\d\d\d\.\d+")  # generation 2
+        self.assertRegex(out, r"BUY (AAPL|NVDA) at [\d.]+ \(fast EMA [\d.]+ > slow EMA")
+        self.assertRegex(out, r"SELL (AAPL|NVDA) at [\d.]+ \(fast EMA [\d.]+ < slow EMA")
+        self.assertNotIn("MSFT", out)
+        self.assertRegex(out, r"done: \d+ signals")
 
     def test_under_the_supervisor(self):
         sup = os.path.join(stktest.BUILD, "supervisor", "seqtick-supervisor")

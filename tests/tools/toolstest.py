@@ -72,7 +72,11 @@ class Writer(stktest.Proc):
         super().__init__([writer_path(), "--shm", shm, *map(str, args)], env=child_env())
         self.shm = shm
         if wait_ready:
-            self.wait_line("ready gen=1")
+            try:
+                self.wait_line("ready gen=1")
+            except BaseException:
+                self.close()
+                raise
 
     def wait_line(self, text, timeout=15):
         def seen():
