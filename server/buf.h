@@ -41,6 +41,9 @@ static inline int stk_buf_puts(struct stk_buf *b, const char *s)
     return stk_buf_put(b, s, strlen(s));
 }
 
+/* Append a string literal (length known at compile time). */
+#define STK_BUF_LIT(b, lit) stk_buf_put((b), (lit), sizeof(lit) - 1)
+
 int stk_buf_putc(struct stk_buf *b, char c);
 int stk_buf_u64(struct stk_buf *b, uint64_t v);
 int stk_buf_i64(struct stk_buf *b, int64_t v);

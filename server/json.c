@@ -316,6 +316,16 @@ static int key_cmp(const struct stk_json *j, int a, int b)
     return c;
 }
 
+/* Pairwise duplicate test: raw bytes decide unless an escape is involved. */
+static bool keys_equal(const struct stk_json *j, int a, int b, bool escapes)
+{
+    const jsmntok_t *ta = &j->tok[a], *tb = &j->tok[b];
+    if (!escapes)
+        return ta->end - ta->start == tb->end - tb->start &&
+               !memcmp(j->src + ta->start, j->src + tb->start, (size_t)(ta->end - ta->start));
+    return key_cmp(j, a, b) == 0;
+}
+
 static int key_cmp_r(const void *x, const void *y, void *ctx)
 {
     return key_cmp(ctx, *(const int *)x, *(const int *)y);
@@ -359,6 +369,7 @@ static int check(const struct stk_json *j, int t, const char **err)
     int next = t + 1;
     int nkeys = k->size;
     int keys_small[16];
+    bool esc[16]; /* key c has a backslash (pairwise path only) */
     int *keys = keys_small;
     if (obj && nkeys > 16) {
         keys = malloc(sizeof(int) * (size_t)nkeys);
@@ -379,7 +390,10 @@ static int check(const struct stk_json *j, int t, const char **err)
                 goto syntax_free;
             const char *ks = s + j->tok[next].start;
             size_t kn = (size_t)(j->tok[next].end - j->tok[next].start);
-            if (memchr(ks, '\\', kn) && str_decode(ks, kn, NULL, 0) < 0) {
+            bool has_esc = memchr(ks, '\\', kn) != NULL;
+            if (c < 16)
+                esc[c] = has_esc;
+            if (has_esc && str_decode(ks, kn, NULL, 0) < 0) {
                 *err = "invalid \\u escape (unpaired surrogate)";
                 goto fail_free;
             }
@@ -405,7 +419,7 @@ static int check(const struct stk_json *j, int t, const char **err)
         if (nkeys <= 16) {
             for (int a = 0; a < nkeys; a++)
                 for (int b = a + 1; b < nkeys; b++)
-                    if (key_cmp(j, keys[a], keys[b]) == 0)
+                    if (keys_equal(j, keys[a], keys[b], esc[a] || esc[b]))
                         goto dup;
         } else {
             qsort_r(keys, (size_t)nkeys, sizeof(int), key_cmp_r, (void *)j);

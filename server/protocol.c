@@ -24,7 +24,13 @@ const char *stk_err_name(enum stk_err e)
     return err_names[e];
 }
 
+/* the request fields any operation reads, located in one pass */
+enum { F_V, F_ID, F_TYPE, F_TICKER, F_TICKERS, F_LIMIT, F_THROTTLE, F_N };
+static const char *const field_names[F_N] = {"v",       "id",    "type",       "ticker",
+                                             "tickers", "limit", "throttle_ms"};
+
 struct req {
+    int f[F_N]; /* value token of each field, -1 if absent */
     struct stk_conn *c;
     struct stk_server *s;
     struct stk_buf *b;
@@ -55,15 +61,15 @@ static void log_copy(char *out, size_t size, const char *s, size_t n)
 static void error_line(struct stk_buf *b, const char *id, size_t id_len, const char *op,
                        size_t op_len, enum stk_err code, const char *msg)
 {
-    stk_buf_puts(b, "{\"v\":1,\"id\":");
+    STK_BUF_LIT(b, "{\"v\":1,\"id\":");
     stk_buf_put(b, id, id_len);
-    stk_buf_puts(b, ",\"type\":\"error\",\"op\":");
+    STK_BUF_LIT(b, ",\"type\":\"error\",\"op\":");
     stk_buf_put(b, op, op_len);
-    stk_buf_puts(b, ",\"error\":{\"code\":\"");
+    STK_BUF_LIT(b, ",\"error\":{\"code\":\"");
     stk_buf_puts(b, err_names[code]);
-    stk_buf_puts(b, "\",\"message\":");
+    STK_BUF_LIT(b, "\",\"message\":");
     stk_buf_json_str(b, msg, strlen(msg));
-    stk_buf_puts(b, "}}\n");
+    STK_BUF_LIT(b, "}}\n");
 }
 
 static int fail(struct req *r, enum stk_err code, const char *msg)
@@ -81,16 +87,16 @@ static int fail(struct req *r, enum stk_err code, const char *msg)
 
 static void head(struct req *r)
 {
-    stk_buf_puts(r->b, "{\"v\":1,\"id\":");
+    STK_BUF_LIT(r->b, "{\"v\":1,\"id\":");
     stk_buf_put(r->b, r->id, r->id_len);
-    stk_buf_puts(r->b, ",\"type\":\"response\",\"op\":\"");
+    STK_BUF_LIT(r->b, ",\"type\":\"response\",\"op\":\"");
     stk_buf_puts(r->b, r->opname);
     stk_buf_putc(r->b, '"');
 }
 
 static void tail(struct req *r)
 {
-    stk_buf_puts(r->b, "}\n");
+    STK_BUF_LIT(r->b, "}\n");
 }
 
 static uint64_t now_ms(struct stk_server *s)
@@ -104,25 +110,25 @@ static void quote_fields(struct stk_buf *b, struct stk_server *s, const char *na
 {
     uint64_t age = now_ns > q->pub_ts_ns ? now_ns - q->pub_ts_ns : 0;
     bool stale = !alive || age > s->cfg->server.freshness_ms * 1000000u;
-    stk_buf_puts(b, "\"ticker\":");
+    STK_BUF_LIT(b, "\"ticker\":");
     stk_buf_json_str(b, name, strlen(name));
-    stk_buf_puts(b, ",\"price\":");
+    STK_BUF_LIT(b, ",\"price\":");
     stk_buf_decimal(b, q->price);
-    stk_buf_puts(b, ",\"bid\":");
+    STK_BUF_LIT(b, ",\"bid\":");
     stk_buf_decimal(b, q->bid);
-    stk_buf_puts(b, ",\"ask\":");
+    STK_BUF_LIT(b, ",\"ask\":");
     stk_buf_decimal(b, q->ask);
-    stk_buf_puts(b, ",\"bid_size\":");
+    STK_BUF_LIT(b, ",\"bid_size\":");
     stk_buf_u64(b, q->bid_size);
-    stk_buf_puts(b, ",\"ask_size\":");
+    STK_BUF_LIT(b, ",\"ask_size\":");
     stk_buf_u64(b, q->ask_size);
-    stk_buf_puts(b, ",\"volume\":");
+    STK_BUF_LIT(b, ",\"volume\":");
     stk_buf_u64(b, q->volume);
-    stk_buf_puts(b, ",\"ts_ms\":");
+    STK_BUF_LIT(b, ",\"ts_ms\":");
     stk_buf_u64(b, q->src_ts_ns / 1000000u);
-    stk_buf_puts(b, ",\"ts_ns\":");
+    STK_BUF_LIT(b, ",\"ts_ns\":");
     stk_buf_u64(b, q->src_ts_ns);
-    stk_buf_puts(b, ",\"age_ms\":");
+    STK_BUF_LIT(b, ",\"age_ms\":");
     stk_buf_u64(b, age / 1000000u);
     stk_buf_puts(b, stale ? ",\"stale\":true" : ",\"stale\":false");
 }
@@ -157,7 +163,7 @@ static int need_seg(struct req *r)
 static int op_ping(struct req *r)
 {
     head(r);
-    stk_buf_puts(r->b, ",\"ts_ms\":");
+    STK_BUF_LIT(r->b, ",\"ts_ms\":");
     stk_buf_u64(r->b, now_ms(r->s));
     tail(r);
     return 0;
@@ -170,16 +176,16 @@ static int op_health(struct req *r)
     bool alive = stk_producer_alive(s, &age);
     head(r);
     stk_buf_puts(r->b, alive ? ",\"producer_alive\":true" : ",\"producer_alive\":false");
-    stk_buf_puts(r->b, ",\"heartbeat_age_ms\":");
+    STK_BUF_LIT(r->b, ",\"heartbeat_age_ms\":");
     if (age == UINT64_MAX)
-        stk_buf_puts(r->b, "null");
+        STK_BUF_LIT(r->b, "null");
     else
         stk_buf_u64(r->b, age / 1000000u);
-    stk_buf_puts(r->b, ",\"generation\":");
+    STK_BUF_LIT(r->b, ",\"generation\":");
     if (s->seg)
         stk_buf_u64(r->b, atomic_load(&stk_seg_header(s->seg)->generation));
     else
-        stk_buf_puts(r->b, "null");
+        STK_BUF_LIT(r->b, "null");
     stk_buf_printf(r->b,
                    ",\"nsymbols\":%u,\"connections\":%zu,\"uptime_s\":%llu,\"segment\":%s,"
                    "\"subscribers\":%zu,\"requests\":%llu,\"errors\":%llu,\"slow_consumers\":%llu",
@@ -197,7 +203,7 @@ static int op_list_tickers(struct req *r)
         return -1;
     uint32_t n = stk_seg_nsymbols(r->s->seg);
     head(r);
-    stk_buf_puts(r->b, ",\"tickers\":[");
+    STK_BUF_LIT(r->b, ",\"tickers\":[");
     for (uint32_t i = 0; i < n; i++) {
         const char *name = stk_seg_symbol(r->s->seg, i);
         if (i)
@@ -212,7 +218,7 @@ static int op_list_tickers(struct req *r)
 static int op_get_quote(struct req *r)
 {
     char name[STK_NAME_MAX + 1];
-    int t = stk_json_get(&r->j, 0, "ticker");
+    int t = r->f[F_TICKER];
     if (t < 0)
         return fail(r, STK_E_BAD_REQUEST, "Missing required field: ticker");
     int k = ticker_of(r, t, name);
@@ -241,7 +247,7 @@ static int op_get_quote(struct req *r)
  * the array token, -2 for "*", or -1 after replying. */
 static int tickers_arg(struct req *r, bool star_ok)
 {
-    int t = stk_json_get(&r->j, 0, "tickers");
+    int t = r->f[F_TICKERS];
     if (t < 0)
         return fail(r, STK_E_BAD_REQUEST, "Missing required field: tickers");
     if (star_ok && stk_json_is_string(&r->j, t)) {
@@ -270,7 +276,7 @@ static int op_get_quotes(struct req *r)
     uint64_t now = stk_server_now(r->s);
     bool alive = stk_producer_alive(r->s, NULL);
     head(r);
-    stk_buf_puts(r->b, ",\"quotes\":[");
+    STK_BUF_LIT(r->b, ",\"quotes\":[");
     for (int i = 0; i < r->j.tok[t].size; i++) {
         char name[STK_NAME_MAX + 1];
         struct stk_quote q;
@@ -287,7 +293,7 @@ static int op_get_quotes(struct req *r)
         }
         size_t n;
         const char *raw = stk_json_raw(&r->j, e, &n);
-        stk_buf_puts(r->b, "{\"ticker\":");
+        STK_BUF_LIT(r->b, "{\"ticker\":");
         stk_buf_put(r->b, raw, n);
         stk_buf_puts(r->b,
                      rr == -EBUSY ? ",\"error\":\"UNAVAILABLE\"}" : ",\"error\":\"NOT_FOUND\"}");
@@ -303,9 +309,9 @@ static int op_get_snapshot_epoch(struct req *r)
         return -1;
     const struct stk_header *h = stk_seg_header(r->s->seg);
     head(r);
-    stk_buf_puts(r->b, ",\"epoch\":");
+    STK_BUF_LIT(r->b, ",\"epoch\":");
     stk_buf_u64(r->b, stk_seg_epoch(r->s->seg));
-    stk_buf_puts(r->b, ",\"last_update_ms\":");
+    STK_BUF_LIT(r->b, ",\"last_update_ms\":");
     stk_buf_u64(r->b, atomic_load_explicit(&h->last_update_ns, memory_order_relaxed) / 1000000u);
     tail(r);
     return 0;
@@ -314,7 +320,7 @@ static int op_get_snapshot_epoch(struct req *r)
 static int op_get_history(struct req *r)
 {
     char name[STK_NAME_MAX + 1];
-    int t = stk_json_get(&r->j, 0, "ticker");
+    int t = r->f[F_TICKER];
     if (t < 0)
         return fail(r, STK_E_BAD_REQUEST, "Missing required field: ticker");
     int k = ticker_of(r, t, name);
@@ -324,7 +330,7 @@ static int op_get_history(struct req *r)
         return -1;
     uint32_t hist = stk_seg_header(r->s->seg)->history;
     int64_t limit = hist;
-    int lt = stk_json_get(&r->j, 0, "limit");
+    int lt = r->f[F_LIMIT];
     if (lt >= 0 && (stk_json_int(&r->j, lt, &limit) < 0 || limit < 0 || limit > (int64_t)hist)) {
         char msg[96];
         snprintf(msg, sizeof(msg), "limit must be an integer from 0 to %u (shm.history)", hist);
@@ -338,18 +344,18 @@ static int op_get_history(struct req *r)
         return fail(r, STK_E_INTERNAL, "out of memory");
     int n = stk_history_read(r->s->seg, (uint32_t)idx, ticks, (size_t)limit);
     head(r);
-    stk_buf_puts(r->b, ",\"ticker\":");
+    STK_BUF_LIT(r->b, ",\"ticker\":");
     stk_buf_json_str(r->b, name, strlen(name));
-    stk_buf_puts(r->b, ",\"ticks\":[");
+    STK_BUF_LIT(r->b, ",\"ticks\":[");
     for (int i = 0; i < n; i++) {
         const struct stk_quote *q = &ticks[i];
         stk_buf_puts(r->b, i ? ",{\"seq\":" : "{\"seq\":");
         stk_buf_u64(r->b, q->seq);
-        stk_buf_puts(r->b, ",\"price\":");
+        STK_BUF_LIT(r->b, ",\"price\":");
         stk_buf_decimal(r->b, q->price);
-        stk_buf_puts(r->b, ",\"bid\":");
+        STK_BUF_LIT(r->b, ",\"bid\":");
         stk_buf_decimal(r->b, q->bid);
-        stk_buf_puts(r->b, ",\"ask\":");
+        STK_BUF_LIT(r->b, ",\"ask\":");
         stk_buf_decimal(r->b, q->ask);
         stk_buf_printf(r->b,
                        ",\"bid_size\":%u,\"ask_size\":%u,\"volume\":%llu,\"ts_ms\":%llu,"
@@ -371,7 +377,7 @@ static int op_subscribe(struct req *r)
     if (t == -1)
         return -1;
     int64_t throttle = -1;
-    int tt = stk_json_get(&r->j, 0, "throttle_ms");
+    int tt = r->f[F_THROTTLE];
     if (tt >= 0 &&
         (stk_json_int(&r->j, tt, &throttle) < 0 || throttle < 0 || throttle > MAX_THROTTLE_MS))
         return fail(r, STK_E_BAD_REQUEST, "throttle_ms must be an integer from 0 to 60000");
@@ -394,9 +400,9 @@ static int op_subscribe(struct req *r)
     uint64_t now = stk_server_now(s);
     bool alive = stk_producer_alive(s, NULL);
     head(r);
-    stk_buf_puts(r->b, ",\"tickers\":");
+    STK_BUF_LIT(r->b, ",\"tickers\":");
     if (t < 0) {
-        stk_buf_puts(r->b, "\"*\"");
+        STK_BUF_LIT(r->b, "\"*\"");
         if (stk_subs_add_all(r->c) < 0)
             goto oom;
     } else {
@@ -404,7 +410,7 @@ static int op_subscribe(struct req *r)
         const char *raw = stk_json_raw(&r->j, t, &rn);
         stk_buf_put(r->b, raw, rn);
     }
-    stk_buf_puts(r->b, ",\"quotes\":[");
+    STK_BUF_LIT(r->b, ",\"quotes\":[");
     bool first = true;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t sym = t >= 0 ? (uint32_t)idx[i] : i;
@@ -473,6 +479,33 @@ static const struct {
     {"health", op_health},
 };
 
+/* One pass over the top-level keys; a key written with escapes sends the
+ * lookup to stk_json_get(), which decodes. */
+static void index_fields(struct req *r)
+{
+    const struct stk_json *j = &r->j;
+    bool escaped = false;
+    for (int k = 0; k < F_N; k++)
+        r->f[k] = -1;
+    int i = 1;
+    for (int c = 0; c < j->tok[0].size && i < j->ntok; c++) {
+        const char *key = j->src + j->tok[i].start;
+        size_t n = (size_t)(j->tok[i].end - j->tok[i].start);
+        if (memchr(key, '\\', n))
+            escaped = true;
+        for (int k = 0; k < F_N; k++) {
+            if (strlen(field_names[k]) == n && !memcmp(field_names[k], key, n)) {
+                r->f[k] = i + 1;
+                break;
+            }
+        }
+        i = stk_json_skip(j, i + 1);
+    }
+    if (escaped)
+        for (int k = 0; k < F_N; k++)
+            r->f[k] = stk_json_get(j, 0, field_names[k]);
+}
+
 static void handle(struct req *r)
 {
     const char *err = NULL;
@@ -489,9 +522,8 @@ static void handle(struct req *r)
         fail(r, STK_E_BAD_REQUEST, "request must be a JSON object");
         return;
     }
-    int v = stk_json_get(&r->j, 0, "v");
-    int id = stk_json_get(&r->j, 0, "id");
-    int type = stk_json_get(&r->j, 0, "type");
+    index_fields(r);
+    int v = r->f[F_V], id = r->f[F_ID], type = r->f[F_TYPE];
     if (id >= 0 && stk_json_is_scalar(&r->j, id))
         r->id = stk_json_raw(&r->j, id, &r->id_len);
     if (type >= 0 && stk_json_is_string(&r->j, type))
@@ -592,13 +624,13 @@ static size_t ndjson_events(struct stk_conn *c, size_t limit)
         if (sent != STK_SEQ_RESYNC && q.seq > sent && (q.seq - sent) / 2 > 1)
             conflated = (q.seq - sent) / 2 - 1;
         size_t mark = b->len;
-        stk_buf_puts(b, "{\"v\":1,\"type\":\"quote\",\"seq\":");
+        STK_BUF_LIT(b, "{\"v\":1,\"type\":\"quote\",\"seq\":");
         stk_buf_u64(b, c->sub->event_seq + 1);
-        stk_buf_puts(b, ",\"conflated\":");
+        STK_BUF_LIT(b, ",\"conflated\":");
         stk_buf_u64(b, conflated);
         stk_buf_putc(b, ',');
         quote_fields(b, s, stk_sub_name(sub), &q, now, alive);
-        stk_buf_puts(b, "}\n");
+        STK_BUF_LIT(b, "}\n");
         if (b->err) {
             b->len = mark;
             b->err = 0;
@@ -618,11 +650,11 @@ static size_t ndjson_events(struct stk_conn *c, size_t limit)
 
 static void ndjson_heartbeat(struct stk_conn *c)
 {
-    stk_buf_puts(&c->out, "{\"v\":1,\"type\":\"heartbeat\",\"ts_ms\":");
+    STK_BUF_LIT(&c->out, "{\"v\":1,\"type\":\"heartbeat\",\"ts_ms\":");
     stk_buf_u64(&c->out, now_ms(c->srv));
-    stk_buf_puts(&c->out, ",\"epoch\":");
+    STK_BUF_LIT(&c->out, ",\"epoch\":");
     stk_buf_u64(&c->out, c->srv->seg ? stk_seg_epoch(c->srv->seg) : 0);
-    stk_buf_puts(&c->out, "}\n");
+    STK_BUF_LIT(&c->out, "}\n");
     c->out.err = 0;
 }
 
