@@ -97,43 +97,90 @@ int stk_json_number_check(const char *s, size_t n)
 /* One linear pass before jsmn: NUL bytes (jsmn would stop at them), UTF-8,
  * raw control characters inside strings, and nesting depth (so a 20,000-deep
  * line is refused before any token is allocated). */
+/* byte classes for the pre-scan: 0 plain, 1 '"', 2 '\\', 3 control, 4 opener,
+ * 5 closer, 6 non-ASCII, 7 NUL */
+static const unsigned char cls_ascii[128] = {
+    [0] = 7,   [1] = 3,    [2] = 3,   [3] = 3,   [4] = 3,   [5] = 3,   [6] = 3,  [7] = 3,
+    [8] = 3,   [9] = 3,    [10] = 3,  [11] = 3,  [12] = 3,  [13] = 3,  [14] = 3, [15] = 3,
+    [16] = 3,  [17] = 3,   [18] = 3,  [19] = 3,  [20] = 3,  [21] = 3,  [22] = 3, [23] = 3,
+    [24] = 3,  [25] = 3,   [26] = 3,  [27] = 3,  [28] = 3,  [29] = 3,  [30] = 3, [31] = 3,
+    ['"'] = 1, ['\\'] = 2, ['{'] = 4, ['['] = 4, ['}'] = 5, [']'] = 5,
+};
+
+static inline unsigned char cls(unsigned char c)
+{
+    return c < 0x80 ? cls_ascii[c] : 6;
+}
+
+/* One linear pass before jsmn: NUL bytes (jsmn would stop at them), UTF-8,
+ * raw control characters inside strings, and nesting depth (so a 20,000-deep
+ * line is refused before any token is allocated). */
 static int prescan(const char *src, size_t len, const char **err)
 {
     const unsigned char *s = (const unsigned char *)src;
     int depth = 0;
-    bool in_str = false, esc = false, ascii = true;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = s[i];
-        if (c == 0) {
-            *err = "NUL byte in request";
-            return -EINVAL;
-        }
-        if (c >= 0x80) {
-            ascii = false;
+    bool ascii = true;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char k = cls(s[i++]);
+        switch (k) {
+        case 0:
+        case 3: /* control characters outside strings: jsmn refuses them */
             continue;
-        }
-        if (in_str) {
-            if (esc)
-                esc = false;
-            else if (c == '\\')
-                esc = true;
-            else if (c == '"')
-                in_str = false;
-            else if (c < 0x20) {
-                *err = "control character in string";
-                return -EINVAL;
-            }
-            continue;
-        }
-        if (c == '"') {
-            in_str = true;
-        } else if (c == '{' || c == '[') {
+        case 4:
             if (++depth > STK_JSON_MAX_DEPTH) {
                 *err = "nesting too deep";
                 return -EINVAL;
             }
-        } else if (c == '}' || c == ']') {
+            continue;
+        case 5:
             depth--;
+            continue;
+        case 6:
+            ascii = false;
+            continue;
+        case 7:
+            *err = "NUL byte in request";
+            return -EINVAL;
+        case 2:
+            continue;
+        default: /* '"': the string runs to the next unescaped '"' */
+            for (;;) {
+                if (i >= len)
+                    return 0; /* unterminated: jsmn reports it */
+                unsigned char c = s[i++];
+                unsigned char ck = cls(c);
+                if (ck == 0)
+                    continue;
+                if (ck == 1)
+                    break;
+                if (ck == 2) {
+                    if (i < len && s[i] == 0) {
+                        *err = "NUL byte in request";
+                        return -EINVAL;
+                    }
+                    if (i < len && cls(s[i]) == 6)
+                        ascii = false;
+                    if (i < len && cls(s[i]) == 3) {
+                        *err = "control character in string";
+                        return -EINVAL;
+                    }
+                    i++;
+                    continue;
+                }
+                if (ck == 6) {
+                    ascii = false;
+                    continue;
+                }
+                if (ck == 7) {
+                    *err = "NUL byte in request";
+                    return -EINVAL;
+                }
+                if (ck == 3) {
+                    *err = "control character in string";
+                    return -EINVAL;
+                }
+            }
         }
     }
     if (!ascii && stk_utf8_check(s, len) < 0) {

@@ -28,6 +28,7 @@ const char *stk_err_name(enum stk_err e)
 enum { F_V, F_ID, F_TYPE, F_TICKER, F_TICKERS, F_LIMIT, F_THROTTLE, F_N };
 static const char *const field_names[F_N] = {"v",       "id",    "type",       "ticker",
                                              "tickers", "limit", "throttle_ms"};
+static const unsigned char field_lens[F_N] = {1, 2, 4, 6, 7, 5, 11};
 
 struct req {
     int f[F_N]; /* value token of each field, -1 if absent */
@@ -105,6 +106,23 @@ static uint64_t now_ms(struct stk_server *s)
 }
 
 /* The quote fields (no braces). */
+/* Unsigned decimal into p (no bounds: 20 bytes at most); returns the end. */
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[20], *t = tmp + sizeof(tmp);
+    do {
+        *--t = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    size_t n = (size_t)(tmp + sizeof(tmp) - t);
+    memcpy(p, t, n);
+    return p + n;
+}
+
+#define PUT_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) += sizeof(lit) - 1)
+
+/* The quote fields (no braces). The hot path of get_quote and of events:
+ * one reservation, then plain stores. */
 static void quote_fields(struct stk_buf *b, struct stk_server *s, const char *name,
                          const struct stk_quote *q, uint64_t now_ns, bool alive)
 {
@@ -112,25 +130,33 @@ static void quote_fields(struct stk_buf *b, struct stk_server *s, const char *na
     bool stale = !alive || age > s->cfg->server.freshness_ms * 1000000u;
     STK_BUF_LIT(b, "\"ticker\":");
     stk_buf_json_str(b, name, strlen(name));
-    STK_BUF_LIT(b, ",\"price\":");
-    stk_buf_decimal(b, q->price);
-    STK_BUF_LIT(b, ",\"bid\":");
-    stk_buf_decimal(b, q->bid);
-    STK_BUF_LIT(b, ",\"ask\":");
-    stk_buf_decimal(b, q->ask);
-    STK_BUF_LIT(b, ",\"bid_size\":");
-    stk_buf_u64(b, q->bid_size);
-    STK_BUF_LIT(b, ",\"ask_size\":");
-    stk_buf_u64(b, q->ask_size);
-    STK_BUF_LIT(b, ",\"volume\":");
-    stk_buf_u64(b, q->volume);
-    STK_BUF_LIT(b, ",\"ts_ms\":");
-    stk_buf_u64(b, q->src_ts_ns / 1000000u);
-    STK_BUF_LIT(b, ",\"ts_ns\":");
-    stk_buf_u64(b, q->src_ts_ns);
-    STK_BUF_LIT(b, ",\"age_ms\":");
-    stk_buf_u64(b, age / 1000000u);
-    stk_buf_puts(b, stale ? ",\"stale\":true" : ",\"stale\":false");
+    /* 9 names (< 100 bytes) + 3 decimals + 6 integers (≤ 20 digits each) */
+    if (stk_buf_grow(b, 100 + 3 * STK_DECIMAL_MAX + 6 * 20 + 16) < 0)
+        return;
+    char *p = b->data + b->len;
+    PUT_LIT(p, ",\"price\":");
+    p += stk_decimal_format(q->price, p, STK_DECIMAL_MAX);
+    PUT_LIT(p, ",\"bid\":");
+    p += stk_decimal_format(q->bid, p, STK_DECIMAL_MAX);
+    PUT_LIT(p, ",\"ask\":");
+    p += stk_decimal_format(q->ask, p, STK_DECIMAL_MAX);
+    PUT_LIT(p, ",\"bid_size\":");
+    p = put_u64(p, q->bid_size);
+    PUT_LIT(p, ",\"ask_size\":");
+    p = put_u64(p, q->ask_size);
+    PUT_LIT(p, ",\"volume\":");
+    p = put_u64(p, q->volume);
+    PUT_LIT(p, ",\"ts_ms\":");
+    p = put_u64(p, q->src_ts_ns / 1000000u);
+    PUT_LIT(p, ",\"ts_ns\":");
+    p = put_u64(p, q->src_ts_ns);
+    PUT_LIT(p, ",\"age_ms\":");
+    p = put_u64(p, age / 1000000u);
+    if (stale)
+        PUT_LIT(p, ",\"stale\":true");
+    else
+        PUT_LIT(p, ",\"stale\":false");
+    b->len = (size_t)(p - b->data);
 }
 
 /* Decode a ticker string token; 0 ok, -EINVAL not a string, -ENOENT a
@@ -494,7 +520,7 @@ static void index_fields(struct req *r)
         if (memchr(key, '\\', n))
             escaped = true;
         for (int k = 0; k < F_N; k++) {
-            if (strlen(field_names[k]) == n && !memcmp(field_names[k], key, n)) {
+            if (field_lens[k] == n && !memcmp(field_names[k], key, n)) {
                 r->f[k] = i + 1;
                 break;
             }
