@@ -115,7 +115,7 @@ static inline unsigned char cls(unsigned char c)
 /* One linear pass before jsmn: NUL bytes (jsmn would stop at them), UTF-8,
  * raw control characters inside strings, and nesting depth (so a 20,000-deep
  * line is refused before any token is allocated). */
-static int prescan(const char *src, size_t len, const char **err)
+static int prescan(const char *src, size_t len, bool *escapes, const char **err)
 {
     const unsigned char *s = (const unsigned char *)src;
     int depth = 0;
@@ -155,6 +155,7 @@ static int prescan(const char *src, size_t len, const char **err)
                 if (ck == 1)
                     break;
                 if (ck == 2) {
+                    *escapes = true;
                     if (i < len && s[i] == 0) {
                         *err = "NUL byte in request";
                         return -EINVAL;
@@ -405,7 +406,8 @@ static int check(const struct stk_json *j, int t, const char **err)
         if (k->size != 0)
             goto syntax;
         size_t n = (size_t)(k->end - k->start);
-        if (memchr(s + k->start, '\\', n) && str_decode(s + k->start, n, NULL, 0) < 0) {
+        if (j->escapes && memchr(s + k->start, '\\', n) &&
+            str_decode(s + k->start, n, NULL, 0) < 0) {
             *err = "invalid \\u escape (unpaired surrogate)";
             return -1;
         }
@@ -437,7 +439,7 @@ static int check(const struct stk_json *j, int t, const char **err)
                 goto syntax_free;
             const char *ks = s + j->tok[next].start;
             size_t kn = (size_t)(j->tok[next].end - j->tok[next].start);
-            bool has_esc = memchr(ks, '\\', kn) != NULL;
+            bool has_esc = j->escapes && memchr(ks, '\\', kn) != NULL;
             if (c < 16)
                 esc[c] = has_esc;
             if (has_esc && str_decode(ks, kn, NULL, 0) < 0) {
@@ -500,7 +502,8 @@ int stk_json_parse(struct stk_json *j, const char *src, size_t len, const char *
     j->heap = NULL;
     j->tok = j->small;
     j->ntok = 0;
-    int r = prescan(src, len, ret_err);
+    j->escapes = false;
+    int r = prescan(src, len, &j->escapes, ret_err);
     if (r < 0)
         return r;
     size_t b0 = 0, e0 = len;

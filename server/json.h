@@ -31,6 +31,7 @@ struct stk_json {
     jsmntok_t *tok;
     int ntok;
     jsmntok_t *heap; /* set when the small array was too small */
+    bool escapes;    /* some string has a backslash escape (else raw = text) */
     jsmntok_t small[STK_JSON_SMALL_TOKENS];
 };
 

@@ -109,13 +109,45 @@ static uint64_t now_ms(struct stk_server *s)
 /* Unsigned decimal into p (no bounds: 20 bytes at most); returns the end. */
 static char *put_u64(char *p, uint64_t v)
 {
-    char tmp[20], *t = tmp + sizeof(tmp);
-    do {
-        *--t = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    size_t n = (size_t)(tmp + sizeof(tmp) - t);
-    memcpy(p, t, n);
+    static const char d2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
+                             "34353637383940414243444546474849505152535455565758596061626364656667"
+                             "6869707172737475767778798081828384858687888990919293949596979899";
+    static const uint64_t pow10[20] = {1ull,
+                                       10ull,
+                                       100ull,
+                                       1000ull,
+                                       10000ull,
+                                       100000ull,
+                                       1000000ull,
+                                       10000000ull,
+                                       100000000ull,
+                                       1000000000ull,
+                                       10000000000ull,
+                                       100000000000ull,
+                                       1000000000000ull,
+                                       10000000000000ull,
+                                       100000000000000ull,
+                                       1000000000000000ull,
+                                       10000000000000000ull,
+                                       100000000000000000ull,
+                                       1000000000000000000ull,
+                                       10000000000000000000ull};
+    unsigned n = 1;
+    while (n < 20 && v >= pow10[n])
+        n++;
+    char *t = p + n;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        t -= 2;
+        memcpy(t, d2 + 2 * r, 2);
+    }
+    if (v >= 10) {
+        t -= 2;
+        memcpy(t, d2 + 2 * v, 2);
+    } else {
+        *--t = (char)('0' + v);
+    }
     return p + n;
 }
 
@@ -490,19 +522,24 @@ static int op_unsubscribe(struct req *r)
     return 0;
 }
 
+#define OP(name, fn)                                                                               \
+    {                                                                                              \
+        name, sizeof(name) - 1, fn                                                                 \
+    }
 static const struct {
     const char *name;
+    size_t len;
     int (*fn)(struct req *);
 } ops[] = {
-    {"get_quote", op_get_quote},
-    {"get_quotes", op_get_quotes},
-    {"ping", op_ping},
-    {"list_tickers", op_list_tickers},
-    {"get_snapshot_epoch", op_get_snapshot_epoch},
-    {"get_history", op_get_history},
-    {"subscribe", op_subscribe},
-    {"unsubscribe", op_unsubscribe},
-    {"health", op_health},
+    OP("get_quote", op_get_quote),
+    OP("get_quotes", op_get_quotes),
+    OP("ping", op_ping),
+    OP("list_tickers", op_list_tickers),
+    OP("get_snapshot_epoch", op_get_snapshot_epoch),
+    OP("get_history", op_get_history),
+    OP("subscribe", op_subscribe),
+    OP("unsubscribe", op_unsubscribe),
+    OP("health", op_health),
 };
 
 /* One pass over the top-level keys; a key written with escapes sends the
@@ -517,7 +554,7 @@ static void index_fields(struct req *r)
     for (int c = 0; c < j->tok[0].size && i < j->ntok; c++) {
         const char *key = j->src + j->tok[i].start;
         size_t n = (size_t)(j->tok[i].end - j->tok[i].start);
-        if (memchr(key, '\\', n))
+        if (j->escapes && memchr(key, '\\', n))
             escaped = true;
         for (int k = 0; k < F_N; k++) {
             if (field_lens[k] == n && !memcmp(field_names[k], key, n)) {
@@ -577,10 +614,15 @@ static void handle(struct req *r)
         fail(r, STK_E_BAD_REQUEST, "type must be a string");
         return;
     }
-    char tname[32];
-    int tn = stk_json_str(&r->j, type, tname, sizeof(tname));
+    char tbuf[32];
+    const char *tname = r->line + r->j.tok[type].start;
+    int tn = r->j.tok[type].end - r->j.tok[type].start;
+    if (r->j.escapes) {
+        tn = stk_json_str(&r->j, type, tbuf, sizeof(tbuf));
+        tname = tbuf;
+    }
     for (size_t i = 0; tn > 0 && i < sizeof(ops) / sizeof(ops[0]); i++) {
-        if (strcmp(tname, ops[i].name) == 0 && (size_t)tn == strlen(ops[i].name)) {
+        if ((size_t)tn == ops[i].len && !memcmp(tname, ops[i].name, (size_t)tn)) {
             r->opname = ops[i].name;
             ops[i].fn(r);
             return;

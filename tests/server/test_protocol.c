@@ -151,6 +151,11 @@ START_TEST(ops)
     HAS(r, "\"generation\":1,\"nsymbols\":2,\"connections\":1");
     r = ask("{\"v\":1,\"id\":1,\"type\":\"ping\"}");
     HAS(r, "\"op\":\"ping\",\"ts_ms\":");
+    /* escapes in keys and values are decoded before they are matched */
+    r = ask("{\"\\u0076\":1,\"id\":\"e\",\"t\\u0079pe\":\"get_\\u0071uote\",\"ticker\":"
+            "\"AAP\\u004c\"}");
+    HAS(r, "\"id\":\"e\",\"type\":\"response\",\"op\":\"get_quote\",\"ticker\":\"AAPL\",\"price\":"
+           "189.25");
 }
 END_TEST
 
