@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -647,11 +648,30 @@ struct stk_record *stk_seg_record_rw(struct stk_seg *seg, uint32_t index)
     return &seg->records[index];
 }
 
+/* After the spin budget of stk_record_load(), a writer that is merely
+ * preempted mid-write (a loaded box, more runnable threads than cores) gets
+ * the CPU back by yielding, for at most STK_BUSY_YIELD_NS; a writer that died
+ * mid-write stays odd and the caller gets -EBUSY after that. */
+#define STK_BUSY_YIELD_NS 2000000u
+
+static int record_load_patient(const struct stk_record *r, struct stk_quote *q)
+{
+    int rc = stk_record_load(r, q);
+    if (rc != -EBUSY)
+        return rc;
+    uint64_t deadline = stk_mono_ns() + STK_BUSY_YIELD_NS;
+    do {
+        sched_yield();
+        rc = stk_record_load(r, q);
+    } while (rc == -EBUSY && stk_mono_ns() < deadline);
+    return rc;
+}
+
 int stk_quote_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *q)
 {
     if (index >= stk_seg_nsymbols(seg))
         return -ERANGE;
-    return stk_record_load(&seg->records[index], q);
+    return record_load_patient(&seg->records[index], q);
 }
 
 void stk_quote_write(struct stk_seg *seg, uint32_t index, const struct stk_quote *q)
@@ -698,7 +718,22 @@ void stk_tick_publish(struct stk_seg *seg, uint32_t index, const struct stk_quot
                           memory_order_relaxed);
 }
 
+static int tick_load(const struct stk_seg *seg, uint32_t index, uint64_t k, struct stk_quote *q);
+
 int stk_tick_read(const struct stk_seg *seg, uint32_t index, uint64_t k, struct stk_quote *q)
+{
+    int rc = tick_load(seg, index, k, q);
+    if (rc != -EBUSY)
+        return rc;
+    uint64_t deadline = stk_mono_ns() + STK_BUSY_YIELD_NS;
+    do {
+        sched_yield();
+        rc = tick_load(seg, index, k, q);
+    } while (rc == -EBUSY && stk_mono_ns() < deadline);
+    return rc;
+}
+
+static int tick_load(const struct stk_seg *seg, uint32_t index, uint64_t k, struct stk_quote *q)
 {
     if (index >= stk_seg_nsymbols(seg))
         return -ERANGE;

@@ -211,7 +211,9 @@ STK_API int stk_seg_lookup(struct stk_seg *seg, const char *name);
 STK_API const struct stk_record *stk_seg_record(const struct stk_seg *seg, uint32_t index);
 
 /* Latest quote of `index`. Returns 0, -ENODATA never written, -EBUSY writer
- * stuck mid-write, -ERANGE index >= nsymbols. */
+ * stuck mid-write, -ERANGE index >= nsymbols. Where stk_record_load() gives
+ * up after its spins, this one also yields the CPU for up to 2 ms, so a writer
+ * that was only preempted mid-write finishes; -EBUSY then means it died. */
 STK_API int stk_quote_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *q);
 
 /* Ticks ever appended to `index`'s ring (acquire load of its head). */
@@ -219,7 +221,8 @@ STK_API uint64_t stk_ring_head(const struct stk_seg *seg, uint32_t index);
 
 /* Tick number k of `index` (q->seq = k). Returns 0; -EAGAIN not written yet
  * (k >= head); -ESTALE lapped: the slot already holds a newer tick, resume at
- * stk_ring_head() - history; -EBUSY writer stuck; -ERANGE bad index. */
+ * stk_ring_head() - history; -EBUSY writer stuck (after spinning and up to
+ * 2 ms of yielding, as stk_quote_read()); -ERANGE bad index. */
 STK_API int stk_tick_read(const struct stk_seg *seg, uint32_t index, uint64_t k,
                           struct stk_quote *q);
 
@@ -235,7 +238,8 @@ STK_API uint64_t stk_seg_epoch(const struct stk_seg *seg);
 /* Sleep until the epoch differs from `seen` or timeout_ms passes (< 0:
  * forever), on a futex in the shared header: no busy wait. Returns 0 when it
  * changed (and is even), -ETIMEDOUT, -ESTALE if the segment was closed (re-open
- * it by name), or -EINTR if a signal interrupted the wait. */
+ * it by name), or -EINTR if a signal interrupted the wait. Only completed
+ * batches (stk_batch_end on the writer side) wake waiters. */
 STK_API int stk_seg_wait(const struct stk_seg *seg, uint64_t seen, int timeout_ms);
 
 /* 1 if this mapping is retired: header says closed, or the name now names
