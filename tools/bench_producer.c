@@ -16,7 +16,7 @@
 
 #include "bench.h"
 #include "log-private.h"
-#include "../producer/producer.h" /* tools/meson.build has no producer include dir */
+#include "producer.h"
 #include "segment-private.h"
 #include "util-private.h"
 
