@@ -66,11 +66,11 @@ int stk_buf_u64(struct stk_buf *b, uint64_t v)
         unsigned r = (unsigned)(v % 100);
         v /= 100;
         p -= 2;
-        memcpy(p, digits2 + 2 * r, 2);
+        memcpy(p, digits2 + (size_t)r * 2, 2);
     }
     if (v >= 10) {
         p -= 2;
-        memcpy(p, digits2 + 2 * v, 2);
+        memcpy(p, digits2 + (size_t)v * 2, 2);
     } else {
         *--p = (char)('0' + v);
     }

@@ -114,7 +114,7 @@ int stk_listen_start(struct stk_server *s)
         return r;
     }
     freeaddrinfo(ai);
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t sl = sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
         format_addr((struct sockaddr *)&ss, s->listen_addr, sizeof(s->listen_addr));
@@ -219,7 +219,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct stk_server *s = w->data;
     for (int i = 0; i < ACCEPTS_PER_CALL; i++) {
-        struct sockaddr_storage ss;
+        struct sockaddr_storage ss = {0};
         socklen_t sl = sizeof(ss);
         int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
@@ -257,10 +257,9 @@ void stk_conn_close(struct stk_conn *c)
     stk_subs_remove_all(c);
     if (c->flags & STK_CONN_FLUSHQ)
         stk_clist_remove(&s->flushq, c, OFF_FLUSH);
-    if (c->flags & STK_CONN_CLOSING)
+    if (c->flags & STK_CONN_LISTED)
         stk_clist_remove(&s->closing, c, OFF_LRU);
-    else
-        lru_del(c);
+    lru_del(c);
     stk_clist_remove(&s->all, c, OFF_ALL);
     if (!(c->flags & STK_CONN_REJECTED))
         s->nconns--;
@@ -316,6 +315,7 @@ void stk_conn_fatal(struct stk_conn *c, enum stk_err code, const char *msg)
     c->proto->on_fatal(c, code, msg);
     c->flags |= STK_CONN_CLOSING;
     c->deadline_ns = stk_mono_ns() + STK_LINGER_NS;
+    c->flags |= STK_CONN_LISTED;
     stk_clist_push(&s->closing, c, OFF_LRU);
     stk_buf_free(&c->in);
     stk_conn_schedule(c);
@@ -557,12 +557,15 @@ void stk_conn_flush_all(struct stk_server *s)
 
 void stk_conn_tick(struct stk_server *s, uint64_t now)
 {
-    while (s->closing.head && s->closing.head->deadline_ns <= now)
-        stk_conn_close(s->closing.head);
+    struct stk_conn *c;
+    while ((c = s->closing.head) != NULL && c->deadline_ns <= now) {
+        stk_clist_remove(&s->closing, c, OFF_LRU);
+        c->flags &= ~STK_CONN_LISTED;
+        stk_conn_close(c);
+    }
     uint64_t idle = s->cfg->server.idle_timeout_s * 1000000000ull;
     if (idle == 0)
         return;
-    struct stk_conn *c;
     while ((c = s->lru.head) != NULL && c->last_active_ns + idle <= now) {
         s->st.closed_idle++;
         stk_debug("%s: idle for %llu s: closing", c->peer,

@@ -236,9 +236,13 @@ static int hexval(char c)
     return -1;
 }
 
+/* jsmn checked the four hex digits */
 static unsigned hex4(const char *p)
 {
-    return (unsigned)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 | hexval(p[3]));
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++)
+        v = v << 4 | (unsigned)(hexval(p[i]) & 15);
+    return v;
 }
 
 /* Decode a string body s[0..n) (jsmn checked the escape shapes) into out

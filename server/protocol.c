@@ -140,11 +140,11 @@ static char *put_u64(char *p, uint64_t v)
         unsigned r = (unsigned)(v % 100);
         v /= 100;
         t -= 2;
-        memcpy(t, d2 + 2 * r, 2);
+        memcpy(t, d2 + (size_t)r * 2, 2);
     }
     if (v >= 10) {
         t -= 2;
-        memcpy(t, d2 + 2 * v, 2);
+        memcpy(t, d2 + (size_t)v * 2, 2);
     } else {
         *--t = (char)('0' + v);
     }
@@ -405,7 +405,7 @@ static int op_get_history(struct req *r)
     STK_BUF_LIT(r->b, ",\"ticker\":");
     stk_buf_json_str(r->b, name, strlen(name));
     STK_BUF_LIT(r->b, ",\"ticks\":[");
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; ticks && i < n; i++) {
         const struct stk_quote *q = &ticks[i];
         stk_buf_puts(r->b, i ? ",{\"seq\":" : "{\"seq\":");
         stk_buf_u64(r->b, q->seq);

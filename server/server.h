@@ -18,12 +18,12 @@
 #include "segment-private.h"
 #include "seqtick.h"
 
-#define STK_WRITE_BURST (64u * 1024u)    /* bytes written to one client per turn */
-#define STK_READ_CHUNK (64u * 1024u)     /* one read(2) */
-#define STK_LINGER_NS (5000000000ull)    /* a closing connection gets this long */
-#define STK_HEARTBEAT_NS (1000000000ull) /* heartbeat after 1 s without events */
-#define STK_TICK_S 0.1                   /* housekeeping period */
-#define STK_OUT_KEEP 4096u               /* output buffer kept after a drain */
+#define STK_WRITE_BURST ((size_t)64 * 1024) /* bytes written to one client per turn */
+#define STK_READ_CHUNK ((size_t)64 * 1024)  /* one read(2) */
+#define STK_LINGER_NS (5000000000ull)       /* a closing connection gets this long */
+#define STK_HEARTBEAT_NS (1000000000ull)    /* heartbeat after 1 s without events */
+#define STK_TICK_S 0.1                      /* housekeeping period */
+#define STK_OUT_KEEP 4096u                  /* output buffer kept after a drain */
 
 /* error codes of protocol v1 */
 enum stk_err {
@@ -62,6 +62,7 @@ struct stk_proto {
 #define STK_CONN_SHUTWR 0x20u   /* shutdown(SHUT_WR) done */
 #define STK_CONN_DRAIN 0x40u    /* server stopping: flush, read no more */
 #define STK_CONN_LRU 0x80u      /* on the idle LRU */
+#define STK_CONN_LISTED 0x100u  /* on the closing list */
 
 struct stk_sub; /* subs.c */
 

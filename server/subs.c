@@ -66,7 +66,7 @@ static int tab_grow(struct stk_subscriber *sb)
     uint32_t size = sb->tab ? (sb->tab_mask + 1) * 2 : 8;
     struct stk_sub **old = sb->tab;
     uint32_t old_size = old ? sb->tab_mask + 1 : 0;
-    struct stk_sub **tab = calloc(size, sizeof(*tab));
+    struct stk_sub **tab = calloc(size, sizeof(void *));
     if (!tab)
         return -ENOMEM;
     sb->tab = tab;
@@ -312,7 +312,7 @@ void stk_subs_rebind(struct stk_server *s)
     if (cap != s->sym_cap) {
         free(s->sym_head);
         free(s->sym_seq);
-        s->sym_head = cap ? calloc(cap, sizeof(*s->sym_head)) : NULL;
+        s->sym_head = cap ? calloc(cap, sizeof(void *)) : NULL;
         s->sym_seq = cap ? calloc(cap, sizeof(*s->sym_seq)) : NULL;
         if (cap && (!s->sym_head || !s->sym_seq)) {
             free(s->sym_head);
@@ -323,7 +323,7 @@ void stk_subs_rebind(struct stk_server *s)
         }
         s->sym_cap = cap;
     } else if (cap) {
-        memset(s->sym_head, 0, cap * sizeof(*s->sym_head));
+        memset(s->sym_head, 0, cap * sizeof(void *));
         memset(s->sym_seq, 0, cap * sizeof(*s->sym_seq));
     }
     s->sym_known = 0;

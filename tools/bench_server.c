@@ -219,7 +219,7 @@ static void percentiles(uint64_t *lat, size_t n, struct result *r)
     if (!n)
         return;
     qsort(lat, n, sizeof(*lat), cmp_u64);
-    r->p50 = (double)lat[n / 2] / 1e3;
+    r->p50 = (double)lat[n >> 1] / 1e3;
     r->p99 = (double)lat[(size_t)((double)n * 0.99)] / 1e3;
     r->p999 = (double)lat[(size_t)((double)n * 0.999)] / 1e3;
 }
@@ -234,14 +234,21 @@ static int load(int port, enum proto p, const char *req, int nconn, int depth, i
     size_t lat_cap = 1u << 24, nlat = 0;
     uint64_t *lat = malloc(lat_cap * sizeof(*lat));
     char *wbuf = malloc(reqlen * (size_t)depth);
-    if (ep < 0 || !cs || !lat || !wbuf)
-        return -ENOMEM;
+    int rc = 0;
+    if (ep < 0 || !cs || !lat || !wbuf) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (int i = 0; i < nconn; i++)
+        cs[i].fd = -1;
     for (int i = 0; i < depth; i++)
         memcpy(wbuf + (size_t)i * reqlen, req, reqlen);
     for (int i = 0; i < nconn; i++) {
         cs[i].fd = dial(port);
-        if (cs[i].fd < 0)
-            return cs[i].fd;
+        if (cs[i].fd < 0) {
+            rc = cs[i].fd;
+            goto out;
+        }
         cs[i].sent = calloc((size_t)depth + 1, sizeof(uint64_t));
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &cs[i]};
         epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
@@ -254,8 +261,10 @@ static int load(int port, enum proto p, const char *req, int nconn, int depth, i
             cs[i].sent[cs[i].tail] = now;
             cs[i].tail = (cs[i].tail + 1) % (depth + 1);
         }
-        if (write(cs[i].fd, wbuf, reqlen * (size_t)depth) < 0)
-            return -errno;
+        if (write(cs[i].fd, wbuf, reqlen * (size_t)depth) < 0) {
+            rc = -errno;
+            goto out;
+        }
     }
     struct epoll_event evs[256];
     uint64_t now = t0;
@@ -267,7 +276,8 @@ static int load(int port, enum proto p, const char *req, int nconn, int depth, i
             ssize_t r = read(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
             if (r <= 0) {
                 fprintf(stderr, "seqtick-bench: server: connection lost\n");
-                return -EPIPE;
+                rc = -EPIPE;
+                goto out;
             }
             c->rlen += (size_t)r;
             int got = take_replies(c, p);
@@ -282,22 +292,27 @@ static int load(int port, enum proto p, const char *req, int nconn, int depth, i
                 c->sent[c->tail] = now;
                 c->tail = (c->tail + 1) % (depth + 1);
             }
-            if (got && write(c->fd, wbuf, reqlen * (size_t)got) < 0)
-                return -errno;
+            if (got && write(c->fd, wbuf, reqlen * (size_t)got) < 0) {
+                rc = -errno;
+                goto out;
+            }
         }
     }
     res->n = done;
     res->rps = (double)done / ((double)(now - warm) / 1e9);
     percentiles(lat, nlat, res);
-    for (int i = 0; i < nconn; i++) {
-        close(cs[i].fd);
+out:
+    for (int i = 0; cs && i < nconn; i++) {
+        if (cs[i].fd >= 0)
+            close(cs[i].fd);
         free(cs[i].sent);
     }
-    close(ep);
+    if (ep >= 0)
+        close(ep);
     free(cs);
     free(lat);
     free(wbuf);
-    return 0;
+    return rc;
 }
 
 /* ---- tick to subscriber ---- */
