@@ -336,6 +336,7 @@ void stk_subs_rebind(struct stk_server *s)
             struct stk_sub *sub = sb->tab[i];
             if (!sub)
                 continue;
+            dirty_unlink(sb, sub); /* re-marked below if its ticker is there */
             sub->sprev = sub->snext = NULL;
             sub->sym = UNBOUND;
             sub->sent_seq = STK_SEQ_RESYNC;

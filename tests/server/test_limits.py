@@ -4,6 +4,7 @@ and a subscriber that never reads cut at out_buffer_bytes with RSS bounded."""
 import resource
 import selectors
 import socket
+import threading
 import time
 import unittest
 
@@ -118,6 +119,32 @@ class Limits(unittest.TestCase):
         slow.close()
         stktest.wait_for(lambda: watch.req("health")["connections"] == 1, timeout=10,
                          what="cut connection released")
+
+    def test_backed_up_client_is_not_read(self):
+        """A client pipelining requests with large replies without reading:
+        the server stops reading it (back-pressure) instead of buffering
+        ~65 MB of replies; once the client reads, every reply arrives in
+        order."""
+        shm, w, srv = srvtest.stack(self, server={"out_buffer_bytes": 1 << 30})
+        w.cmd("burst 64")  # 64 ticks of history: ~13 KB per get_history reply
+        c = srv.client(timeout=60)
+        self.addCleanup(c.close)
+        rss0 = srv.rss_kb()
+        n = 5000
+        data = b"".join(b'{"v":1,"id":%d,"type":"get_history","ticker":"AAPL","limit":64}\n' % i
+                        for i in range(n))
+        sender = threading.Thread(target=c.send_raw, args=(data,), daemon=True)
+        sender.start()
+        time.sleep(2)
+        rss1 = srv.rss_kb()
+        print(f"RSS before {rss0} kB, with {n} unread replies pending {rss1} kB")
+        self.assertLess(rss1 - rss0, 16 * 1024)
+        for i in range(n):
+            r = c.reply(30)
+            self.assertEqual(r["id"], i)
+            self.assertEqual(len(r["ticks"]), 64)
+        sender.join(30)
+        self.assertEqual(c.req("health")["slow_consumers"], 0)
 
     def test_reading_subscriber_under_load_is_not_cut(self):
         syms = [f"S{i:03d}" for i in range(50)]
