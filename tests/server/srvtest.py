@@ -60,13 +60,15 @@ class Writer:
 class Server:
     """seqtick-server on 127.0.0.1 port 0; the port is read back from its log."""
 
-    def __init__(self, shm, server=None, log_level="info", env=None, pass_fds=()):
+    def __init__(self, shm, server=None, log_level="info", env=None, pass_fds=(), nofile=None):
         self.dir = tempfile.mkdtemp(prefix="stk-srv-")
         conf = {"listen": "127.0.0.1:0", "stats_interval_s": 1}
         conf.update(server or {})
         self.conf = stktest.write_config(self.dir, {"shm": {"name": shm}, "server": conf,
                                                     "log": {"level": log_level}})
         argv = [stktest.binary("server", "seqtick-server"), "-c", self.conf]
+        if nofile:
+            argv = ["prlimit", f"--nofile={nofile}:{nofile}", "--"] + argv
         if pass_fds:
             e = dict(os.environ)
             e.update(env or {})

@@ -71,6 +71,47 @@ class Limits(unittest.TestCase):
         self.addCleanup(c.close)
         self.assertEqual(c.req("health")["connections"], n + 1)
 
+    def test_out_of_fds(self):
+        """EMFILE: with 48 fds the server sheds what it cannot accept (the
+        spare-fd trick: no busy loop on a readable listening socket) and
+        keeps serving the connections it has."""
+        shm = stktest.unique_shm("emfile")
+        self.addCleanup(stktest.shm_remove, shm)
+        w = srvtest.Writer(shm)
+        self.addCleanup(w.stop)
+        srv = srvtest.Server(shm, nofile=48)
+        self.addCleanup(srv.close)
+        first = srv.client()
+        self.addCleanup(first.close)
+        self.assertEqual(first.req("ping")["type"], "response")
+        extra = []
+        for _ in range(80):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            self.addCleanup(s.close)
+            extra.append(s)
+        time.sleep(0.5)
+        c0 = srv.cpu_ticks()
+        time.sleep(1.0)
+        self.assertLess(srv.cpu_ticks() - c0, 30)  # < 30 % of a core: no accept spin
+        self.assertEqual(first.req("ping")["type"], "response")
+        shed = 0
+        for s in extra:
+            s.settimeout(5)
+            try:
+                s.sendall(b'{"v":1,"id":1,"type":"ping"}\n')
+                if not s.recv(4096):
+                    shed += 1
+            except (ConnectionResetError, BrokenPipeError):
+                shed += 1
+        self.assertGreater(shed, 0)
+        self.assertIn("shedding", srv.output())
+        for s in extra:
+            s.close()
+        time.sleep(0.3)
+        again = srv.client()
+        self.addCleanup(again.close)
+        self.assertEqual(again.req("ping")["type"], "response")
+
     def test_idle_timeout(self):
         shm, w, srv = srvtest.stack(self, server={"idle_timeout_s": 1})
         idle = srv.client()
