@@ -4,7 +4,10 @@
  * stk_seg_wait() (a futex in the shared header) and wakes the loop with
  * ev_async when the producer finishes a batch: no polling. */
 #include <errno.h>
+#include <linux/futex.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -100,6 +103,31 @@ static void nap_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* Tell the loop, then wait until it has scanned: one wake-up of the loop per
+ * scan however fast the producer goes, so this thread never spins. */
+static void signal_loop(struct stk_server *s)
+{
+    atomic_store(&s->watch_pending, 1);
+    ev_async_send(s->loop, &s->async);
+    while (atomic_load(&s->watch_pending) && !atomic_load(&s->watch_stop)) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = WAIT_SLICE_MS * 1000000L};
+        (void)syscall(SYS_futex, &s->watch_pending, FUTEX_WAIT_PRIVATE, 1, &ts, NULL, 0);
+    }
+}
+
+void stk_segwatch_scanned(struct stk_server *s)
+{
+    if (atomic_exchange(&s->watch_pending, 0))
+        (void)syscall(SYS_futex, &s->watch_pending, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void stk_segwatch_want(struct stk_server *s, bool on)
+{
+    atomic_store(&s->watch_wanted, on ? 1u : 0u);
+    if (on)
+        (void)syscall(SYS_futex, &s->watch_wanted, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
 /* The helper owns its own read-only handle, so the loop can swap and unmap
  * its handle without racing this thread. */
 static void *watch_main(void *arg)
@@ -118,10 +146,27 @@ static void *watch_main(void *arg)
             atomic_store(&s->watch_reopened, true);
             ev_async_send(s->loop, &s->async);
         }
+        if (!atomic_load(&s->watch_wanted)) {
+            /* nobody subscribed: do not wake on every batch, only look for
+             * a replaced segment now and then */
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = WAIT_SLICE_MS * 1000000L};
+            (void)syscall(SYS_futex, &s->watch_wanted, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
+            if (stk_seg_replaced(seg)) {
+                stk_seg_close(seg);
+                seg = NULL;
+                atomic_store(&s->watch_reopened, true);
+                ev_async_send(s->loop, &s->async);
+            } else if (atomic_load(&s->watch_wanted)) {
+                /* from here on every batch counts: one scan catches up */
+                seen = stk_seg_epoch(seg);
+                signal_loop(s);
+            }
+            continue;
+        }
         int r = stk_seg_wait(seg, seen, WAIT_SLICE_MS);
         if (r == 0) {
             seen = stk_seg_epoch(seg);
-            ev_async_send(s->loop, &s->async);
+            signal_loop(s);
         } else if (r == -ESTALE || (r == -ETIMEDOUT && stk_seg_replaced(seg))) {
             stk_seg_close(seg);
             seg = NULL;
@@ -153,6 +198,8 @@ void stk_segwatch_stop(struct stk_server *s)
     if (!s->watch_started)
         return;
     atomic_store(&s->watch_stop, true);
+    stk_segwatch_scanned(s); /* in case it waits for a scan that will not come */
+    stk_segwatch_want(s, true);
     pthread_join(s->watch_thread, NULL);
     s->watch_started = false;
 }

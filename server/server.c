@@ -56,6 +56,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
     struct stk_server *s = w->data;
+    stk_segwatch_scanned(s);
     bool full = atomic_exchange(&s->watch_reopened, false);
     stk_segwatch_check(s, full);
     stk_subs_scan(s);
@@ -119,6 +120,8 @@ int stk_server_init(struct stk_server *s, struct ev_loop *loop, const struct stk
     s->seg_last_err = 1; /* log the first outcome whatever it is */
     atomic_init(&s->watch_stop, false);
     atomic_init(&s->watch_reopened, false);
+    atomic_init(&s->watch_pending, 0);
+    atomic_init(&s->watch_wanted, 0);
 
     ev_prepare_init(&s->prep, prepare_cb);
     s->prep.data = s;

@@ -144,6 +144,8 @@ struct stk_server {
     bool watch_started;
     atomic_bool watch_stop;
     atomic_bool watch_reopened;
+    _Atomic uint32_t watch_pending; /* 1: signalled, the loop has not scanned yet */
+    _Atomic uint32_t watch_wanted;  /* 1: there are subscribers, follow every batch */
     ev_async async;
 
     /* lifecycle */
@@ -269,6 +271,12 @@ void stk_subs_fini(struct stk_server *s);
 
 /* Open / re-open the segment if missing or replaced; re-binds subs. */
 void stk_segwatch_check(struct stk_server *s, bool full);
+/* The loop took the helper's signal (call before scanning): lets the helper
+ * wait for the next change. */
+void stk_segwatch_scanned(struct stk_server *s);
+/* Subscribers exist (or no longer): the helper follows the producer's
+ * batches only while someone needs them. */
+void stk_segwatch_want(struct stk_server *s, bool on);
 /* Start / stop the futex helper thread (signals s->async). */
 int stk_segwatch_start(struct stk_server *s);
 void stk_segwatch_stop(struct stk_server *s);

@@ -145,7 +145,8 @@ static struct stk_subscriber *subscriber(struct stk_conn *c)
     if (sb->next)
         sb->next->sub->prev = c;
     s->subscribed = c;
-    s->nsubscribed++;
+    if (s->nsubscribed++ == 0)
+        stk_segwatch_want(s, true);
     sb->last_event_ns = stk_mono_ns();
     stk_conn_set_idle_exempt(c, true);
     return sb;
@@ -239,7 +240,8 @@ void stk_subs_remove_all(struct stk_conn *c)
         s->subscribed = sb->next;
     if (sb->next)
         sb->next->sub->prev = sb->prev;
-    s->nsubscribed--;
+    if (--s->nsubscribed == 0)
+        stk_segwatch_want(s, false);
     free(sb);
     c->sub = NULL;
     stk_conn_set_idle_exempt(c, false);
