@@ -41,6 +41,10 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     struct stk_server *s = w->data;
     stk_conn_flush_all(s);
+    /* the events of the last scan are on the wire: now let the helper wait
+     * for the next batch (acknowledging before the writes would put its
+     * wake-up on the latency path) */
+    stk_segwatch_scanned(s);
     s->now_valid = false; /* the next iteration reads the clocks afresh */
 }
 
@@ -56,7 +60,6 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
     struct stk_server *s = w->data;
-    stk_segwatch_scanned(s);
     bool full = atomic_exchange(&s->watch_reopened, false);
     stk_segwatch_check(s, full);
     stk_subs_scan(s);

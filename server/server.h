@@ -271,8 +271,8 @@ void stk_subs_fini(struct stk_server *s);
 
 /* Open / re-open the segment if missing or replaced; re-binds subs. */
 void stk_segwatch_check(struct stk_server *s, bool full);
-/* The loop took the helper's signal (call before scanning): lets the helper
- * wait for the next change. */
+/* The loop has scanned and flushed after the helper's signal: lets the
+ * helper wait for the next change (a no-op when it was not signalled). */
 void stk_segwatch_scanned(struct stk_server *s);
 /* Subscribers exist (or no longer): the helper follows the producer's
  * batches only while someone needs them. */
