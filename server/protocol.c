@@ -485,7 +485,7 @@ static int op_subscribe(struct req *r)
         stk_buf_putc(r->b, '}');
     }
     free(idx);
-    if (throttle >= 0)
+    if (throttle >= 0 && r->c->sub) /* no sub: an empty list subscribed nothing */
         r->c->sub->throttle_ns = (uint64_t)throttle * 1000000u;
     stk_buf_printf(r->b, "],\"subscriptions\":%u", stk_subs_count(r->c));
     tail(r);

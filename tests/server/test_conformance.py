@@ -99,6 +99,11 @@ class Conformance(unittest.TestCase):
         self.assertEqual(r["subscriptions"], 1)
         r = self.c.req("unsubscribe", tickers="*")
         self.assertEqual(r["subscriptions"], 0)
+        r = self.c.req("subscribe", tickers=[], throttle_ms=100)  # nothing, and no crash
+        self.assertEqual((r["quotes"], r["subscriptions"]), ([], 0))
+        r = self.c.req("unsubscribe", tickers=["AAPL", "NOPE"])  # not subscribed: ignored
+        self.assertEqual((r["removed"], r["subscriptions"]), (0, 0))
+        self.assertEqual(self.c.req("ping")["type"], "response")
 
     def test_health(self):
         r = self.c.req("health")
