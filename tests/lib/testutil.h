@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* testutil.h — shared bits of the common/ unit tests: unique shm names and a
- * table-driven Check runner. */
+/* testutil.h — shared bits of the C unit tests of every part: unique shm
+ * names and a table-driven Check runner. */
 #ifndef SEQTICK_TESTUTIL_H
 #define SEQTICK_TESTUTIL_H
 
@@ -12,13 +12,16 @@
 
 #include "segment-private.h"
 
-/* A shm name no other test uses: "/stk-u-<tag>-<pid>-<n>". */
+/* A shm name no other test uses: "<TEST_SHM_PREFIX><tag>-<pid>-<n>". */
+#ifndef TEST_SHM_PREFIX
+#define TEST_SHM_PREFIX "/stk-u-"
+#endif
 static inline const char *test_shm_name(const char *tag)
 {
     static char buf[8][96];
     static int n;
     char *b = buf[n++ & 7];
-    snprintf(b, 96, "/stk-u-%s-%ld-%d", tag, (long)getpid(), n);
+    snprintf(b, 96, TEST_SHM_PREFIX "%s-%ld-%d", tag, (long)getpid(), n);
     return b;
 }
 
