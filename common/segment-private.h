@@ -71,14 +71,10 @@ int stk_sym_add(struct stk_seg *seg, const char *name);
 /* 0 if name is a valid symbol (1..31 bytes of 0x21..0x7e), else -EINVAL. */
 int stk_sym_check(const char *name, size_t len);
 
-/* Seqlock write of a latest record: seq+1 (relaxed), release fence, fields
- * (relaxed), seq+2 (release). The release fence pairs with the reader's
- * acquire fence; the final release store pairs with its acquire load of seq. */
-static inline void stk_record_store(struct stk_record *r, const struct stk_quote *q)
+/* The eight data fields, each one relaxed store: the body of a seqlock
+ * write, between the odd and the even store of seq. */
+static inline void stk_record_set_fields(struct stk_record *r, const struct stk_quote *q)
 {
-    uint64_t s = atomic_load_explicit(&r->seq, memory_order_relaxed);
-    atomic_store_explicit(&r->seq, s + 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
     atomic_store_explicit(&r->price, q->price, memory_order_relaxed);
     atomic_store_explicit(&r->bid, q->bid, memory_order_relaxed);
     atomic_store_explicit(&r->ask, q->ask, memory_order_relaxed);
@@ -87,6 +83,17 @@ static inline void stk_record_store(struct stk_record *r, const struct stk_quote
     atomic_store_explicit(&r->pub_ts_ns, q->pub_ts_ns, memory_order_relaxed);
     atomic_store_explicit(&r->bid_size, q->bid_size, memory_order_relaxed);
     atomic_store_explicit(&r->ask_size, q->ask_size, memory_order_relaxed);
+}
+
+/* Seqlock write of a latest record: seq+1 (relaxed), release fence, fields
+ * (relaxed), seq+2 (release). The release fence pairs with the reader's
+ * acquire fence; the final release store pairs with its acquire load of seq. */
+static inline void stk_record_store(struct stk_record *r, const struct stk_quote *q)
+{
+    uint64_t s = atomic_load_explicit(&r->seq, memory_order_relaxed);
+    atomic_store_explicit(&r->seq, s + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    stk_record_set_fields(r, q);
     atomic_store_explicit(&r->seq, s + 2, memory_order_release);
 }
 

@@ -510,25 +510,10 @@ int stk_seg_repair(struct stk_seg *seg)
         uint64_t head = atomic_load_explicit(&seg->heads[i].head, memory_order_relaxed);
         if (head > 0) {
             struct stk_record *sl = slot_of(seg, i, head - 1);
-            if (atomic_load_explicit(&sl->seq, memory_order_relaxed) == 2 * (head - 1) + 2) {
-                q.price = atomic_load_explicit(&sl->price, memory_order_relaxed);
-                q.bid = atomic_load_explicit(&sl->bid, memory_order_relaxed);
-                q.ask = atomic_load_explicit(&sl->ask, memory_order_relaxed);
-                q.volume = atomic_load_explicit(&sl->volume, memory_order_relaxed);
-                q.src_ts_ns = atomic_load_explicit(&sl->src_ts_ns, memory_order_relaxed);
-                q.pub_ts_ns = atomic_load_explicit(&sl->pub_ts_ns, memory_order_relaxed);
-                q.bid_size = atomic_load_explicit(&sl->bid_size, memory_order_relaxed);
-                q.ask_size = atomic_load_explicit(&sl->ask_size, memory_order_relaxed);
-            }
+            if (atomic_load_explicit(&sl->seq, memory_order_relaxed) == 2 * (head - 1) + 2)
+                stk_record_fields(sl, &q);
         }
-        atomic_store_explicit(&r->price, q.price, memory_order_relaxed);
-        atomic_store_explicit(&r->bid, q.bid, memory_order_relaxed);
-        atomic_store_explicit(&r->ask, q.ask, memory_order_relaxed);
-        atomic_store_explicit(&r->volume, q.volume, memory_order_relaxed);
-        atomic_store_explicit(&r->src_ts_ns, q.src_ts_ns, memory_order_relaxed);
-        atomic_store_explicit(&r->pub_ts_ns, q.pub_ts_ns, memory_order_relaxed);
-        atomic_store_explicit(&r->bid_size, q.bid_size, memory_order_relaxed);
-        atomic_store_explicit(&r->ask_size, q.ask_size, memory_order_relaxed);
+        stk_record_set_fields(r, &q);
         atomic_store_explicit(&r->seq, s + 1, memory_order_release);
         repaired++;
     }
@@ -696,14 +681,7 @@ void stk_ring_append(struct stk_seg *seg, uint32_t index, const struct stk_quote
      * (larger) from one not yet written (smaller). */
     atomic_store_explicit(&s->seq, 2 * k + 1, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
-    atomic_store_explicit(&s->price, q->price, memory_order_relaxed);
-    atomic_store_explicit(&s->bid, q->bid, memory_order_relaxed);
-    atomic_store_explicit(&s->ask, q->ask, memory_order_relaxed);
-    atomic_store_explicit(&s->volume, q->volume, memory_order_relaxed);
-    atomic_store_explicit(&s->src_ts_ns, q->src_ts_ns, memory_order_relaxed);
-    atomic_store_explicit(&s->pub_ts_ns, q->pub_ts_ns, memory_order_relaxed);
-    atomic_store_explicit(&s->bid_size, q->bid_size, memory_order_relaxed);
-    atomic_store_explicit(&s->ask_size, q->ask_size, memory_order_relaxed);
+    stk_record_set_fields(s, q);
     atomic_store_explicit(&s->seq, 2 * k + 2, memory_order_release);
     /* Pairs with the acquire load in stk_ring_head(). */
     atomic_store_explicit(&rh->head, k + 1, memory_order_release);
@@ -752,14 +730,7 @@ static int tick_load(const struct stk_seg *seg, uint32_t index, uint64_t k, stru
             stk_cpu_relax();
             continue;
         }
-        q->price = atomic_load_explicit(&s->price, memory_order_relaxed);
-        q->bid = atomic_load_explicit(&s->bid, memory_order_relaxed);
-        q->ask = atomic_load_explicit(&s->ask, memory_order_relaxed);
-        q->volume = atomic_load_explicit(&s->volume, memory_order_relaxed);
-        q->src_ts_ns = atomic_load_explicit(&s->src_ts_ns, memory_order_relaxed);
-        q->pub_ts_ns = atomic_load_explicit(&s->pub_ts_ns, memory_order_relaxed);
-        q->bid_size = atomic_load_explicit(&s->bid_size, memory_order_relaxed);
-        q->ask_size = atomic_load_explicit(&s->ask_size, memory_order_relaxed);
+        stk_record_fields(s, q);
         atomic_thread_fence(memory_order_acquire);
         uint64_t s1 = atomic_load_explicit(&s->seq, memory_order_relaxed);
         if (s1 == want) {

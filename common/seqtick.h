@@ -143,6 +143,20 @@ static inline void stk_cpu_relax(void)
 #endif
 }
 
+/* The eight data fields of a record, each one relaxed load: the body of a
+ * seqlock read, between the two loads of seq (no ordering of its own). */
+static inline void stk_record_fields(const struct stk_record *r, struct stk_quote *q)
+{
+    q->price = atomic_load_explicit(&r->price, memory_order_relaxed);
+    q->bid = atomic_load_explicit(&r->bid, memory_order_relaxed);
+    q->ask = atomic_load_explicit(&r->ask, memory_order_relaxed);
+    q->volume = atomic_load_explicit(&r->volume, memory_order_relaxed);
+    q->src_ts_ns = atomic_load_explicit(&r->src_ts_ns, memory_order_relaxed);
+    q->pub_ts_ns = atomic_load_explicit(&r->pub_ts_ns, memory_order_relaxed);
+    q->bid_size = atomic_load_explicit(&r->bid_size, memory_order_relaxed);
+    q->ask_size = atomic_load_explicit(&r->ask_size, memory_order_relaxed);
+}
+
 /* Copy one record under its seqlock. Returns 0 with *q filled, -ENODATA
  * if the record was never written (q is filled; pub_ts_ns == 0), or -EBUSY
  * if the writer kept it odd for STK_READ_TRIES attempts. The acquire load
@@ -157,14 +171,7 @@ static inline int stk_record_load(const struct stk_record *r, struct stk_quote *
             stk_cpu_relax();
             continue;
         }
-        q->price = atomic_load_explicit(&r->price, memory_order_relaxed);
-        q->bid = atomic_load_explicit(&r->bid, memory_order_relaxed);
-        q->ask = atomic_load_explicit(&r->ask, memory_order_relaxed);
-        q->volume = atomic_load_explicit(&r->volume, memory_order_relaxed);
-        q->src_ts_ns = atomic_load_explicit(&r->src_ts_ns, memory_order_relaxed);
-        q->pub_ts_ns = atomic_load_explicit(&r->pub_ts_ns, memory_order_relaxed);
-        q->bid_size = atomic_load_explicit(&r->bid_size, memory_order_relaxed);
-        q->ask_size = atomic_load_explicit(&r->ask_size, memory_order_relaxed);
+        stk_record_fields(r, q);
         atomic_thread_fence(memory_order_acquire);
         uint64_t s1 = atomic_load_explicit(&r->seq, memory_order_relaxed);
         if (s0 == s1) {
