@@ -212,6 +212,11 @@ static void span(const struct stk_json *j, int t, size_t *b, size_t *e)
 /* src[b..e) must be whitespace around exactly `sep` (or nothing if sep 0). */
 static bool gap_ok(const char *s, size_t b, size_t e, char sep)
 {
+    /* compact JSON: nothing, or just the separator */
+    if (e == b)
+        return sep == 0;
+    if (e == b + 1 && sep && s[b] == sep)
+        return true;
     bool seen = sep == 0;
     for (size_t i = b; i < e; i++) {
         if (is_ws(s[i]))
