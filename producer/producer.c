@@ -623,8 +623,11 @@ int stk_producer_new(const struct stk_config *cfg, struct stk_producer **ret)
              ", %u symbols, restarts %u, repaired %" PRIu64,
              sp.name,
              how == STK_SEG_CREATED    ? "created"
-             : how == STK_SEG_REOPENED ? "re-opened (warm restart)"
-                                       : "replaced (incompatible geometry)",
+             : how == STK_SEG_REPLACED ? "replaced (incompatible geometry)"
+             /* the supervisor made it: a first producer attaches, a later one
+              * is a warm restart over the quotes its predecessor left */
+             : atomic_load(&h->producer_restarts) == 0 ? "attached"
+                                                       : "re-opened (warm restart)",
              h->capacity, h->history, atomic_load(&h->generation), stk_seg_nsymbols(p->seg),
              atomic_load(&h->producer_restarts), atomic_load(&h->repaired));
 
