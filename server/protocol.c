@@ -273,15 +273,10 @@ static int op_list_tickers(struct req *r)
     return 0;
 }
 
-static int op_get_quote(struct req *r)
+/* get_quote once the ticker is decoded: k is ticker_of()'s result for a
+ * string (0, or -ENOENT for one that cannot be a ticker). */
+static int get_quote_named(struct req *r, const char name[STK_NAME_MAX + 1], int k)
 {
-    char name[STK_NAME_MAX + 1];
-    int t = r->f[F_TICKER];
-    if (t < 0)
-        return fail(r, STK_E_BAD_REQUEST, "Missing required field: ticker");
-    int k = ticker_of(r, t, name);
-    if (k == -EINVAL)
-        return fail(r, STK_E_BAD_REQUEST, "ticker must be a string");
     if (need_seg(r) < 0)
         return -1;
     int idx = k < 0 ? -ENOENT : lookup(r->s, name);
@@ -299,6 +294,18 @@ static int op_get_quote(struct req *r)
     quote_fields(r->b, r->s, name, &q, stk_server_now(r->s), alive);
     tail(r);
     return 0;
+}
+
+static int op_get_quote(struct req *r)
+{
+    char name[STK_NAME_MAX + 1];
+    int t = r->f[F_TICKER];
+    if (t < 0)
+        return fail(r, STK_E_BAD_REQUEST, "Missing required field: ticker");
+    int k = ticker_of(r, t, name);
+    if (k == -EINVAL)
+        return fail(r, STK_E_BAD_REQUEST, "ticker must be a string");
+    return get_quote_named(r, name, k);
 }
 
 /* tickers: a non-empty array of strings (or "*" where allowed). Returns
@@ -569,8 +576,156 @@ static void index_fields(struct req *r)
             r->f[k] = stk_json_get(j, 0, field_names[k]);
 }
 
+/* ---- fast path ----
+ *
+ * Nearly every request on a busy connection is a get_quote in one shape:
+ * a flat object of v, id, type and ticker, compact or with single spaces
+ * (json.dumps). fast_get_quote() recognises exactly that shape and nothing
+ * else: v the number 1, id an integer or a string of printable ASCII without
+ * escapes, type the string "get_quote", ticker a string of printable ASCII
+ * without escapes of at most STK_NAME_MAX bytes, each key once, nothing else.
+ * Every line it accepts is valid JSON that the strict path would accept with
+ * the same fields, so the reply is byte for byte the strict path's; it never
+ * rejects anything itself — any other line, valid or not, goes the strict
+ * way. tests/server/test_protocol.c checks both paths agree (differential). */
+
+bool stk_ndjson_fast_path = true;
+
+enum { FK_V = 1, FK_ID = 2, FK_TYPE = 4, FK_TICKER = 8, FK_ALL = 15 };
+
+/* printable ASCII other than '"' and '\\': a string byte that is its own text */
+static inline bool plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+static inline const char *skip_sp(const char *p, const char *e)
+{
+    while (p < e && *p == ' ')
+        p++;
+    return p;
+}
+
+/* A string of plain bytes at p (at its opening quote): returns the byte
+ * after the closing quote, or NULL. */
+static inline const char *plain_str(const char *p, const char *e)
+{
+    if (p >= e || *p != '"')
+        return NULL;
+    for (p++; p < e; p++) {
+        if (*p == '"')
+            return p + 1;
+        if (!plain((unsigned char)*p))
+            return NULL;
+    }
+    return NULL;
+}
+
+/* -?(0|[1-9][0-9]*) at p: returns the byte after it, or NULL. (A fraction,
+ * exponent or leading zero leaves a byte the caller's separator test refuses.) */
+static inline const char *json_integer(const char *p, const char *e)
+{
+    if (p < e && *p == '-')
+        p++;
+    if (p >= e || *p < '0' || *p > '9')
+        return NULL;
+    if (*p++ != '0')
+        while (p < e && *p >= '0' && *p <= '9')
+            p++;
+    return p;
+}
+
+/* Serve line as a get_quote if it has the one common shape (see above).
+ * Returns true if it did; false leaves r untouched for the strict path. */
+static bool fast_get_quote(struct req *r)
+{
+    const char *p = r->line, *e = r->line + r->len;
+    const char *id = NULL, *tk = NULL;
+    size_t id_len = 0, tk_len = 0;
+    unsigned seen = 0;
+    if (p >= e || *p++ != '{')
+        return false;
+    for (;;) {
+        p = skip_sp(p, e);
+        const char *ke = plain_str(p, e);
+        if (!ke)
+            return false;
+        size_t kn = (size_t)(ke - p) - 2;
+        unsigned bit;
+        if (kn == 1 && p[1] == 'v')
+            bit = FK_V;
+        else if (kn == 2 && !memcmp(p + 1, "id", 2))
+            bit = FK_ID;
+        else if (kn == 4 && !memcmp(p + 1, "type", 4))
+            bit = FK_TYPE;
+        else if (kn == 6 && !memcmp(p + 1, "ticker", 6))
+            bit = FK_TICKER;
+        else
+            return false;
+        if (seen & bit)
+            return false; /* duplicate key: the strict path refuses it */
+        seen |= bit;
+        p = skip_sp(ke, e);
+        if (p >= e || *p++ != ':')
+            return false;
+        p = skip_sp(p, e);
+        const char *v = p;
+        switch (bit) {
+        case FK_V:
+            p = json_integer(p, e);
+            if (!p || p - v != 1 || *v != '1')
+                return false;
+            break;
+        case FK_ID:
+            p = p < e && *p == '"' ? plain_str(p, e) : json_integer(p, e);
+            if (!p)
+                return false;
+            id = v;
+            id_len = (size_t)(p - v);
+            break;
+        case FK_TYPE:
+            if ((size_t)(e - p) < 11 || memcmp(p, "\"get_quote\"", 11) != 0)
+                return false;
+            p += 11;
+            break;
+        default:
+            p = plain_str(p, e);
+            if (!p || (size_t)(p - v) - 2 > STK_NAME_MAX)
+                return false;
+            tk = v + 1;
+            tk_len = (size_t)(p - v) - 2;
+            break;
+        }
+        p = skip_sp(p, e);
+        if (p >= e)
+            return false;
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (*p++ != '}')
+            return false;
+        break;
+    }
+    if (p != e || seen != FK_ALL)
+        return false;
+    char name[STK_NAME_MAX + 1];
+    memcpy(name, tk, tk_len);
+    name[tk_len] = 0;
+    r->id = id;
+    r->id_len = id_len;
+    r->op = "\"get_quote\"";
+    r->op_len = 11;
+    r->opname = "get_quote";
+    r->s->st.fast_path++;
+    get_quote_named(r, name, stk_sym_check(name, tk_len) < 0 ? -ENOENT : 0);
+    return true;
+}
+
 static void handle(struct req *r)
 {
+    if (stk_ndjson_fast_path && fast_get_quote(r))
+        return;
     const char *err = NULL;
     int pr = stk_json_parse(&r->j, r->line, r->len, &err);
     if (pr == -ENOMEM) {

@@ -106,6 +106,7 @@ struct stk_clist {
 struct stk_stats {
     uint64_t accepted, rejected, requests, errors, slow_consumers, too_long;
     uint64_t events, heartbeats, closed_idle;
+    uint64_t fast_path; /* requests served by protocol.c's get_quote fast path */
 };
 
 struct stk_server {
@@ -288,5 +289,8 @@ bool stk_producer_alive(struct stk_server *s, uint64_t *ret_age_ns);
 
 /* NDJSON protocol v1. */
 extern const struct stk_proto stk_proto_ndjson;
+/* Serve the common get_quote shape without the general JSON parser (default
+ * true; tests turn it off to compare both paths' replies). */
+extern bool stk_ndjson_fast_path;
 
 #endif

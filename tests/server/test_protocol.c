@@ -189,6 +189,159 @@ START_TEST(subscription_events)
 }
 END_TEST
 
+/* ---- fast path vs strict path (differential) ---- */
+
+/* Reply to line[0..len) with the get_quote fast path on or off: the output
+ * and the error count it added. */
+static size_t reply_with(bool fast, const char *line, size_t len, char *out, size_t size,
+                         uint64_t *ret_errors)
+{
+    stk_ndjson_fast_path = fast;
+    uint64_t e0 = srv.st.errors;
+    conn.out.len = 0;
+    conn.proto->on_line(&conn, line, len);
+    stk_ndjson_fast_path = true;
+    *ret_errors = srv.st.errors - e0;
+    ck_assert(conn.out.len > 0 && conn.out.len <= size);
+    memcpy(out, conn.out.data, conn.out.len);
+    return conn.out.len;
+}
+
+static void same_reply(const char *line, size_t len)
+{
+    static char a[8192], b[8192];
+    uint64_t ea, eb;
+    size_t na = reply_with(true, line, len, a, sizeof(a), &ea);
+    size_t nb = reply_with(false, line, len, b, sizeof(b), &eb);
+    ck_assert_msg(na == nb && !memcmp(a, b, na) && ea == eb,
+                  "fast and strict paths differ on '%.*s':\n fast:   %.*s strict: %.*s", (int)len,
+                  line, (int)na, a, (int)nb, b);
+}
+
+static const char *const shapes[] = {
+    "{\"v\":1,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\": 1, \"id\": 12345678901234567890123, \"type\": \"get_quote\", \"ticker\": \"AAPL\"}",
+    "{\"ticker\":\"AAPL\",\"type\":\"get_quote\",\"id\":\"req-7 x\",\"v\":1}",
+    "{ \"v\" : 1 , \"id\" : -0 , \"type\" : \"get_quote\" , \"ticker\" : \"AAPL\" }",
+    "{\"v\":1,\"id\":\"\",\"type\":\"get_quote\",\"ticker\":\"BRK.B\"}",
+    "{\"v\":1,\"id\":0,\"type\":\"get_quote\",\"ticker\":\"NOPE\"}",
+    "{\"v\":1,\"id\":0,\"type\":\"get_quote\",\"ticker\":\"\"}",
+    "{\"v\":1,\"id\":0,\"type\":\"get_quote\",\"ticker\":\"aapl\"}",
+    "{\"v\":1,\"id\":0,\"type\":\"get_quote\",\"ticker\":\"ABCDEFGHIJKLMNOPQRSTUVWXYZ01234\"}",
+    "{\"v\":1,\"id\":0,\"type\":\"get_quote\",\"ticker\":\"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345\"}",
+    "{\"v\":1,\"id\":0,\"type\":\"get_quote\",\"ticker\":\"A A\"}",
+    "{\"v\":1,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1,\"v\":1,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\",\"x\":1}",
+    "{\"v\":1,\"id\":1,\"type\":\"get_quote\"}",
+    "{\"v\":1,\"id\":1,\"ticker\":\"AAPL\"}",
+    "{\"v\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1.0,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":01,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1e0,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":2,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":\"1\",\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":true,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1,\"id\":01,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1,\"id\":1.5,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1,\"id\":-,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1,\"id\":null,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1,\"id\":[1],\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1,\"id\":\"\\u0041\",\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1,\"id\":\"\xc3\xa9\",\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1,\"id\":\"\xc3\",\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1,\"id\":\"\x01\",\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1,\"id\":1,\"type\":\"get_quot\\u0065\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1,\"id\":1,\"type\":\"get_quotes\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAP\\u004c\"}",
+    "{\"v\":1,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\\\"\"}",
+    "{\"v\":1,\"id\":1,\"type\":\"get_quote\",\"ticker\":1}",
+    "{\"v\":1,\"id\":1,\"type\":\"get_quote\",\"ticker\":[\"AAPL\"]}",
+    "{\"v\":1,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"} ",
+    " {\"v\":1,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}x",
+    "{\"v\":1,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}}",
+    "{\"v\":1,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\",}",
+    "{\"v\":1,,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1\t,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1 \"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\"1,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}",
+    "{\"v\":1,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"",
+    "{\"v\":1,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL",
+    "[{\"v\":1,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}]",
+};
+
+START_TEST(fast_path_shapes)
+{
+    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+        same_reply(shapes[i], strlen(shapes[i]));
+    /* the shapes the fast path exists for do take it */
+    uint64_t f0 = srv.st.fast_path;
+    const char *r = ask(shapes[0]);
+    HAS(r,
+        "\"id\":1,\"type\":\"response\",\"op\":\"get_quote\",\"ticker\":\"AAPL\",\"price\":189.25");
+    r = ask(shapes[1]);
+    HAS(r, "\"id\":12345678901234567890123,\"type\":\"response\"");
+    r = ask(shapes[2]);
+    HAS(r, "\"id\":\"req-7 x\",\"type\":\"response\"");
+    ask(shapes[5]); /* NOT_FOUND, answered by the fast path too */
+    ck_assert_uint_eq(srv.st.fast_path - f0, 4);
+    /* and the ones that must not (duplicate key, extra key, escapes) do not */
+    f0 = srv.st.fast_path;
+    ask(shapes[11]);
+    ask(shapes[13]);
+    ask(shapes[35]);
+    ck_assert_uint_eq(srv.st.fast_path, f0);
+}
+END_TEST
+
+/* Seeded mutations of the common shapes: insert, delete or replace bytes
+ * drawn from the ones that matter to either parser; both paths must agree
+ * on every result. */
+START_TEST(fast_path_mutations)
+{
+    static const char alphabet[] = "{}[]\":, \t\\u0123456789-.eE+vidtypeckrgqAPLNOtruefalsn\x01\x7f"
+                                   "\xc3\xa9\xff";
+    unsigned seed = 20261121;
+    uint64_t f0 = srv.st.fast_path;
+    for (int n = 0; n < 60000; n++) {
+        char line[256];
+        const char *base = shapes[n % 4];
+        size_t len = strlen(base);
+        memcpy(line, base, len);
+        int edits = 1 + (int)(rand_r(&seed) % 3);
+        for (int k = 0; k < edits; k++) {
+            size_t at = (size_t)rand_r(&seed) % (len + 1);
+            char ch = alphabet[(size_t)rand_r(&seed) % (sizeof(alphabet) - 1)];
+            if (rand_r(&seed) % 16 == 0)
+                ch = 0;
+            switch (rand_r(&seed) % 3) {
+            case 0:
+                if (len < sizeof(line) - 1) {
+                    memmove(line + at + 1, line + at, len - at);
+                    line[at] = ch;
+                    len++;
+                }
+                break;
+            case 1:
+                if (at < len && len > 1) {
+                    memmove(line + at, line + at + 1, len - at - 1);
+                    len--;
+                }
+                break;
+            default:
+                if (at < len)
+                    line[at] = ch;
+            }
+        }
+        same_reply(line, len);
+    }
+    /* many mutants stay in the fast path's shape (other ids, spaces) */
+    ck_assert_uint_gt(srv.st.fast_path - f0, 1000);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("server-protocol");
@@ -197,6 +350,8 @@ int main(void)
     tcase_add_test(core, get_quote_exact);
     tcase_add_test(core, ops);
     tcase_add_test(core, subscription_events);
+    tcase_add_test(core, fast_path_shapes);
+    tcase_add_test(core, fast_path_mutations);
     suite_add_tcase(s, core);
     TCase *errs = tcase_create("errors");
     tcase_add_checked_fixture(errs, setup, teardown);
