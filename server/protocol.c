@@ -153,19 +153,14 @@ static char *put_u64(char *p, uint64_t v)
 
 #define PUT_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) += sizeof(lit) - 1)
 
-/* The quote fields (no braces). The hot path of get_quote and of events:
- * one reservation, then plain stores. */
-static void quote_fields(struct stk_buf *b, struct stk_server *s, const char *name,
-                         const struct stk_quote *q, uint64_t now_ns, bool alive)
+/* The fields of a record that do not depend on the time of the reply, from
+ * ",\"price\":" to the ts_ns value: at most 9 + 3 × (7 + 21) + 2 × (12 + 10)
+ * + 3 × (10 + 20) bytes. */
+#define QTEXT_MAX 256
+
+static size_t quote_text(char *out, const struct stk_quote *q)
 {
-    uint64_t age = now_ns > q->pub_ts_ns ? now_ns - q->pub_ts_ns : 0;
-    bool stale = !alive || age > s->cfg->server.freshness_ms * 1000000u;
-    STK_BUF_LIT(b, "\"ticker\":");
-    stk_buf_json_str(b, name, strlen(name));
-    /* 9 names (< 100 bytes) + 3 decimals + 6 integers (≤ 20 digits each) */
-    if (stk_buf_grow(b, 100 + 3 * STK_DECIMAL_MAX + 6 * 20 + 16) < 0)
-        return;
-    char *p = b->data + b->len;
+    char *p = out;
     PUT_LIT(p, ",\"price\":");
     p += stk_decimal_format(q->price, p, STK_DECIMAL_MAX);
     PUT_LIT(p, ",\"bid\":");
@@ -182,6 +177,55 @@ static void quote_fields(struct stk_buf *b, struct stk_server *s, const char *na
     p = put_u64(p, q->src_ts_ns / 1000000u);
     PUT_LIT(p, ",\"ts_ns\":");
     p = put_u64(p, q->src_ts_ns);
+    return (size_t)(p - out);
+}
+
+/* Rendered quote_text() per symbol index (modulo the table), reused while
+ * the values it was rendered from are unchanged: a ticker polled many times
+ * between two ticks is formatted once. The key is the values themselves, not
+ * the record's seq, so a new segment or a rewritten record can never be
+ * served stale text. Used by the loop thread only. */
+#define QCACHE_SLOTS 256
+static struct qcache {
+    int64_t price, bid, ask;
+    uint64_t volume, src_ts_ns;
+    uint32_t bid_size, ask_size;
+    uint32_t len; /* 0: empty */
+    char text[QTEXT_MAX];
+} qcache[QCACHE_SLOTS];
+
+static bool qcache_match(const struct qcache *e, const struct stk_quote *q)
+{
+    return e->len && e->price == q->price && e->bid == q->bid && e->ask == q->ask &&
+           e->volume == q->volume && e->src_ts_ns == q->src_ts_ns && e->bid_size == q->bid_size &&
+           e->ask_size == q->ask_size;
+}
+
+/* The quote fields (no braces) of record sym. The hot path of get_quote and
+ * of events: one reservation, then plain stores. */
+static void quote_fields(struct stk_buf *b, struct stk_server *s, uint32_t sym, const char *name,
+                         const struct stk_quote *q, uint64_t now_ns, bool alive)
+{
+    uint64_t age = now_ns > q->pub_ts_ns ? now_ns - q->pub_ts_ns : 0;
+    bool stale = !alive || age > s->cfg->server.freshness_ms * 1000000u;
+    STK_BUF_LIT(b, "\"ticker\":");
+    stk_buf_json_str(b, name, strlen(name));
+    if (stk_buf_grow(b, QTEXT_MAX + 20 + 32) < 0)
+        return;
+    char *p = b->data + b->len;
+    struct qcache *e = &qcache[sym % QCACHE_SLOTS];
+    if (!qcache_match(e, q)) {
+        e->len = (uint32_t)quote_text(e->text, q);
+        e->price = q->price;
+        e->bid = q->bid;
+        e->ask = q->ask;
+        e->volume = q->volume;
+        e->src_ts_ns = q->src_ts_ns;
+        e->bid_size = q->bid_size;
+        e->ask_size = q->ask_size;
+    }
+    memcpy(p, e->text, e->len);
+    p += e->len;
     PUT_LIT(p, ",\"age_ms\":");
     p = put_u64(p, age / 1000000u);
     if (stale)
@@ -291,7 +335,7 @@ static int get_quote_named(struct req *r, const char name[STK_NAME_MAX + 1], int
     bool alive = stk_producer_alive(r->s, NULL);
     head(r);
     stk_buf_putc(r->b, ',');
-    quote_fields(r->b, r->s, name, &q, stk_server_now(r->s), alive);
+    quote_fields(r->b, r->s, (uint32_t)idx, name, &q, stk_server_now(r->s), alive);
     tail(r);
     return 0;
 }
@@ -352,7 +396,7 @@ static int op_get_quotes(struct req *r)
         int rr = idx < 0 ? -ENOENT : stk_quote_read(r->s->seg, (uint32_t)idx, &q);
         if (rr == 0) {
             stk_buf_putc(r->b, '{');
-            quote_fields(r->b, r->s, name, &q, now, alive);
+            quote_fields(r->b, r->s, (uint32_t)idx, name, &q, now, alive);
             stk_buf_putc(r->b, '}');
             continue;
         }
@@ -488,7 +532,7 @@ static int op_subscribe(struct req *r)
             continue;
         stk_buf_puts(r->b, first ? "{" : ",{");
         first = false;
-        quote_fields(r->b, s, name, &q, now, alive);
+        quote_fields(r->b, s, sym, name, &q, now, alive);
         stk_buf_putc(r->b, '}');
     }
     free(idx);
@@ -852,7 +896,7 @@ static size_t ndjson_events(struct stk_conn *c, size_t limit)
         STK_BUF_LIT(b, ",\"conflated\":");
         stk_buf_u64(b, conflated);
         stk_buf_putc(b, ',');
-        quote_fields(b, s, stk_sub_name(sub), &q, now, alive);
+        quote_fields(b, s, sym, stk_sub_name(sub), &q, now, alive);
         STK_BUF_LIT(b, "}\n");
         if (b->err) {
             b->len = mark;

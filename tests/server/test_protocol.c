@@ -189,6 +189,54 @@ START_TEST(subscription_events)
 }
 END_TEST
 
+/* Rendered quote text is reused only while the record's values are the
+ * same: every change shows in the next reply. */
+START_TEST(quote_text_follows_record)
+{
+    const char *line = "{\"v\":1,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}";
+    HAS(ask(line), "\"price\":189.25,\"bid\":189.24,\"ask\":189.26,\"bid_size\":3");
+    HAS(ask(line), "\"price\":189.25,\"bid\":189.24,\"ask\":189.26,\"bid_size\":3");
+    struct stk_quote q = {.price = -150000001,
+                          .bid = 0,
+                          .ask = 1,
+                          .bid_size = 4294967295u,
+                          .ask_size = 0,
+                          .volume = 18446744073709551615ull,
+                          .src_ts_ns = 999999,
+                          .pub_ts_ns = stk_now_ns()};
+    stk_batch_begin(wseg);
+    stk_tick_publish(wseg, 0, &q);
+    stk_batch_end(wseg, stk_now_ns());
+    HAS(ask(line), "\"price\":-1.50000001,\"bid\":0,\"ask\":0.00000001,\"bid_size\":4294967295,"
+                   "\"ask_size\":0,\"volume\":18446744073709551615,\"ts_ms\":0,\"ts_ns\":999999,");
+    /* one field at a time */
+    struct {
+        void *field;
+        size_t size;
+        uint64_t value;
+        const char *want;
+    } steps[] = {
+        {&q.price, 8, 100000000, "\"price\":1,\"bid\":0,"},
+        {&q.bid, 8, 200000000, "\"bid\":2,\"ask\":0.00000001,"},
+        {&q.ask, 8, 300000000, "\"ask\":3,\"bid_size\":"},
+        {&q.bid_size, 4, 5, "\"bid_size\":5,\"ask_size\":0,"},
+        {&q.ask_size, 4, 6, "\"ask_size\":6,\"volume\":"},
+        {&q.volume, 8, 7, "\"volume\":7,\"ts_ms\":0,"},
+        {&q.src_ts_ns, 8, 8000000, "\"ts_ms\":8,\"ts_ns\":8000000,"},
+    };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        if (steps[i].size == 8)
+            memcpy(steps[i].field, &steps[i].value, 8);
+        else
+            *(uint32_t *)steps[i].field = (uint32_t)steps[i].value;
+        stk_batch_begin(wseg);
+        stk_tick_publish(wseg, 0, &q);
+        stk_batch_end(wseg, stk_now_ns());
+        HAS(ask(line), steps[i].want);
+    }
+}
+END_TEST
+
 /* ---- fast path vs strict path (differential) ---- */
 
 /* Reply to line[0..len) with the get_quote fast path on or off: the output
@@ -350,6 +398,7 @@ int main(void)
     tcase_add_test(core, get_quote_exact);
     tcase_add_test(core, ops);
     tcase_add_test(core, subscription_events);
+    tcase_add_test(core, quote_text_follows_record);
     tcase_add_test(core, fast_path_shapes);
     tcase_add_test(core, fast_path_mutations);
     suite_add_tcase(s, core);
