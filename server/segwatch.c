@@ -5,7 +5,10 @@
  * ev_async when the producer finishes a batch: no polling. */
 #include <errno.h>
 #include <linux/futex.h>
+#include <linux/io_uring.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <string.h>
@@ -35,12 +38,210 @@ bool stk_producer_alive(struct stk_server *s, uint64_t *ret_age_ns)
            age <= s->dead_after_ns;
 }
 
+/* ---- io_uring futex follower ----
+ *
+ * The helper thread costs a wake-up on the tick-to-subscriber path: the
+ * producer's FUTEX_WAKE wakes the helper, whose ev_async wakes the loop.
+ * With IORING_OP_FUTEX_WAIT the loop waits on the segment's futex word
+ * itself: the completion makes the ring's fd readable and epoll wakes the
+ * loop at once. One wait is armed at a time and re-armed by the loop after
+ * it was woken, so the loop wakes at most once per batch, never spins, and
+ * sleeps when the producer is quiet. Where the kernel lacks the opcode
+ * (before 6.7) or io_uring is disabled, the helper follows batches as
+ * before; the helper keeps watching for a replaced segment either way. */
+
+#define RING_ENTRIES 8
+#define RING_OP_FUTEX_WAIT 51      /* IORING_OP_FUTEX_WAIT (6.7); older headers lack it */
+#define RING_FUTEX2_SIZE_U32 0x02u /* FUTEX2_SIZE_U32; shared, like the producer's wake */
+#define RING_CANCEL_DATA 0         /* user_data of cancel requests: ignored */
+
+static void helper_want(struct stk_server *s, bool on);
+
+struct stk_fring {
+    int fd;
+    unsigned *sq_tail, *sq_mask, *sq_array;
+    unsigned *cq_head, *cq_tail, *cq_mask;
+    struct io_uring_sqe *sqes;
+    struct io_uring_cqe *cqes;
+    void *sq_map, *cq_map, *sqe_map;
+    size_t sq_len, cq_len, sqe_len;
+};
+
+static void fring_free(struct stk_fring *r)
+{
+    if (r->sqe_map && r->sqe_map != MAP_FAILED)
+        munmap(r->sqe_map, r->sqe_len);
+    if (r->cq_map && r->cq_map != MAP_FAILED && r->cq_map != r->sq_map)
+        munmap(r->cq_map, r->cq_len);
+    if (r->sq_map && r->sq_map != MAP_FAILED)
+        munmap(r->sq_map, r->sq_len);
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r);
+}
+
+/* Queue one request and submit it. Returns 0 or -errno. */
+static int fring_submit(struct stk_fring *r, uint8_t op, uint64_t addr, uint64_t val,
+                        uint64_t user_data)
+{
+    unsigned tail = *r->sq_tail; /* only this thread writes the tail */
+    unsigned idx = tail & *r->sq_mask;
+    struct io_uring_sqe *e = &r->sqes[idx];
+    memset(e, 0, sizeof(*e));
+    e->opcode = op;
+    e->addr = addr;
+    e->user_data = user_data;
+    if (op == RING_OP_FUTEX_WAIT) {
+        e->addr2 = val;
+        e->addr3 = FUTEX_BITSET_MATCH_ANY;
+        e->fd = (int)RING_FUTEX2_SIZE_U32;
+    }
+    r->sq_array[idx] = idx;
+    __atomic_store_n(r->sq_tail, tail + 1, __ATOMIC_RELEASE);
+    for (;;) {
+        long n = syscall(__NR_io_uring_enter, r->fd, 1u, 0u, 0u, NULL, (size_t)0);
+        if (n == 1)
+            return 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        int err = n < 0 ? -errno : -EIO;
+        /* not consumed: take it back so the ring stays in step */
+        if (__atomic_load_n(r->sq_tail, __ATOMIC_RELAXED) == tail + 1)
+            __atomic_store_n(r->sq_tail, tail, __ATOMIC_RELEASE);
+        return err;
+    }
+}
+
+/* Take every completion; returns true if the armed wait (gen) completed. */
+static bool fring_reap(struct stk_fring *r, uint64_t gen, int *ret_res)
+{
+    bool done = false;
+    unsigned head = *r->cq_head;
+    unsigned tail = __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE);
+    for (; head != tail; head++) {
+        const struct io_uring_cqe *c = &r->cqes[head & *r->cq_mask];
+        if (c->user_data == gen) {
+            done = true;
+            if (ret_res)
+                *ret_res = c->res;
+        }
+    }
+    __atomic_store_n(r->cq_head, head, __ATOMIC_RELEASE);
+    return done;
+}
+
+static struct stk_fring *fring_open(void)
+{
+    struct io_uring_params p;
+    memset(&p, 0, sizeof(p));
+    int fd = (int)syscall(__NR_io_uring_setup, RING_ENTRIES, &p);
+    if (fd < 0)
+        return NULL;
+    struct stk_fring *r = calloc(1, sizeof(*r));
+    if (!r) {
+        close(fd);
+        return NULL;
+    }
+    r->fd = fd;
+    r->sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+    r->cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+    bool single = p.features & IORING_FEAT_SINGLE_MMAP;
+    if (single)
+        r->sq_len = r->cq_len = r->sq_len > r->cq_len ? r->sq_len : r->cq_len;
+    r->sq_map = mmap(NULL, r->sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
+                     IORING_OFF_SQ_RING);
+    if (r->sq_map == MAP_FAILED)
+        goto fail;
+    r->cq_map = single ? r->sq_map
+                       : mmap(NULL, r->cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                              fd, IORING_OFF_CQ_RING);
+    if (r->cq_map == MAP_FAILED)
+        goto fail;
+    r->sqe_len = p.sq_entries * sizeof(struct io_uring_sqe);
+    r->sqe_map = mmap(NULL, r->sqe_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
+                      IORING_OFF_SQES);
+    if (r->sqe_map == MAP_FAILED)
+        goto fail;
+    char *sq = r->sq_map, *cq = r->cq_map;
+    r->sq_tail = (unsigned *)(void *)(sq + p.sq_off.tail);
+    r->sq_mask = (unsigned *)(void *)(sq + p.sq_off.ring_mask);
+    r->sq_array = (unsigned *)(void *)(sq + p.sq_off.array);
+    r->cq_head = (unsigned *)(void *)(cq + p.cq_off.head);
+    r->cq_tail = (unsigned *)(void *)(cq + p.cq_off.tail);
+    r->cq_mask = (unsigned *)(void *)(cq + p.cq_off.ring_mask);
+    r->cqes = (struct io_uring_cqe *)(void *)(cq + p.cq_off.cqes);
+    r->sqes = r->sqe_map;
+    /* probe: a wait on a word that does not hold the value must fail at
+     * once with EAGAIN; a kernel without the opcode says EINVAL */
+    uint32_t word = 0;
+    int res = 0;
+    if (fring_submit(r, RING_OP_FUTEX_WAIT, (uintptr_t)&word, 1, 1) < 0)
+        goto fail;
+    for (;;) {
+        long n = syscall(__NR_io_uring_enter, fd, 0u, 1u, IORING_ENTER_GETEVENTS, NULL, (size_t)0);
+        if (n >= 0 || errno != EINTR)
+            break;
+    }
+    if (!fring_reap(r, 1, &res) || res != -EAGAIN)
+        goto fail;
+    return r;
+fail:
+    fring_free(r);
+    return NULL;
+}
+
+/* Arm a wait on the current segment's futex word (loop thread). A batch
+ * finished after the word was read completes it, so whatever the caller
+ * scans next plus that wake-up miss nothing. */
+static void fring_arm(struct stk_server *s)
+{
+    if (!s->fring || s->fring_armed || !s->fring_want || !s->seg)
+        return;
+    const struct stk_header *h = stk_seg_header(s->seg);
+    uint32_t w = atomic_load_explicit(&h->futex, memory_order_acquire);
+    s->fring_gen++;
+    if (fring_submit(s->fring, RING_OP_FUTEX_WAIT, (uintptr_t)&h->futex, w, s->fring_gen) == 0) {
+        s->fring_armed = true;
+        return;
+    }
+    /* cannot wait through the ring (out of memory in the kernel): let the
+     * helper follow batches from now on */
+    stk_warn("io_uring futex wait failed: the helper thread follows the producer");
+    ev_io_stop(s->loop, &s->fring_io);
+    fring_free(s->fring);
+    s->fring = NULL;
+    helper_want(s, s->fring_want);
+}
+
+/* The segment is about to change: drop the wait on the old one's word. */
+static void fring_disarm(struct stk_server *s)
+{
+    if (!s->fring || !s->fring_armed)
+        return;
+    s->fring_armed = false;
+    (void)fring_submit(s->fring, IORING_OP_ASYNC_CANCEL, s->fring_gen, 0, RING_CANCEL_DATA);
+}
+
+static void fring_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct stk_server *s = w->data;
+    if (fring_reap(s->fring, s->fring_gen, NULL))
+        s->fring_armed = false;
+    if (s->fring_armed)
+        return; /* only cancellations or stale waits completed */
+    stk_segwatch_check(s, false);
+    fring_arm(s); /* before the scan: a batch after this read wakes us again */
+    stk_subs_scan(s);
+}
+
 static void install(struct stk_server *s, struct stk_seg *seg)
 {
     struct stk_seg *old = s->seg;
+    fring_disarm(s);
     s->seg = seg;
     stk_subs_rebind(s);
     stk_seg_close(old);
+    fring_arm(s);
     if (seg) {
         const struct stk_header *h = stk_seg_header(seg);
         stk_info("segment %s open: generation %llu, capacity %u, history %u, %u symbols",
@@ -121,11 +322,26 @@ void stk_segwatch_scanned(struct stk_server *s)
         (void)syscall(SYS_futex, &s->watch_pending, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-void stk_segwatch_want(struct stk_server *s, bool on)
+static void helper_want(struct stk_server *s, bool on)
 {
     atomic_store(&s->watch_wanted, on ? 1u : 0u);
     if (on)
         (void)syscall(SYS_futex, &s->watch_wanted, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void stk_segwatch_want(struct stk_server *s, bool on)
+{
+    if (s->fring) {
+        bool was = s->fring_want;
+        s->fring_want = on;
+        if (on && !was) {
+            fring_arm(s);
+            /* catch up with batches since the last scan: one scan now */
+            ev_feed_event(s->loop, &s->async, EV_ASYNC);
+        }
+        return;
+    }
+    helper_want(s, on);
 }
 
 /* The helper owns its own read-only handle, so the loop can swap and unmap
@@ -181,14 +397,31 @@ static void *watch_main(void *arg)
 
 int stk_segwatch_start(struct stk_server *s)
 {
+    /* SEQTICK_SERVER_NO_IO_URING=1: the helper follows batches (tests of
+     * that path, or a kernel whose io_uring misbehaves) */
+    const char *no = getenv("SEQTICK_SERVER_NO_IO_URING");
+    if (!(no && *no && strcmp(no, "0") != 0))
+        s->fring = fring_open();
+    if (s->fring) {
+        ev_io_init(&s->fring_io, fring_cb, s->fring->fd, EV_READ);
+        s->fring_io.data = s;
+        ev_io_start(s->loop, &s->fring_io);
+    }
+    stk_debug("batches followed by %s", s->fring ? "io_uring futex waits" : "the helper thread");
     sigset_t all, old;
     sigfillset(&all);
     /* signals belong to the loop thread (ev_signal) */
     pthread_sigmask(SIG_BLOCK, &all, &old);
     int r = pthread_create(&s->watch_thread, NULL, watch_main, s);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (r != 0)
+    if (r != 0) {
+        if (s->fring) {
+            ev_io_stop(s->loop, &s->fring_io);
+            fring_free(s->fring);
+            s->fring = NULL;
+        }
         return -r;
+    }
     s->watch_started = true;
     return 0;
 }
@@ -197,9 +430,15 @@ void stk_segwatch_stop(struct stk_server *s)
 {
     if (!s->watch_started)
         return;
+    if (s->fring) {
+        ev_io_stop(s->loop, &s->fring_io);
+        fring_free(s->fring);
+        s->fring = NULL;
+        s->fring_armed = false;
+    }
     atomic_store(&s->watch_stop, true);
     stk_segwatch_scanned(s); /* in case it waits for a scan that will not come */
-    stk_segwatch_want(s, true);
+    helper_want(s, true);
     pthread_join(s->watch_thread, NULL);
     s->watch_started = false;
 }

@@ -148,6 +148,15 @@ struct stk_server {
     _Atomic uint32_t watch_pending; /* 1: signalled, the loop has not scanned yet */
     _Atomic uint32_t watch_wanted;  /* 1: there are subscribers, follow every batch */
     ev_async async;
+    /* io_uring futex follower (Linux >= 6.7): the loop itself waits on the
+     * segment's futex through a ring whose fd it polls, so a batch wakes
+     * the loop directly instead of the helper thread waking it. NULL: not
+     * available, the helper follows batches. */
+    struct stk_fring *fring;
+    ev_io fring_io;
+    bool fring_want;    /* subscribers exist: keep a wait armed */
+    bool fring_armed;   /* a FUTEX_WAIT is in flight ... */
+    uint64_t fring_gen; /* ... with this user_data */
 
     /* lifecycle */
     ev_signal sigterm, sigint;
