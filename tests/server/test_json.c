@@ -95,12 +95,12 @@ START_TEST(trailing_and_duplicates)
     /* many keys go through the sorted path */
     char big[4096];
     size_t n = 0;
-    n += (size_t)sprintf(big + n, "{");
+    n += (size_t)snprintf(big + n, sizeof(big) - n, "{");
     for (int i = 0; i < 40; i++)
-        n += (size_t)sprintf(big + n, "%s\"k%d\":%d", i ? "," : "", i, i);
-    sprintf(big + n, "}");
+        n += (size_t)snprintf(big + n, sizeof(big) - n, "%s\"k%d\":%d", i ? "," : "", i, i);
+    snprintf(big + n, sizeof(big) - n, "}");
     ok(big);
-    sprintf(big + n, ",\"k7\":1}");
+    snprintf(big + n, sizeof(big) - n, ",\"k7\":1}");
     bad(big, "duplicate");
 }
 END_TEST
