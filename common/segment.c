@@ -639,12 +639,12 @@ struct stk_record *stk_seg_record_rw(struct stk_seg *seg, uint32_t index)
  * mid-write stays odd and the caller gets -EBUSY after that. */
 #define STK_BUSY_YIELD_NS 2000000u
 
-static int record_load_patient(const struct stk_record *r, struct stk_quote *q)
+/* Out of line and cold: the fast path of the callers stays a leaf. */
+__attribute__((noinline, cold)) static int record_load_patient(const struct stk_record *r,
+                                                               struct stk_quote *q)
 {
-    int rc = stk_record_load(r, q);
-    if (rc != -EBUSY)
-        return rc;
     uint64_t deadline = stk_mono_ns() + STK_BUSY_YIELD_NS;
+    int rc;
     do {
         sched_yield();
         rc = stk_record_load(r, q);
@@ -656,7 +656,11 @@ int stk_quote_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *
 {
     if (index >= stk_seg_nsymbols(seg))
         return -ERANGE;
-    return record_load_patient(&seg->records[index], q);
+    const struct stk_record *r = &seg->records[index];
+    int rc = stk_record_load(r, q);
+    if (__builtin_expect(rc == -EBUSY, 0))
+        return record_load_patient(r, q);
+    return rc;
 }
 
 void stk_quote_write(struct stk_seg *seg, uint32_t index, const struct stk_quote *q)
