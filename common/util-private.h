@@ -26,6 +26,13 @@ ssize_t stk_read_retry(int fd, void *buf, size_t len);
  * the variable. Returns 1 if notified, 0 if there was no such fd, -errno. */
 int stk_ready_notify(void);
 
+/* Find the program `name` as the stack does: beside our own executable
+ * (/proc/self/exe), then in the build tree's sibling folder
+ * (<our dir>/../<folder>/<name>), then in each PATH entry. Returns 0 with the
+ * path in out, or -ENOENT with out holding the path beside us (so an exec of
+ * it fails with a message naming where we looked first). */
+int stk_find_program(const char *name, const char *folder, char *out, size_t outsz);
+
 /* Common command line of every program: -c FILE, --help, --version.
  * Returns 0 and *ret_conf (NULL if -c was not given), or 1 if --help or
  * --version was handled (the caller exits 0), or -EINVAL with the message

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "seqtick.h"
@@ -50,6 +51,43 @@ int stk_ready_notify(void)
     int r = stk_write_all((int)fd, "\n", 1);
     close((int)fd);
     return r < 0 ? r : 1;
+}
+
+static int executable(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+int stk_find_program(const char *name, const char *folder, char *out, size_t outsz)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        n = snprintf(self, sizeof(self), "./%s", name);
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    const char *dir = ".";
+    if (slash) {
+        *slash = '\0';
+        dir = slash == self ? "/" : self;
+    }
+    snprintf(out, outsz, "%s/%s", dir, name);
+    if (executable(out))
+        return 0;
+    snprintf(out, outsz, "%s/../%s/%s", dir, folder, name);
+    if (executable(out))
+        return 0;
+    for (const char *path = getenv("PATH"); path && *path;) {
+        const char *end = strchrnul(path, ':');
+        int len = (int)(end - path);
+        snprintf(out, outsz, "%.*s/%s", len ? len : 1, len ? path : ".", name);
+        if (executable(out))
+            return 0;
+        path = *end ? end + 1 : end;
+    }
+    snprintf(out, outsz, "%s/%s", dir, name);
+    return -ENOENT;
 }
 
 int stk_args_parse(int argc, char **argv, const char *prog, const char *usage,

@@ -71,38 +71,16 @@ static struct stk_policy program_policy(const struct stk_config *cfg,
     return p;
 }
 
-static bool executable(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
-}
-
 /* seqtick-producer / seqtick-server: supervisor.bindir; else beside our own
  * executable; else the build tree's sibling folder (../producer/); else
  * PATH. Nothing found: beside us, so exec fails, is logged and retried. */
 static void resolve(struct stk_sup *sup, const char *name, const char *folder, char *out,
                     size_t outsz)
 {
-    if (sup->cfg.supervisor.bindir) {
+    if (sup->cfg.supervisor.bindir)
         snprintf(out, outsz, "%s/%s", sup->cfg.supervisor.bindir, name);
-        return;
-    }
-    snprintf(out, outsz, "%s/%s", sup->self_dir, name);
-    if (executable(out))
-        return;
-    snprintf(out, outsz, "%s/../%s/%s", sup->self_dir, folder, name);
-    if (executable(out))
-        return;
-    const char *path = getenv("PATH");
-    while (path && *path) {
-        const char *end = strchrnul(path, ':');
-        int len = (int)(end - path);
-        snprintf(out, outsz, "%.*s/%s", len ? len : 1, len ? path : ".", name);
-        if (executable(out))
-            return;
-        path = *end ? end + 1 : end;
-    }
-    snprintf(out, outsz, "%s/%s", sup->self_dir, name);
+    else
+        (void)stk_find_program(name, folder, out, outsz);
 }
 
 void stk_sup_command(struct stk_sup *sup, struct stk_child *c, char *argv[5])
@@ -618,20 +596,11 @@ int stk_sup_init(struct stk_sup *sup, const char *config_path)
     char *abs = realpath(config_path, NULL);
     sup->config_path = abs ? abs : strdup(config_path);
     sup->status_path = strdup(sup->cfg.supervisor.status_file);
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
-        n = snprintf(self, sizeof(self), "./" STK_SUP_PROG);
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    if (slash)
-        *slash = 0;
-    sup->self_dir = strdup(slash ? self : ".");
     const char *ns = getenv("NOTIFY_SOCKET");
     if (ns && *ns)
         sup->notify_socket = strdup(ns);
     (void)unsetenv("NOTIFY_SOCKET"); /* for the children: they are not the service */
-    if (!sup->config_path || !sup->status_path || !sup->self_dir || build_env(sup) < 0) {
+    if (!sup->config_path || !sup->status_path || build_env(sup) < 0) {
         stk_error("fatal: out of memory");
         return STK_EXIT_SYSTEM;
     }
@@ -716,7 +685,6 @@ static void cleanup(struct stk_sup *sup)
     free_env(sup->envp);
     free(sup->config_path);
     free(sup->status_path);
-    free(sup->self_dir);
     free(sup->notify_socket);
     stk_config_free(&sup->cfg);
 }

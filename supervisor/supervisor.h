@@ -106,8 +106,7 @@ struct stk_sup {
     struct stk_seg *seg;
     int pid_fd;
     char *status_path;
-    char *self_dir; /* folder of /proc/self/exe */
-    char **envp;    /* children's environment */
+    char **envp; /* children's environment */
     char *notify_socket;
 
     struct stk_child **children;

@@ -171,34 +171,6 @@ static double baseline_once(const char *script)
     return n == 1 ? t1 - t0 : -1;
 }
 
-static int find_supervisor(char *out, size_t outsz)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n > 0) {
-        self[n] = 0;
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = 0;
-            snprintf(out, outsz, "%s/seqtick-supervisor", self);
-            if (access(out, X_OK) == 0)
-                return 0;
-            snprintf(out, outsz, "%s/../supervisor/seqtick-supervisor", self);
-            if (access(out, X_OK) == 0)
-                return 0;
-        }
-    }
-    const char *path = getenv("PATH");
-    while (path && *path) {
-        const char *end = strchrnul(path, ':');
-        snprintf(out, outsz, "%.*s/seqtick-supervisor", (int)(end - path), path);
-        if (end > path && access(out, X_OK) == 0)
-            return 0;
-        path = *end ? end + 1 : end;
-    }
-    return -ENOENT;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -230,7 +202,8 @@ int stk_bench_restart(int argc, char **argv)
         fprintf(stderr, "seqtick-bench: restart: fatal: -n must be 1..100000\n");
         return STK_EXIT_USAGE;
     }
-    if (!sup_path[0] && find_supervisor(sup_path, sizeof(sup_path)) < 0) {
+    if (!sup_path[0] &&
+        stk_find_program("seqtick-supervisor", "supervisor", sup_path, sizeof(sup_path)) < 0) {
         fprintf(stderr, "seqtick-bench: restart: fatal: seqtick-supervisor not found "
                         "(beside us, ../supervisor/, PATH); use --supervisor PATH\n");
         return STK_EXIT_SYSTEM;

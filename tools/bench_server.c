@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "util-private.h"
 #include "segment-private.h"
 
 enum proto { P_NDJSON, P_RESP };
@@ -446,28 +447,6 @@ static long idle_kb_per_10k(pid_t pid, int port, int count, const char *req, dou
     return opened;
 }
 
-static const char *find_server(const char *given, char *buf, size_t size)
-{
-    if (given)
-        return given;
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n > 0) {
-        self[n] = 0;
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = 0;
-            snprintf(buf, size, "%s/../server/seqtick-server", self);
-            if (access(buf, X_OK) == 0)
-                return buf;
-            snprintf(buf, size, "%s/seqtick-server", self);
-            if (access(buf, X_OK) == 0)
-                return buf;
-        }
-    }
-    return "seqtick-server";
-}
-
 static int cmp_rps(const void *x, const void *y)
 {
     double a = ((const struct result *)x)->rps, b = ((const struct result *)y)->rps;
@@ -592,7 +571,11 @@ int stk_bench_server(int argc, char **argv)
             "[log]\nlevel = error\n",
             shm, sport, o.idle_conns + 100);
     fclose(f);
-    const char *sbin = find_server(o.server_bin, srvbuf, sizeof(srvbuf));
+    const char *sbin = o.server_bin;
+    if (!sbin) {
+        (void)stk_find_program("seqtick-server", "server", srvbuf, sizeof(srvbuf));
+        sbin = srvbuf;
+    }
     const char *sargv[] = {sbin, "-c", conf, NULL};
     char rport_s[16], maxc[16];
     snprintf(rport_s, sizeof(rport_s), "%d", rport);

@@ -30,7 +30,6 @@ static void setup(void)
     snprintf(status_path, sizeof(status_path), "/tmp/stk-test-child-%ld.status", (long)getpid());
     sup.status_path = status_path;
     sup.config_path = (char *)"/dev/null";
-    sup.self_dir = (char *)"/nonexistent";
     sup.envp = environ;
     sup.rng = 12345;
     stk_log_init("test_child", STK_LOG_WARN, STK_LOG_TEXT);
@@ -162,8 +161,9 @@ START_TEST(exec_failure_is_a_quick_death)
                              .backoff_max_ms = 5000,
                              .max_restarts = 0,
                              .restart_window_s = 60};
-    /* self_dir is /nonexistent and PATH is searched: make sure nothing is found */
-    setenv("PATH", "/nonexistent", 1);
+    /* a bindir without the program: exec fails with ENOENT */
+    free(sup.cfg.supervisor.bindir);
+    sup.cfg.supervisor.bindir = strdup("/nonexistent");
     struct stk_child *c = stk_child_new(&sup, "producer", STK_CHILD_PRODUCER, NULL, NULL, &pol);
     sup.children = realloc(sup.children, (sup.nchildren + 1) * sizeof(*sup.children));
     sup.children[sup.nchildren++] = c;
