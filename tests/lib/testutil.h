@@ -30,8 +30,11 @@ struct test_case {
     const TTest *test;
 };
 
-/* Run every test of a suite; exit status for meson. */
-static inline int test_run(const char *suite_name, const struct test_case *tests, size_t n)
+/* Run every test of a suite, one TCase per run of equal `tcase` names, each
+ * with the checked fixture (setup, teardown) when given; exit status for
+ * meson. */
+static inline int test_run_with(const char *suite_name, const struct test_case *tests, size_t n,
+                                SFun setup, SFun teardown)
 {
     Suite *s = suite_create(suite_name);
     TCase *tc = NULL;
@@ -41,6 +44,8 @@ static inline int test_run(const char *suite_name, const struct test_case *tests
             cur = tests[i].tcase;
             tc = tcase_create(cur);
             tcase_set_timeout(tc, 120);
+            if (setup || teardown)
+                tcase_add_checked_fixture(tc, setup, teardown);
             suite_add_tcase(s, tc);
         }
         tcase_add_test(tc, tests[i].test);
@@ -52,6 +57,13 @@ static inline int test_run(const char *suite_name, const struct test_case *tests
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+static inline int test_run(const char *suite_name, const struct test_case *tests, size_t n)
+{
+    return test_run_with(suite_name, tests, n, NULL, NULL);
+}
+
 #define TEST_TABLE_RUN(name, table) test_run(name, table, sizeof(table) / sizeof(table[0]))
+#define TEST_TABLE_RUN_WITH(name, table, setup, teardown)                                          \
+    test_run_with(name, table, sizeof(table) / sizeof(table[0]), setup, teardown)
 
 #endif

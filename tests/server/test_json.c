@@ -8,6 +8,8 @@
 
 #include "json.h"
 
+#include "testutil.h"
+
 static int parse(const char *s, const char **err)
 {
     struct stk_json j;
@@ -209,22 +211,11 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("server-json");
-    TCase *core = tcase_create("core");
-    tcase_add_test(core, valid_documents);
-    tcase_add_test(core, accessors);
-    tcase_add_test(core, many_tokens);
-    suite_add_tcase(s, core);
-    TCase *errors = tcase_create("errors");
-    tcase_add_test(errors, literals_and_numbers);
-    tcase_add_test(errors, structure);
-    tcase_add_test(errors, trailing_and_duplicates);
-    tcase_add_test(errors, bytes);
-    tcase_add_test(errors, depth);
-    suite_add_tcase(s, errors);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    const struct test_case tests[] = {
+        {"core", valid_documents}, {"core", accessors},
+        {"core", many_tokens},     {"errors", literals_and_numbers},
+        {"errors", structure},     {"errors", trailing_and_duplicates},
+        {"errors", bytes},         {"errors", depth},
+    };
+    return TEST_TABLE_RUN("server-json", tests);
 }

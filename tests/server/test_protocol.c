@@ -12,6 +12,8 @@
 #include "segment-private.h"
 #include "server.h"
 
+#include "testutil.h"
+
 static char shm[64];
 static struct stk_seg *wseg;
 static struct stk_config cfg;
@@ -392,24 +394,15 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("server-protocol");
-    TCase *core = tcase_create("core");
-    tcase_add_checked_fixture(core, setup, teardown);
-    tcase_add_test(core, get_quote_exact);
-    tcase_add_test(core, ops);
-    tcase_add_test(core, subscription_events);
-    tcase_add_test(core, quote_text_follows_record);
-    tcase_add_test(core, fast_path_shapes);
-    tcase_add_test(core, fast_path_mutations);
-    suite_add_tcase(s, core);
-    TCase *errs = tcase_create("errors");
-    tcase_add_checked_fixture(errs, setup, teardown);
-    tcase_add_test(errs, errors);
-    tcase_add_test(errs, unavailable_without_segment);
-    suite_add_tcase(s, errs);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    const struct test_case tests[] = {
+        {"core", get_quote_exact},
+        {"core", ops},
+        {"core", subscription_events},
+        {"core", quote_text_follows_record},
+        {"core", fast_path_shapes},
+        {"core", fast_path_mutations},
+        {"errors", errors},
+        {"errors", unavailable_without_segment},
+    };
+    return TEST_TABLE_RUN_WITH("server-protocol", tests, setup, teardown);
 }

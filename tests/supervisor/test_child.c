@@ -12,6 +12,8 @@
 #include "segment-private.h"
 #include "supervisor.h"
 
+#include "testutil.h"
+
 extern char **environ;
 
 static struct stk_sup sup;
@@ -177,19 +179,12 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("supervisor-child");
-    TCase *core = tcase_create("core");
-    tcase_add_checked_fixture(core, setup, teardown);
-    tcase_set_timeout(core, 30);
-    tcase_add_test(core, quick_death_backs_off_then_stop_cancels);
-    tcase_add_test(core, gives_up_then_restart_starts_over);
-    tcase_add_test(core, restart_stops_then_starts);
-    tcase_add_test(core, stop_kills_at_grace);
-    tcase_add_test(core, exec_failure_is_a_quick_death);
-    suite_add_tcase(s, core);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    const struct test_case tests[] = {
+        {"core", quick_death_backs_off_then_stop_cancels},
+        {"core", gives_up_then_restart_starts_over},
+        {"core", restart_stops_then_starts},
+        {"core", stop_kills_at_grace},
+        {"core", exec_failure_is_a_quick_death},
+    };
+    return TEST_TABLE_RUN_WITH("supervisor-child", tests, setup, teardown);
 }

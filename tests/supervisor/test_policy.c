@@ -9,6 +9,8 @@
 
 #include "supervisor.h"
 
+#include "testutil.h"
+
 START_TEST(backoff_doubles_to_cap)
 {
     /* u = 0.5 is the middle of the jitter: exactly the base delay. */
@@ -139,23 +141,16 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("supervisor-policy");
-    TCase *core = tcase_create("core");
-    tcase_add_test(core, backoff_doubles_to_cap);
-    tcase_add_test(core, backoff_jitter_bounds);
-    tcase_add_test(core, window_gives_up_after_n);
-    tcase_add_test(core, window_starts_over);
-    tcase_add_test(core, json_escapes);
-    tcase_add_test(core, state_names);
-    tcase_add_test(core, digest_order_and_sections);
-    suite_add_tcase(s, core);
-    TCase *limits = tcase_create("limits");
-    tcase_add_test(limits, backoff_edges);
-    tcase_add_test(limits, window_zero_never_gives_up);
-    suite_add_tcase(s, limits);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    const struct test_case tests[] = {
+        {"core", backoff_doubles_to_cap},
+        {"core", backoff_jitter_bounds},
+        {"core", window_gives_up_after_n},
+        {"core", window_starts_over},
+        {"core", json_escapes},
+        {"core", state_names},
+        {"core", digest_order_and_sections},
+        {"limits", backoff_edges},
+        {"limits", window_zero_never_gives_up},
+    };
+    return TEST_TABLE_RUN("supervisor-policy", tests);
 }
