@@ -340,15 +340,26 @@ static int get_quote_named(struct req *r, const char name[STK_NAME_MAX + 1], int
     return 0;
 }
 
-static int op_get_quote(struct req *r)
+/* The required `ticker` field, into name. Returns 0, -ENOENT for a string
+ * that is no valid symbol (the caller answers NOT_FOUND), or -1 after a
+ * BAD_REQUEST reply. */
+static int required_ticker(struct req *r, char name[STK_NAME_MAX + 1])
 {
-    char name[STK_NAME_MAX + 1];
     int t = r->f[F_TICKER];
     if (t < 0)
         return fail(r, STK_E_BAD_REQUEST, "Missing required field: ticker");
     int k = ticker_of(r, t, name);
     if (k == -EINVAL)
         return fail(r, STK_E_BAD_REQUEST, "ticker must be a string");
+    return k;
+}
+
+static int op_get_quote(struct req *r)
+{
+    char name[STK_NAME_MAX + 1];
+    int k = required_ticker(r, name);
+    if (k == -1)
+        return -1;
     return get_quote_named(r, name, k);
 }
 
@@ -429,13 +440,8 @@ static int op_get_snapshot_epoch(struct req *r)
 static int op_get_history(struct req *r)
 {
     char name[STK_NAME_MAX + 1];
-    int t = r->f[F_TICKER];
-    if (t < 0)
-        return fail(r, STK_E_BAD_REQUEST, "Missing required field: ticker");
-    int k = ticker_of(r, t, name);
-    if (k == -EINVAL)
-        return fail(r, STK_E_BAD_REQUEST, "ticker must be a string");
-    if (need_seg(r) < 0)
+    int k = required_ticker(r, name);
+    if (k == -1 || need_seg(r) < 0)
         return -1;
     uint32_t hist = stk_seg_header(r->s->seg)->history;
     int64_t limit = hist;
