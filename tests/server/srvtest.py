@@ -4,6 +4,7 @@ deterministic segment writer, a seqtick-server on port 0, an NDJSON client."""
 import json
 import os
 import re
+import shutil
 import select
 import socket
 import subprocess
@@ -122,6 +123,7 @@ class Server:
             os.unlink(self.log.name)
         except FileNotFoundError:
             pass
+        shutil.rmtree(self.dir, ignore_errors=True)
         # under ASan/UBSan a report in the server's log fails the test
         for bad in ("Sanitizer", "runtime error:", "LeakSanitizer"):
             if bad in out:
