@@ -623,6 +623,22 @@ int stk_sym_add(struct stk_seg *seg, const char *name)
     return (int)n;
 }
 
+uint32_t stk_seg_changed(const struct stk_seg *seg, uint64_t *seen, uint32_t n, uint32_t *changed)
+{
+    uint32_t count = 0, limit = stk_seg_nsymbols(seg);
+    if (n > limit)
+        n = limit;
+    for (uint32_t i = 0; i < n; i++) {
+        /* Pairs with the writer's release store of the even seq. */
+        uint64_t s = atomic_load_explicit(&seg->records[i].seq, memory_order_acquire);
+        if (!(s & 1) && s != seen[i]) {
+            seen[i] = s;
+            changed[count++] = i;
+        }
+    }
+    return count;
+}
+
 const struct stk_record *stk_seg_record(const struct stk_seg *seg, uint32_t index)
 {
     return index < seg->capacity ? &seg->records[index] : NULL;

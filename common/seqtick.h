@@ -214,6 +214,15 @@ STK_API const char *stk_seg_symbol(const struct stk_seg *seg, uint32_t index);
  * nsymbols grows (so not safe to call on one handle from two threads). */
 STK_API int stk_seg_lookup(struct stk_seg *seg, const char *name);
 
+/* Which latest records changed since the caller last looked, for a reader
+ * that follows many symbols: for each index i < min(n, nsymbols) whose seq
+ * (acquire load) is even and differs from seen[i], sets seen[i] to it and
+ * appends i to changed[]. Returns how many it appended. One load per record
+ * and no copy; read the changed ones with stk_quote_read(). A record being
+ * written (odd seq) shows up on a later call. Start with seen[] zeroed. */
+STK_API uint32_t stk_seg_changed(const struct stk_seg *seg, uint64_t *seen, uint32_t n,
+                                 uint32_t *changed);
+
 /* Pointer to the latest record of `index` (< capacity) for stk_record_load(). */
 STK_API const struct stk_record *stk_seg_record(const struct stk_seg *seg, uint32_t index);
 

@@ -182,6 +182,49 @@ START_TEST(test_open_reader_roundtrip)
 }
 END_TEST
 
+/* stk_seg_changed reports each written record once, skips odd ones until
+ * they finish, and never looks past nsymbols. */
+START_TEST(test_changed_scan)
+{
+    const char *name = test_shm_name("chg");
+    struct stk_seg_params p = params(name, 8, 2);
+    struct stk_seg *w, *r;
+    uint64_t seen[8] = {0};
+    uint32_t changed[8];
+    ck_assert_int_eq(stk_seg_attach_writer(&p, &w, NULL), 0);
+    ck_assert_int_eq(stk_seg_open(name, &r), 0);
+    ck_assert_uint_eq(stk_seg_changed(r, seen, 8, changed), 0);
+    for (int i = 0; i < 4; i++) {
+        char sym[4] = {'S', (char)('0' + i), 0};
+        ck_assert_int_eq(stk_sym_add(w, sym), i);
+    }
+    ck_assert_uint_eq(stk_seg_changed(r, seen, 8, changed), 0); /* never written */
+    struct stk_quote q = quote_of(1);
+    stk_quote_write(w, 1, &q);
+    stk_quote_write(w, 3, &q);
+    stk_quote_write(w, 3, &q);
+    ck_assert_uint_eq(stk_seg_changed(r, seen, 8, changed), 2);
+    ck_assert_uint_eq(changed[0], 1);
+    ck_assert_uint_eq(changed[1], 3);
+    ck_assert_uint_eq(seen[3], 4);
+    ck_assert_uint_eq(stk_seg_changed(r, seen, 8, changed), 0); /* nothing new */
+    /* a record mid-write is not reported until it is done */
+    struct stk_record *rec = stk_seg_record_rw(w, 2);
+    atomic_store(&rec->seq, 1);
+    ck_assert_uint_eq(stk_seg_changed(r, seen, 8, changed), 0);
+    atomic_store(&rec->seq, 2);
+    ck_assert_uint_eq(stk_seg_changed(r, seen, 8, changed), 1);
+    ck_assert_uint_eq(changed[0], 2);
+    /* n below nsymbols limits the scan */
+    stk_quote_write(w, 3, &q);
+    ck_assert_uint_eq(stk_seg_changed(r, seen, 3, changed), 0);
+    ck_assert_uint_eq(stk_seg_changed(r, seen, 4, changed), 1);
+    stk_seg_close(r);
+    stk_seg_close(w);
+    stk_seg_unlink(name);
+}
+END_TEST
+
 START_TEST(test_symbols_limits)
 {
     const char *name = test_shm_name("sym");
@@ -631,14 +674,24 @@ END_TEST
 
 int main(void)
 {
+    /* clang-format off */
     const struct test_case tests[] = {
-        {"layout", test_layout_sizes},         {"layout", test_layout_bytes},
-        {"core", test_open_reader_roundtrip},  {"core", test_ring_history},
-        {"core", test_ring_lapped_follower},   {"core", test_wait_futex},
-        {"core", test_heartbeat_and_state},    {"limits", test_symbols_limits},
-        {"limits", test_lookup_many},          {"errors", test_validation_errors},
-        {"errors", test_create_rules},         {"errors", test_foreign_file_kept},
-        {"errors", test_replace_incompatible}, {"errors", test_killed_writer_repair},
+        {"layout", test_layout_sizes},
+        {"layout", test_layout_bytes},
+        {"core", test_open_reader_roundtrip},
+        {"core", test_ring_history},
+        {"core", test_changed_scan},
+        {"core", test_ring_lapped_follower},
+        {"core", test_wait_futex},
+        {"core", test_heartbeat_and_state},
+        {"limits", test_symbols_limits},
+        {"limits", test_lookup_many},
+        {"errors", test_validation_errors},
+        {"errors", test_create_rules},
+        {"errors", test_foreign_file_kept},
+        {"errors", test_replace_incompatible},
+        {"errors", test_killed_writer_repair},
     };
+    /* clang-format on */
     return TEST_TABLE_RUN("segment", tests);
 }
