@@ -650,21 +650,37 @@ struct stk_record *stk_seg_record_rw(struct stk_seg *seg, uint32_t index)
 }
 
 /* After the spin budget of stk_record_load(), a writer that is merely
- * preempted mid-write (a loaded box, more runnable threads than cores) gets
- * the CPU back by yielding, for at most STK_BUSY_YIELD_NS; a writer that died
- * mid-write stays odd and the caller gets -EBUSY after that. */
-#define STK_BUSY_YIELD_NS 2000000u
+ * preempted mid-write (a loaded box, more runnable threads than cores) must
+ * get the CPU back: yield for the first STK_BUSY_YIELD_NS, then sleep in short
+ * steps, STK_BUSY_WAIT_NS in all. A writer that died mid-write stays odd and
+ * the caller gets -EBUSY after that (the next producer repairs the record).
+ * This is the one patience policy: clients do not add their own. */
+#define STK_BUSY_WAIT_NS 20000000u
+#define STK_BUSY_YIELD_NS 1000000u
+
+/* One pause of the patient path since `start`; false once the budget is spent. */
+static bool busy_pause(uint64_t start)
+{
+    uint64_t waited = stk_mono_ns() - start;
+    if (waited >= STK_BUSY_WAIT_NS)
+        return false;
+    if (waited < STK_BUSY_YIELD_NS) {
+        sched_yield();
+    } else {
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
 
 /* Out of line and cold: the fast path of the callers stays a leaf. */
 __attribute__((noinline, cold)) static int record_load_patient(const struct stk_record *r,
                                                                struct stk_quote *q)
 {
-    uint64_t deadline = stk_mono_ns() + STK_BUSY_YIELD_NS;
-    int rc;
-    do {
-        sched_yield();
+    uint64_t start = stk_mono_ns();
+    int rc = -EBUSY;
+    while (rc == -EBUSY && busy_pause(start))
         rc = stk_record_load(r, q);
-    } while (rc == -EBUSY && stk_mono_ns() < deadline);
     return rc;
 }
 
@@ -723,11 +739,9 @@ int stk_tick_read(const struct stk_seg *seg, uint32_t index, uint64_t k, struct 
     int rc = tick_load(seg, index, k, q);
     if (rc != -EBUSY)
         return rc;
-    uint64_t deadline = stk_mono_ns() + STK_BUSY_YIELD_NS;
-    do {
-        sched_yield();
+    uint64_t start = stk_mono_ns();
+    while (rc == -EBUSY && busy_pause(start))
         rc = tick_load(seg, index, k, q);
-    } while (rc == -EBUSY && stk_mono_ns() < deadline);
     return rc;
 }
 

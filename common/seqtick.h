@@ -228,8 +228,9 @@ STK_API const struct stk_record *stk_seg_record(const struct stk_seg *seg, uint3
 
 /* Latest quote of `index`. Returns 0, -ENODATA never written, -EBUSY writer
  * stuck mid-write, -ERANGE index >= nsymbols. Where stk_record_load() gives
- * up after its spins, this one also yields the CPU for up to 2 ms, so a writer
- * that was only preempted mid-write finishes; -EBUSY then means it died. */
+ * up after its spins, this one also yields, then sleeps, for up to 20 ms in
+ * all, so a writer that was only preempted mid-write finishes; -EBUSY then
+ * means it died (the next producer repairs the record). */
 STK_API int stk_quote_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *q);
 
 /* Ticks ever appended to `index`'s ring (acquire load of its head). */
@@ -237,8 +238,8 @@ STK_API uint64_t stk_ring_head(const struct stk_seg *seg, uint32_t index);
 
 /* Tick number k of `index` (q->seq = k). Returns 0; -EAGAIN not written yet
  * (k >= head); -ESTALE lapped: the slot already holds a newer tick, resume at
- * stk_ring_head() - history; -EBUSY writer stuck (after spinning and up to
- * 2 ms of yielding, as stk_quote_read()); -ERANGE bad index. */
+ * stk_ring_head() - history; -EBUSY writer stuck (after the same 20 ms of
+ * patience as stk_quote_read()); -ERANGE bad index. */
 STK_API int stk_tick_read(const struct stk_seg *seg, uint32_t index, uint64_t k,
                           struct stk_quote *q);
 

@@ -31,9 +31,6 @@ struct stk_cli {
  * segment 'NAME': why" (with a hint for a missing one) and return -errno. */
 int stk_cli_open(const struct stk_cli *cli, struct stk_seg **ret_seg);
 
-/* stk_quote_read(), retrying -EBUSY for up to 50 ms (a preempted writer). */
-int stk_cli_quote_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *q);
-
 /* Subcommands; each returns a process exit code. */
 int stk_cli_status(struct stk_cli *cli);
 int stk_cli_quotes(struct stk_cli *cli);

@@ -69,20 +69,6 @@ const char *stk_cli_state_name(uint32_t state)
     }
 }
 
-int stk_cli_quote_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *q)
-{
-    int r = stk_quote_read(seg, index, q);
-    /* stk_quote_read() spins a bounded number of times on an odd seq; a
-     * writer preempted mid-write on a busy box outlasts that. Give it up to
-     * 50 ms of short sleeps before calling the record stuck. */
-    for (int i = 0; r == -EBUSY && i < 250; i++) {
-        struct timespec ts = {0, 200000};
-        nanosleep(&ts, NULL);
-        r = stk_quote_read(seg, index, q);
-    }
-    return r;
-}
-
 static uint64_t age_of(const struct stk_quote *q, uint64_t now_ns)
 {
     if (q->pub_ts_ns == 0)
@@ -155,7 +141,7 @@ int stk_cli_quotes(struct stk_cli *cli)
     for (uint32_t i = 0; i < n; i++) {
         struct stk_quote q;
         const char *name = stk_seg_symbol(seg, i);
-        int r = stk_cli_quote_read(seg, i, &q);
+        int r = stk_quote_read(seg, i, &q);
         if (cli->json) {
             printf("%s{", i ? "," : "");
             if (r == 0) {
@@ -211,7 +197,7 @@ int stk_cli_get(struct stk_cli *cli)
     if (idx < 0)
         goto out;
     struct stk_quote q;
-    int r = stk_cli_quote_read(seg, (uint32_t)idx, &q);
+    int r = stk_quote_read(seg, (uint32_t)idx, &q);
     uint64_t now = stk_cli_now_ns();
     if (r < 0) {
         fprintf(stderr, "seqtick: fatal: '%s': %s\n", ticker, stk_strerror(r));

@@ -139,7 +139,7 @@ static void frame_text(struct top *t)
     for (uint32_t i = 0; i < rows; i++) {
         const char *name = stk_seg_symbol(seg, i);
         struct stk_quote q;
-        int r = stk_cli_quote_read(seg, i, &q);
+        int r = stk_quote_read(seg, i, &q);
         if (r < 0) {
             printf("%-12s %14s   (%s)%s\n", name, "-", stk_strerror(r),
                    t->interactive ? "\x1b[K" : "");
@@ -188,7 +188,7 @@ static void frame_json(struct top *t)
     for (uint32_t i = 0; i < n; i++) {
         const char *name = stk_seg_symbol(seg, i);
         struct stk_quote q;
-        int r = stk_cli_quote_read(seg, i, &q);
+        int r = stk_quote_read(seg, i, &q);
         printf("%s{", i ? "," : "");
         if (r < 0) {
             printf("\"ticker\":");

@@ -33,8 +33,6 @@ _E8 = _Decimal(PRICE_SCALE)
 _CTX = _Context(prec=60)  # exact for any int64 / 10^8, whatever the thread's context
 _new_tuple = tuple.__new__
 _WAIT_SLICE_MS = 500      # longest single futex wait: re-check a replaced name this often
-_EBUSY = -_errno.EBUSY
-BUSY_GRACE = 0.05         # seconds a record may stay mid-write before BusyError
 
 
 def _dec(v):
@@ -255,23 +253,8 @@ class Segment:
             idx = self._index(ticker)
         r = self._qread(self._h, idx, self._qp)
         if r:
-            if r == _EBUSY:
-                r = self._retry_busy(self._h, idx)
-            if r:
-                raise self._read_error(r, ticker)
+            raise self._read_error(r, ticker)
         return _new_tuple(Quote, (ticker,) + self._unpack(self._q))
-
-    def _retry_busy(self, h, idx):
-        """The library's bounded spin gave up on an odd seq. A writer that was
-        merely preempted mid-write (a loaded box) finishes within a time slice:
-        sleep a little and retry for up to BUSY_GRACE seconds before calling
-        it stuck."""
-        end = _time.monotonic() + BUSY_GRACE
-        while True:
-            _time.sleep(0.0002)
-            r = self._qread(h, idx, self._qp)
-            if r != _EBUSY or _time.monotonic() >= end:
-                return r
 
     def get(self, ticker, default=None):
         """quote(ticker), or `default` if unknown or never written."""
@@ -436,8 +419,6 @@ class Segment:
                         last[i] = seqs[i]
                         continue
                     r = self._qread(h, i, self._qp)
-                    if r == _EBUSY:
-                        r = self._retry_busy(h, i)
                     if r == -_errno.ENODATA:
                         last[i] = seqs[i]
                         continue
