@@ -336,35 +336,31 @@ static long str_decode(const char *s, size_t n, char *out, size_t size)
     return (long)o;
 }
 
+/* Point *s / *n at the decoded text of a key that has escapes, decoded into
+ * a buffer returned for the caller to free (NULL, text left raw, if decoding
+ * fails: a bad escape was already rejected by the syntax check). */
+static char *key_decoded(const char **s, size_t *n)
+{
+    char *d = malloc(*n + 1);
+    long r = d ? str_decode(*s, *n, d, *n) : -ENOMEM;
+    if (r < 0) {
+        free(d);
+        return NULL;
+    }
+    *s = d;
+    *n = (size_t)r;
+    return d;
+}
+
 /* Compare two key tokens by their decoded text. */
 static int key_cmp(const struct stk_json *j, int a, int b)
 {
     const jsmntok_t *ta = &j->tok[a], *tb = &j->tok[b];
     const char *sa = j->src + ta->start, *sb = j->src + tb->start;
     size_t na = (size_t)(ta->end - ta->start), nb = (size_t)(tb->end - tb->start);
-    char *da = NULL, *db = NULL;
-    bool ea = memchr(sa, '\\', na) != NULL, eb = memchr(sb, '\\', nb) != NULL;
-    if (!ea && !eb) {
-        /* the common case: no escapes, raw bytes are the text */
-        int c = memcmp(sa, sb, na < nb ? na : nb);
-        return c ? c : (na < nb ? -1 : na > nb);
-    }
-    if (ea) {
-        da = malloc(na + 1);
-        long r = da ? str_decode(sa, na, da, na) : -ENOMEM;
-        if (r >= 0) {
-            sa = da;
-            na = (size_t)r;
-        }
-    }
-    if (eb) {
-        db = malloc(nb + 1);
-        long r = db ? str_decode(sb, nb, db, nb) : -ENOMEM;
-        if (r >= 0) {
-            sb = db;
-            nb = (size_t)r;
-        }
-    }
+    /* the common case, no escapes: the raw bytes are the text */
+    char *da = memchr(sa, '\\', na) ? key_decoded(&sa, &na) : NULL;
+    char *db = memchr(sb, '\\', nb) ? key_decoded(&sb, &nb) : NULL;
     int c = memcmp(sa, sb, na < nb ? na : nb);
     if (c == 0)
         c = na < nb ? -1 : na > nb;
