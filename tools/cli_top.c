@@ -272,6 +272,10 @@ int stk_cli_top(struct stk_cli *cli)
     t.keys = t.interactive && isatty(STDIN_FILENO);
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
+    /* SA_RESTART: a Ctrl-C in the middle of drawing a frame must not fail the
+     * write (stdio would drop the rest and report an error, exit 111); poll()
+     * in pause_ms() still returns EINTR, and stop_flag ends the loop. */
+    sa.sa_flags = SA_RESTART;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
