@@ -102,9 +102,12 @@ void stk_child_signal(struct stk_child *c, int sig)
 {
     if (c->pid <= 0)
         return;
-    (void)kill(-c->pid, sig);
+    /* SIGCONT before SIGTERM, never after: a CONT landing while the child
+     * exits can discard the SIGSTOP of a PTRACE_ATTACH in flight (crash
+     * reporters, LeakSanitizer) and leave the child hung. */
     if (sig == SIGTERM)
         (void)kill(-c->pid, SIGCONT);
+    (void)kill(-c->pid, sig);
 }
 
 void stk_child_close_fds(struct stk_child *c)

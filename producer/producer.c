@@ -418,7 +418,7 @@ static void exec_check_child(struct stk_producer *p)
         exec_reaped(p, pid, status);
 }
 
-/* SIGTERM (+SIGCONT) to the ingestor's group, up to ingest_grace_ms for it to
+/* SIGCONT+SIGTERM to the ingestor's group, up to ingest_grace_ms for it to
  * go while its output is still read, then SIGKILL. */
 static void exec_stop(struct stk_producer *p)
 {

@@ -162,10 +162,14 @@ static void enter_backoff(struct stk_child *c, int64_t delay_ms)
 static void begin_stop(struct stk_child *c)
 {
     set_state(c, STK_CS_STOPPING);
-    /* TERM wakes a stopped process only once it is continued: send both. */
+    /* TERM acts on a stopped process only once it is continued: send both,
+     * CONT first. A CONT that lands after TERM can hit a process already on
+     * its way out and discard the SIGSTOP of a PTRACE_ATTACH in flight (a
+     * crash reporter, LeakSanitizer's exit-time check): the tracer then waits
+     * forever and the child never exits. CONT before TERM cannot race so. */
     if (c->pol.grace_ms > 0) {
-        signal_group(c, SIGTERM);
         signal_group(c, SIGCONT);
+        signal_group(c, SIGTERM);
         arm_timer(c, c->pol.grace_ms);
     } else {
         c->killed = true;

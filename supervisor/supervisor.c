@@ -398,9 +398,9 @@ static void stop_all(struct stk_sup *sup)
     stk_info("stopping %zu children: SIGTERM, then SIGKILL after their grace", sup->nchildren);
     for (size_t i = sup->nchildren; i-- > 0;)
         stk_child_event(sup->children[i], STK_CE_STOP);
-    size_t n = leftovers(sup, 0, SIGTERM);
+    size_t n = leftovers(sup, 0, SIGCONT); /* CONT before TERM: see begin_stop() */
     if (n) {
-        (void)leftovers(sup, 0, SIGCONT);
+        (void)leftovers(sup, 0, SIGTERM);
         stk_info("sent SIGTERM to %zu leftover process(es)", n);
     }
     ev_timer_set(&sup->w_stop_grace, (double)sup->cfg.supervisor.grace_ms / 1000.0, 0.);
