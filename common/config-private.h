@@ -18,6 +18,20 @@ struct stk_program_conf {
     int64_t grace_ms, backoff_min_ms, backoff_max_ms, max_restarts, restart_window_s;
 };
 
+/* A sim parameter: one value for every symbol, with exceptions per symbol
+ * (volatility, drift: "0.25 TSLA=0.6") or per pair of symbols (correlation:
+ * "0.3 AAPL:MSFT=0.8"). */
+struct stk_sym_value {
+    char a[32], b[32]; /* symbol names; b is "" unless a pair */
+    double v;
+};
+
+struct stk_sim_param {
+    double all;               /* every symbol (pair) without an exception */
+    size_t n;                 /* exceptions */
+    struct stk_sym_value *by; /* in the order written */
+};
+
 struct stk_config {
     char *path; /* the file read, or NULL for defaults only */
 
@@ -36,14 +50,14 @@ struct stk_config {
         uint64_t rate; /* sim ticks/s, all symbols; 0 = as fast as possible */
         uint64_t seed;
         uint32_t heartbeat_ms;
-        double speed;              /* csv replay: 1 real time, 0 as fast as possible */
-        bool loop;                 /* csv replay: start over at the end */
-        char *csv_time_unit;       /* "auto", "s", "ms", "us", "ns" */
-        double correlation;        /* sim: pairwise correlation of returns */
-        double volatility;         /* sim: annualised σ */
-        double drift;              /* sim: annualised μ */
-        uint32_t stats_interval_s; /* 0 = no periodic stats line */
-        int64_t ingest_grace_ms;   /* exec: SIGTERM→SIGKILL grace for the ingestor */
+        double speed;                     /* csv replay: 1 real time, 0 as fast as possible */
+        bool loop;                        /* csv replay: start over at the end */
+        char *csv_time_unit;              /* "auto", "s", "ms", "us", "ns" */
+        struct stk_sim_param correlation; /* sim: pairwise correlation of returns */
+        struct stk_sim_param volatility;  /* sim: annualised σ */
+        struct stk_sim_param drift;       /* sim: annualised μ */
+        uint32_t stats_interval_s;        /* 0 = no periodic stats line */
+        int64_t ingest_grace_ms;          /* exec: SIGTERM→SIGKILL grace for the ingestor */
     } producer;
 
     struct {
@@ -94,6 +108,13 @@ void stk_config_free(struct stk_config *c);
 
 /* The [program.NAME] entry named `name`, or NULL. */
 const struct stk_program_conf *stk_config_program(const struct stk_config *c, const char *name);
+
+/* Index of `name` in producer.symbols, or -1. */
+int stk_config_symbol_index(const struct stk_config *c, const char *name);
+
+/* A sim parameter's value for symbol `a` (b NULL), or for the pair a, b in
+ * either order: its exception if there is one, else p->all. */
+double stk_sim_param_value(const struct stk_sim_param *p, const char *a, const char *b);
 
 /* Split "host:port" / "[v6]:port" into host (no brackets) and port. Returns 0
  * or -EINVAL. */

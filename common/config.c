@@ -33,6 +33,8 @@ enum ktype {
     K_LEVEL,   /* log level */
     K_FORMAT,  /* log format */
     K_UNIT,    /* auto | s | ms | us | ns */
+    K_SIMSYM,  /* number and/or SYMBOL=number items, each in [min, max] */
+    K_SIMPAIR, /* number and/or SYM1:SYM2=number items, each in [min, max] */
 };
 
 struct key {
@@ -60,9 +62,9 @@ static const struct key keys[] = {
     {"producer", "speed", K_DOUBLE, F(producer.speed), 0, 1e6},
     {"producer", "loop", K_BOOL, F(producer.loop), 0, 0},
     {"producer", "csv_time_unit", K_UNIT, F(producer.csv_time_unit), 0, 0},
-    {"producer", "correlation", K_DOUBLE, F(producer.correlation), -0.99, 0.99},
-    {"producer", "volatility", K_DOUBLE, F(producer.volatility), 0, 10},
-    {"producer", "drift", K_DOUBLE, F(producer.drift), -10, 10},
+    {"producer", "correlation", K_SIMPAIR, F(producer.correlation), -0.99, 0.99},
+    {"producer", "volatility", K_SIMSYM, F(producer.volatility), 0, 10},
+    {"producer", "drift", K_SIMSYM, F(producer.drift), -10, 10},
     {"producer", "stats_interval_s", K_U32, F(producer.stats_interval_s), 0, 86400},
     {"producer", "ingest_grace_ms", K_I64, F(producer.ingest_grace_ms), 0, 3600000},
     {"server", "listen", K_LISTEN, F(server.listen), 0, 0},
@@ -145,6 +147,14 @@ void stk_config_free(struct stk_config *c)
             free_symbols(*(char ***)field);
             *(char ***)field = NULL;
             break;
+        case K_SIMSYM:
+        case K_SIMPAIR: {
+            struct stk_sim_param *sp = field;
+            free(sp->by);
+            sp->by = NULL;
+            sp->n = 0;
+            break;
+        }
         default:
             break;
         }
@@ -178,9 +188,9 @@ int stk_config_defaults(struct stk_config *c)
     c->producer.speed = 1.0;
     c->producer.loop = false;
     c->producer.csv_time_unit = strdup("auto");
-    c->producer.correlation = 0.3;
-    c->producer.volatility = 0.25;
-    c->producer.drift = 0.05;
+    c->producer.correlation.all = 0.3;
+    c->producer.volatility.all = 0.25;
+    c->producer.drift.all = 0.05;
     c->producer.stats_interval_s = 10;
     c->producer.ingest_grace_ms = 2000;
     c->server.listen = strdup("127.0.0.1:7878");
@@ -293,6 +303,120 @@ static int parse_symbols(struct ctx *x, const char *what, const char *v, char **
     *ret = out;
     *ret_n = n;
     return 1;
+}
+
+/* One name of an exception: a symbol as producer.symbols spells it. */
+static int sim_name(struct ctx *x, const char *what, const char *s, size_t len, char out[32])
+{
+    if (stk_sym_check(s, len) < 0)
+        return fail(x, "%s: bad symbol '%.*s' (1..31 printable characters, no spaces)", what,
+                    (int)(len > 40 ? 40 : len), s);
+    memcpy(out, s, len);
+    out[len] = 0;
+    return 1;
+}
+
+/* "0.25", "TSLA=0.6 NVDA=0.5", "0.3, AAPL:MSFT=0.8": at most one bare
+ * number (every symbol), then exceptions, each once, each in range. */
+static int parse_sim_param(struct ctx *x, const struct key *k, const char *what, const char *v,
+                           struct stk_sim_param *ret)
+{
+    bool pairs = k->type == K_SIMPAIR;
+    struct stk_sim_param out = {.all = ret->all};
+    bool have_all = false;
+    size_t cap = 0;
+    const char *p = v;
+    for (;;) {
+        while (*p == ',' || *p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        const char *s = p;
+        while (*p && *p != ',' && *p != ' ' && *p != '\t')
+            p++;
+        char item[96];
+        size_t len = (size_t)(p - s);
+        if (len >= sizeof(item)) {
+            fail(x, "%s: item '%.40s...' is too long", what, s);
+            goto bad;
+        }
+        memcpy(item, s, len);
+        item[len] = 0;
+        char *eq = strrchr(item, '=');
+        const char *num = eq ? eq + 1 : item;
+        char *end;
+        errno = 0;
+        double d = strtod(num, &end);
+        if (!*num || *end || errno || !isfinite(d)) {
+            fail(x, "%s: '%s' in '%s' is not a number", what, num, item);
+            goto bad;
+        }
+        if (d < k->min || d > k->max) {
+            fail(x, "%s: %s in '%s' is out of range (%g..%g)", what, num, item, k->min, k->max);
+            goto bad;
+        }
+        if (!eq) {
+            if (have_all) {
+                fail(x,
+                     "%s: two values for every symbol ('%g' and '%s'); exceptions are "
+                     "written %s=VALUE",
+                     what, out.all, item, pairs ? "SYM1:SYM2" : "SYMBOL");
+                goto bad;
+            }
+            have_all = true;
+            out.all = d;
+            continue;
+        }
+        struct stk_sym_value sv = {.v = d};
+        *eq = 0;
+        if (pairs) {
+            char *colon = strchr(item, ':');
+            if (!colon || strchr(colon + 1, ':')) {
+                fail(x, "%s: '%s' is not a pair like AAPL:MSFT=0.8", what, item);
+                goto bad;
+            }
+            if (!sim_name(x, what, item, (size_t)(colon - item), sv.a) ||
+                !sim_name(x, what, colon + 1, strlen(colon + 1), sv.b))
+                goto bad;
+            if (!strcmp(sv.a, sv.b)) {
+                fail(x, "%s: '%s:%s' pairs a symbol with itself (its correlation is 1)", what, sv.a,
+                     sv.b);
+                goto bad;
+            }
+        } else if (!sim_name(x, what, item, strlen(item), sv.a)) {
+            goto bad;
+        }
+        for (size_t i = 0; i < out.n; i++) {
+            const struct stk_sym_value *o = &out.by[i];
+            if ((!strcmp(o->a, sv.a) && !strcmp(o->b, sv.b)) ||
+                (pairs && !strcmp(o->a, sv.b) && !strcmp(o->b, sv.a))) {
+                fail(x, "%s: '%s%s%s' given twice", what, sv.a, pairs ? ":" : "", sv.b);
+                goto bad;
+            }
+        }
+        if (out.n == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            struct stk_sym_value *grown = realloc(out.by, ncap * sizeof(*grown));
+            if (!grown) {
+                fail(x, "%s: out of memory", what);
+                goto bad;
+            }
+            out.by = grown;
+            cap = ncap;
+        }
+        out.by[out.n++] = sv;
+    }
+    if (!have_all && out.n == 0) {
+        fail(x, "%s: is empty (a number, and/or %s=VALUE exceptions)", what,
+             pairs ? "SYM1:SYM2" : "SYMBOL");
+        goto bad;
+    }
+    free(ret->by);
+    *ret = out;
+    return 1;
+bad:
+    free(out.by);
+    return 0;
 }
 
 static int set_str(struct ctx *x, const char *what, char **field, const char *v)
@@ -418,6 +542,9 @@ static int set_value(struct ctx *x, const struct key *k, void *base, const char 
         *(int *)field = f;
         return 1;
     }
+    case K_SIMSYM:
+    case K_SIMPAIR:
+        return parse_sim_param(x, k, what, v, field);
     case K_UNIT:
         if (strcmp(v, "auto") && strcmp(v, "s") && strcmp(v, "ms") && strcmp(v, "us") &&
             strcmp(v, "ns"))
@@ -523,6 +650,26 @@ static int finish(struct ctx *x, const char *origin, char *err)
                  (long long)c->supervisor.backoff_min_ms, (long long)c->supervisor.backoff_max_ms);
         return -EINVAL;
     }
+    static const struct {
+        const char *what;
+        size_t off;
+    } sim[] = {
+        {"producer.volatility", F(producer.volatility)},
+        {"producer.drift", F(producer.drift)},
+        {"producer.correlation", F(producer.correlation)},
+    };
+    for (size_t i = 0; i < sizeof(sim) / sizeof(sim[0]); i++) {
+        const struct stk_sim_param *sp = (const void *)((const char *)c + sim[i].off);
+        for (size_t j = 0; j < sp->n; j++) {
+            const char *name = sp->by[j].a;
+            if (stk_config_symbol_index(c, name) < 0 ||
+                (sp->by[j].b[0] && stk_config_symbol_index(c, name = sp->by[j].b) < 0)) {
+                snprintf(err, STK_CONF_ERR_MAX, "%s: %s: '%s' is not one of producer.symbols",
+                         origin, sim[i].what, name);
+                return -EINVAL;
+            }
+        }
+    }
     for (size_t i = 0; i < c->nprograms; i++)
         if (!c->programs[i].command) {
             snprintf(err, STK_CONF_ERR_MAX, "%s: [program.%s]: command is required", origin,
@@ -605,6 +752,25 @@ const struct stk_program_conf *stk_config_program(const struct stk_config *c, co
         if (!strcmp(c->programs[i].name, name))
             return &c->programs[i];
     return NULL;
+}
+
+int stk_config_symbol_index(const struct stk_config *c, const char *name)
+{
+    for (size_t i = 0; i < c->producer.nsymbols; i++)
+        if (!strcmp(c->producer.symbols[i], name))
+            return (int)i;
+    return -1;
+}
+
+double stk_sim_param_value(const struct stk_sim_param *p, const char *a, const char *b)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        const struct stk_sym_value *v = &p->by[i];
+        if (!b ? !strcmp(v->a, a) && !v->b[0]
+               : (!strcmp(v->a, a) && !strcmp(v->b, b)) || (!strcmp(v->a, b) && !strcmp(v->b, a)))
+            return v->v;
+    }
+    return p->all;
 }
 
 int stk_listen_parse(const char *listen, char *host, size_t hostsz, uint16_t *port)

@@ -125,20 +125,55 @@ static int sim_setup(struct stk_producer *p)
      * in real time, so volatility is per wall-clock year; rate 0 runs the
      * model as if at the default 1000 ticks/s. */
     double rate = c->producer.rate ? (double)c->producer.rate : 1000.0;
+    const struct stk_sim_param *corr = &c->producer.correlation;
+    const char *const *names = (const char *const *)c->producer.symbols;
+    double *mu = calloc(n, sizeof(double)), *sigma = calloc(n, sizeof(double)), *matrix = NULL;
+    if (corr->n) {
+        if (n > STK_SIM_MATRIX_MAX) {
+            stk_error("producer.correlation: pair exceptions need at most %d symbols (%zu here)",
+                      STK_SIM_MATRIX_MAX, n);
+            free(mu);
+            free(sigma);
+            return -EINVAL;
+        }
+        matrix = calloc(n * n, sizeof(double));
+    }
+    if (!mu || !sigma || (corr->n && !matrix)) {
+        free(mu);
+        free(sigma);
+        free(matrix);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        mu[i] = stk_sim_param_value(&c->producer.drift, names[i], NULL);
+        sigma[i] = stk_sim_param_value(&c->producer.volatility, names[i], NULL);
+        for (size_t j = 0; matrix && j < n; j++)
+            matrix[i * n + j] = i == j ? 1.0 : stk_sim_param_value(corr, names[i], names[j]);
+    }
     struct stk_sim_params sp = {
         .nsymbols = n,
-        .symbols = (const char *const *)c->producer.symbols,
-        .drift = c->producer.drift,
-        .volatility = c->producer.volatility,
-        .rho = c->producer.correlation,
+        .symbols = names,
+        .mu = mu,
+        .sigma = sigma,
+        .rho = corr->all,
+        .corr = matrix,
         .dt_years = (double)n / rate / STK_SIM_YEAR_S,
         .seed = c->producer.seed,
     };
     int r = stk_sim_new(&sp, &p->sim);
+    free(mu);
+    free(sigma);
+    free(matrix);
     if (r == -EDOM) {
-        stk_error("producer.correlation = %g: not a valid correlation for %zu symbols "
-                  "(needs > %g)",
-                  c->producer.correlation, n, n > 1 ? -1.0 / (double)(n - 1) : -1.0);
+        if (corr->n)
+            stk_error("producer.correlation: with its %zu pair exception(s) the correlation "
+                      "matrix of the %zu symbols is not positive definite (no set of returns "
+                      "can have these correlations)",
+                      corr->n, n);
+        else
+            stk_error("producer.correlation = %g: not a valid correlation for %zu symbols "
+                      "(needs > %g)",
+                      corr->all, n, n > 1 ? -1.0 / (double)(n - 1) : -1.0);
         return -EINVAL;
     }
     if (r < 0) {
@@ -162,9 +197,11 @@ static int sim_setup(struct stk_producer *p)
         }
     }
     stk_info("feed sim: %zu symbols, rate %" PRIu64 "/s%s, seed %" PRIu64
-             ", drift %g, volatility %g, correlation %g%s",
+             ", drift %g%s, volatility %g%s, correlation %g%s%s",
              n, c->producer.rate, c->producer.rate ? "" : " (as fast as possible)",
-             c->producer.seed, c->producer.drift, c->producer.volatility, c->producer.correlation,
+             c->producer.seed, c->producer.drift.all, c->producer.drift.n ? " (+ exceptions)" : "",
+             c->producer.volatility.all, c->producer.volatility.n ? " (+ exceptions)" : "",
+             corr->all, corr->n ? " (+ pair exceptions)" : "",
              resumed ? ", resuming from the segment's quotes" : "");
     p->sim_t0 = stk_mono_ns();
     return 0;

@@ -24,17 +24,25 @@ struct stk_sim_params {
     const double *sigma;        /* per-symbol annual volatility, or NULL: `volatility` */
     double drift, volatility;   /* used where the arrays are NULL */
     double rho;                 /* pairwise correlation of the symbols' returns */
+    const double *corr;         /* or a whole n × n correlation matrix (row-major),
+                                 * n <= STK_SIM_MATRIX_MAX; NULL: rho everywhere */
     double dt_years;            /* model time of one round (one tick per symbol) */
     uint64_t seed;
 };
 
 struct stk_sim;
 
-/* Build a simulator. The correlation matrix (1 on the diagonal, rho off it)
- * is factored by Cholesky; for this equicorrelation matrix the factor has one
- * value per column below the diagonal, so a tick costs O(1) whatever the
- * number of symbols. Returns 0 and *ret; -EINVAL no symbols or bad numbers;
- * -EDOM rho makes the matrix not positive definite (rho <= -1/(n-1));
+/* Most symbols a whole correlation matrix may cover: its factor takes
+ * n²/2 doubles and a tick of symbol i costs i multiply-adds. */
+#define STK_SIM_MATRIX_MAX 1024
+
+/* Build a simulator. The correlation matrix is factored by Cholesky. For
+ * the equicorrelation matrix (1 on the diagonal, rho off it) the factor has
+ * one value per column below the diagonal, so a tick costs O(1) whatever the
+ * number of symbols; a whole matrix (p->corr) is factored in full and a tick
+ * of symbol i costs O(i). Returns 0 and *ret; -EINVAL no symbols or bad
+ * numbers; -EDOM the matrix is not positive definite (for rho alone: rho <=
+ * -1/(n-1)); -E2BIG a whole matrix over STK_SIM_MATRIX_MAX symbols;
  * -ENOMEM. */
 int stk_sim_new(const struct stk_sim_params *p, struct stk_sim **ret);
 
@@ -55,6 +63,11 @@ void stk_sim_resume(struct stk_sim *sim, uint32_t i, int64_t price, uint64_t vol
  * as the two vectors stk_sim uses: L[i][j] = col[j] for i > j, L[i][i] =
  * diag[i]. Returns 0, or -EDOM if the matrix is not positive definite. */
 int stk_sim_cholesky(size_t n, double rho, double *col, double *diag);
+
+/* The Cholesky factor L of a whole symmetric n × n matrix r (row-major),
+ * packed by rows: L[i][j] (j <= i) at l[i(i+1)/2 + j]. Returns 0, or -EDOM
+ * if r is not positive definite. */
+int stk_sim_cholesky_full(size_t n, const double *r, double *l);
 
 /* Deterministic starting price (× 10^8) for a symbol name: a table of well
  * known tickers, else a value in 20..520 derived from the name. */

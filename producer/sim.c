@@ -14,6 +14,8 @@ struct stk_sim {
     size_t next;        /* symbol whose tick comes next */
     double prefix;      /* sum over j < next of col[j] * e[j] in this round */
     double *col, *diag; /* Cholesky factor (see stk_sim_cholesky) */
+    double *l, *e;      /* or a whole one, packed (stk_sim_cholesky_full), and
+                         * this round's independent normals */
     double *x;          /* log price per symbol */
     double *step_mu;    /* (mu - sigma^2/2) dt */
     double *step_sd;    /* sigma sqrt(dt) */
@@ -97,6 +99,27 @@ int stk_sim_cholesky(size_t n, double rho, double *col, double *diag)
     return 0;
 }
 
+int stk_sim_cholesky_full(size_t n, const double *r, double *l)
+{
+    for (size_t i = 0; i < n; i++) {
+        double *li = l + i * (i + 1) / 2;
+        for (size_t j = 0; j <= i; j++) {
+            const double *lj = l + j * (j + 1) / 2;
+            double sum = r[i * n + j];
+            for (size_t k = 0; k < j; k++)
+                sum -= li[k] * lj[k];
+            if (j < i) {
+                li[j] = sum / lj[j];
+            } else {
+                if (!(sum > 1e-12))
+                    return -EDOM;
+                li[i] = sqrt(sum);
+            }
+        }
+    }
+    return 0;
+}
+
 static const struct {
     const char *name;
     int64_t price;
@@ -125,6 +148,8 @@ void stk_sim_free(struct stk_sim *sim)
         return;
     free(sim->col);
     free(sim->diag);
+    free(sim->l);
+    free(sim->e);
     free(sim->x);
     free(sim->step_mu);
     free(sim->step_sd);
@@ -152,7 +177,26 @@ int stk_sim_new(const struct stk_sim_params *p, struct stk_sim **ret)
         stk_sim_free(sim);
         return -ENOMEM;
     }
-    int r = stk_sim_cholesky(n, p->rho, sim->col, sim->diag);
+    int r;
+    if (p->corr) {
+        if (n > STK_SIM_MATRIX_MAX) {
+            stk_sim_free(sim);
+            return -E2BIG;
+        }
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++) {
+                double v = p->corr[i * n + j];
+                if (i == j ? v != 1.0 : !(v > -1.0 && v < 1.0) || v != p->corr[j * n + i]) {
+                    stk_sim_free(sim);
+                    return -EINVAL;
+                }
+            }
+        sim->l = calloc(n * (n + 1) / 2, sizeof(double));
+        sim->e = calloc(n, sizeof(double));
+        r = !sim->l || !sim->e ? -ENOMEM : stk_sim_cholesky_full(n, p->corr, sim->l);
+    } else {
+        r = stk_sim_cholesky(n, p->rho, sim->col, sim->diag);
+    }
     if (r < 0) {
         stk_sim_free(sim);
         return r;
@@ -187,8 +231,17 @@ uint32_t stk_sim_step(struct stk_sim *sim, struct stk_quote *q)
     if (i == 0)
         sim->prefix = 0;
     double e = next_normal(sim);
-    double z = sim->prefix + sim->diag[i] * e; /* row i of L times e */
-    sim->prefix += sim->col[i] * e;
+    double z; /* row i of L times this round's e */
+    if (sim->l) {
+        const double *li = sim->l + i * (i + 1) / 2;
+        sim->e[i] = e;
+        z = 0;
+        for (size_t j = 0; j <= i; j++)
+            z += li[j] * sim->e[j];
+    } else {
+        z = sim->prefix + sim->diag[i] * e;
+        sim->prefix += sim->col[i] * e;
+    }
     double x = sim->x[i] + sim->step_mu[i] + sim->step_sd[i] * z;
     if (x < LOGP_MIN)
         x = LOGP_MIN;

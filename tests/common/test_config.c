@@ -145,6 +145,76 @@ START_TEST(test_errors_name_place)
 }
 END_TEST
 
+/* producer.volatility / drift / correlation: one value for all, exceptions
+ * per symbol or per pair, looked up in either order. */
+START_TEST(test_sim_params)
+{
+    struct stk_config c;
+    load_ok("", &c);
+    ck_assert(c.producer.correlation.all == 0.3 && c.producer.correlation.n == 0);
+    ck_assert(c.producer.volatility.all == 0.25 && c.producer.volatility.n == 0);
+    ck_assert(c.producer.drift.all == 0.05 && c.producer.drift.n == 0);
+    ck_assert(stk_sim_param_value(&c.producer.volatility, "TSLA", NULL) == 0.25);
+    stk_config_free(&c);
+
+    load_ok("[producer]\nvolatility = TSLA=0.6, 0.2 NVDA=0.5\ndrift = AAPL=-0.1\n"
+            "correlation = AAPL:MSFT=0.8,JPM:TSLA=-0.2 0.1\n",
+            &c);
+    const struct stk_sim_param *v = &c.producer.volatility;
+    ck_assert(v->all == 0.2);
+    ck_assert_uint_eq(v->n, 2);
+    ck_assert_str_eq(v->by[0].a, "TSLA");
+    ck_assert_str_eq(v->by[0].b, "");
+    ck_assert(stk_sim_param_value(v, "TSLA", NULL) == 0.6);
+    ck_assert(stk_sim_param_value(v, "NVDA", NULL) == 0.5);
+    ck_assert(stk_sim_param_value(v, "AAPL", NULL) == 0.2);
+    ck_assert(stk_sim_param_value(&c.producer.drift, "AAPL", NULL) == -0.1);
+    ck_assert(stk_sim_param_value(&c.producer.drift, "MSFT", NULL) == 0.05); /* default kept */
+    const struct stk_sim_param *r = &c.producer.correlation;
+    ck_assert(r->all == 0.1);
+    ck_assert(stk_sim_param_value(r, "AAPL", "MSFT") == 0.8);
+    ck_assert(stk_sim_param_value(r, "MSFT", "AAPL") == 0.8);
+    ck_assert(stk_sim_param_value(r, "TSLA", "JPM") == -0.2);
+    ck_assert(stk_sim_param_value(r, "AAPL", "JPM") == 0.1);
+    ck_assert_int_eq(stk_config_symbol_index(&c, "JPM"), 7);
+    ck_assert_int_eq(stk_config_symbol_index(&c, "IBM"), -1);
+    stk_config_free(&c);
+
+    /* exceptions are checked against producer.symbols wherever that is set */
+    load_ok("[producer]\nvolatility = X=1\nsymbols = X Y\n", &c);
+    ck_assert(stk_sim_param_value(&c.producer.volatility, "X", NULL) == 1.0);
+    stk_config_free(&c);
+
+    load_bad("[producer]\nvolatility = 0.2 0.3\n", "t.conf:2: producer.volatility: two values");
+    load_bad("[producer]\nvolatility = TSLA=\n", "'' in 'TSLA=' is not a number");
+    load_bad("[producer]\nvolatility = =0.3\n", "bad symbol ''");
+    load_bad("[producer]\nvolatility = TSLA=abc\n", "'abc' in 'TSLA=abc' is not a number");
+    load_bad("[producer]\nvolatility = TSLA=11\n", "11 in 'TSLA=11' is out of range (0..10)");
+    load_bad("[producer]\nvolatility = -0.1\n", "-0.1 in '-0.1' is out of range");
+    load_bad("[producer]\nvolatility = TSLA=nan\n", "is not a number");
+    load_bad("[producer]\nvolatility = TSLA=0.1 TSLA=0.2\n", "'TSLA' given twice");
+    load_bad("[producer]\ndrift = ,\n", "producer.drift: is empty");
+    load_bad("[producer]\nvolatility = IBM=0.3\n",
+             "t.conf: producer.volatility: 'IBM' is not one of producer.symbols");
+    load_bad("[producer]\nvolatility = ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFG=1\n", "bad symbol");
+    load_bad("[producer]\nvolatility = AAPL:MSFT=0.1\n",
+             "'AAPL:MSFT' is not one of producer.symbols");
+    load_bad("[producer]\ncorrelation = AAPL=0.5\n", "'AAPL' is not a pair like AAPL:MSFT=0.8");
+    load_bad("[producer]\ncorrelation = A:B:C=0.5\n", "is not a pair");
+    load_bad("[producer]\ncorrelation = AAPL:AAPL=0.5\n", "pairs a symbol with itself");
+    load_bad("[producer]\ncorrelation = AAPL:MSFT=0.5 MSFT:AAPL=0.4\n", "'MSFT:AAPL' given twice");
+    load_bad("[producer]\ncorrelation = AAPL:MSFT=1\n", "out of range (-0.99..0.99)");
+    load_bad("[producer]\ncorrelation = AAPL:IBM=0.5\n", "'IBM' is not one of producer.symbols");
+    load_bad("[producer]\ncorrelation = :MSFT=0.5\n", "bad symbol ''");
+    char longv[200];
+    memset(longv, 'A', sizeof(longv) - 1);
+    longv[sizeof(longv) - 1] = 0;
+    char text[300];
+    snprintf(text, sizeof(text), "[producer]\nvolatility = %s\n", longv);
+    load_bad(text, "is too long");
+}
+END_TEST
+
 START_TEST(test_file_errors)
 {
     struct stk_config c;
@@ -199,7 +269,7 @@ int main(void)
     const struct test_case tests[] = {
         {"core", test_defaults},      {"core", test_overrides},
         {"core", test_listen_parse},  {"errors", test_errors_name_place},
-        {"errors", test_file_errors},
+        {"errors", test_file_errors}, {"sim", test_sim_params},
     };
     return TEST_TABLE_RUN("config", tests);
 }

@@ -3,6 +3,7 @@
 """seqtick-producer with the sim feed, end to end: readiness, live header,
 heartbeat, determinism per seed through the segment, quote shape, clean stop,
 stats line, a second producer refused, bad configuration refused."""
+import math
 import os
 import signal
 import subprocess
@@ -98,6 +99,39 @@ class SimFeed(prodtest.ProducerCase):
                 vol = t["volume"]
         seg.close()
 
+    def test_per_symbol_volatility_and_pair_correlation(self):
+        """producer.volatility / correlation exceptions reach the model: C moves
+        ~40x as much as A, A and B move together, A and C do not."""
+        p = self.start({"rate": 0, "symbols": "A,B,C", "volatility": "0.05 C=2.0",
+                        "correlation": "0, A:B=0.95"}, shm={"history": 4096})
+        seg = self.segment(p)
+        stktest.wait_for(lambda: min(seg.ring_head(s) for s in "ABC") > 5000, 20, what="ticks")
+        self.stop_ok(p)
+        self.assertIn("volatility 0.05 (+ exceptions), correlation 0 (+ pair exceptions)",
+                      p.output())
+        prices = {s: {t["k"]: t["price"] for t in seg.history_ticks(s)} for s in "ABC"}
+        seg.close()
+        ks = sorted(set(prices["A"]) & set(prices["B"]) & set(prices["C"]))
+        ks = [k for k in ks if k - 1 in prices["A"] and k - 1 in prices["B"]
+              and k - 1 in prices["C"]]
+        self.assertGreater(len(ks), 3000)
+        ret = {s: [math.log(prices[s][k] / prices[s][k - 1]) for k in ks] for s in "ABC"}
+
+        def sd(x):
+            m = sum(x) / len(x)
+            return math.sqrt(sum((v - m) ** 2 for v in x) / (len(x) - 1))
+
+        def corr(x, y):
+            mx, my = sum(x) / len(x), sum(y) / len(y)
+            c = sum((a - mx) * (b - my) for a, b in zip(x, y)) / (len(x) - 1)
+            return c / (sd(x) * sd(y))
+
+        ratio = sd(ret["C"]) / sd(ret["A"])
+        self.assertGreater(ratio, 30, f"sd ratio C/A {ratio}")
+        self.assertLess(ratio, 50, f"sd ratio C/A {ratio}")
+        self.assertGreater(corr(ret["A"], ret["B"]), 0.9)
+        self.assertLess(abs(corr(ret["A"], ret["C"])), 0.1)
+
     def test_rate_is_kept(self):
         p = self.start({"rate": 2000})
         seg = self.segment(p)
@@ -136,7 +170,13 @@ class SimFeed(prodtest.ProducerCase):
     def test_bad_config_refused(self):
         for producer, want in (({"feed": "nope"}, "is not a feed"),
                                ({"feed": "csv:/nonexistent/x"}, "unable to open"),
-                               ({"symbols": "A,B,C", "correlation": -0.9}, "correlation")):
+                               ({"symbols": "A,B,C", "correlation": -0.9}, "correlation"),
+                               ({"symbols": "A,B,C",
+                                 "correlation": "A:B=0.95 B:C=0.95 A:C=-0.95"},
+                                "producer.correlation: with its 3 pair exception(s) the "
+                                "correlation matrix of the 3 symbols is not positive definite"),
+                               ({"volatility": "IBM=0.3"},
+                                "producer.volatility: 'IBM' is not one of producer.symbols")):
             stktest.shm_remove(self.shm)
             p = self.start(producer)
             self.assertEqual(p.p.wait(20), 100, p.output())

@@ -109,13 +109,13 @@ END_TEST
 #define NS 4
 #define ROUNDS 250000
 
-/* Per-symbol mean and variance of log returns against (mu - sigma^2/2) dt
- * and sigma^2 dt; pairwise correlation against rho. Tolerances are about
+/* Run `sim` (NS symbols) for ROUNDS rounds and compare each symbol's mean
+ * and variance of log returns with (mu - sigma^2/2) dt and sigma^2 dt, and
+ * each pair's correlation with corr[i][j]. Tolerances are about four or
  * five standard errors of each estimate. */
-START_TEST(return_statistics)
+static void check_statistics(struct stk_sim *sim, const double mu[NS], const double sigma[NS],
+                             const double corr[NS][NS], double dt)
 {
-    const double mu = 2.0, sigma = 0.5, rho = 0.6, dt = 1.0 / (252.0 * 390.0);
-    struct stk_sim *sim = make(NS, 7, rho, mu, sigma, dt);
     static double ret[NS][ROUNDS];
     int64_t last[NS] = {0};
     for (int r = -1; r < ROUNDS; r++) {
@@ -136,7 +136,8 @@ START_TEST(return_statistics)
         for (int r = 0; r < ROUNDS; r++)
             s2 += (ret[i][r] - mean[i]) * (ret[i][r] - mean[i]);
         var[i] = s2 / (ROUNDS - 1);
-        double want_mean = (mu - 0.5 * sigma * sigma) * dt, want_var = sigma * sigma * dt;
+        double want_mean = (mu[i] - 0.5 * sigma[i] * sigma[i]) * dt;
+        double want_var = sigma[i] * sigma[i] * dt;
         double se_mean = sqrt(want_var / ROUNDS);
         ck_assert_msg(fabs(mean[i] - want_mean) < 4 * se_mean, "symbol %d: mean %g, want %g", i,
                       mean[i], want_mean);
@@ -149,12 +150,26 @@ START_TEST(return_statistics)
             for (int r = 0; r < ROUNDS; r++)
                 c += (ret[i][r] - mean[i]) * (ret[j][r] - mean[j]);
             c /= (ROUNDS - 1) * sqrt(var[i] * var[j]);
-            ck_assert_msg(fabs(c - rho) < 0.01, "corr(%d,%d) = %g, want %g", i, j, c, rho);
+            ck_assert_msg(fabs(c - corr[i][j]) < 0.01, "corr(%d,%d) = %g, want %g", i, j, c,
+                          corr[i][j]);
         }
+}
+
+static const double dt_minute = 1.0 / (252.0 * 390.0);
+
+START_TEST(return_statistics)
+{
+    const double mu[NS] = {2.0, 2.0, 2.0, 2.0}, sigma[NS] = {0.5, 0.5, 0.5, 0.5}, rho = 0.6;
+    double corr[NS][NS];
+    for (int i = 0; i < NS; i++)
+        for (int j = 0; j < NS; j++)
+            corr[i][j] = i == j ? 1.0 : rho;
+    struct stk_sim *sim = make(NS, 7, rho, mu[0], sigma[0], dt_minute);
+    check_statistics(sim, mu, sigma, (const double(*)[NS])corr, dt_minute);
     stk_sim_free(sim);
 
     /* and with no correlation at all */
-    sim = make(2, 9, 0.0, 0.05, 0.25, dt);
+    sim = make(2, 9, 0.0, 0.05, 0.25, dt_minute);
     double sxy = 0, sxx = 0, syy = 0;
     int64_t l0 = 0, l1 = 0;
     for (int r = -1; r < ROUNDS; r++) {
@@ -172,6 +187,99 @@ START_TEST(return_statistics)
     }
     ck_assert_double_eq_tol(sxy / sqrt(sxx * syy), 0.0, 0.01);
     stk_sim_free(sim);
+}
+END_TEST
+
+/* Per-symbol drift and volatility, and a whole correlation matrix (what
+ * producer.correlation's pair exceptions build). */
+static const double corr4[NS][NS] = {
+    {1.0, 0.8, 0.1, -0.4}, {0.8, 1.0, 0.2, -0.3}, {0.1, 0.2, 1.0, 0.5}, {-0.4, -0.3, 0.5, 1.0}};
+
+START_TEST(per_symbol_statistics)
+{
+    const double mu[NS] = {0.5, -1.0, 3.0, 0.0}, sigma[NS] = {0.1, 0.3, 0.6, 1.2};
+    struct stk_sim_params p = {
+        .nsymbols = NS,
+        .symbols = syms8,
+        .mu = mu,
+        .sigma = sigma,
+        .rho = 0.3, /* ignored: corr wins */
+        .corr = &corr4[0][0],
+        .dt_years = dt_minute,
+        .seed = 11,
+    };
+    struct stk_sim *sim = NULL;
+    ck_assert_int_eq(stk_sim_new(&p, &sim), 0);
+    check_statistics(sim, mu, sigma, corr4, dt_minute);
+    stk_sim_free(sim);
+}
+END_TEST
+
+START_TEST(full_cholesky)
+{
+    double l[NS * (NS + 1) / 2];
+    ck_assert_int_eq(stk_sim_cholesky_full(NS, &corr4[0][0], l), 0);
+    for (size_t i = 0; i < NS; i++)
+        for (size_t j = 0; j <= i; j++) {
+            double s = 0;
+            for (size_t k = 0; k <= j; k++)
+                s += l[i * (i + 1) / 2 + k] * l[j * (j + 1) / 2 + k];
+            ck_assert_double_eq_tol(s, corr4[i][j], 1e-12);
+        }
+    /* not positive definite: A~B and B~C strongly, A~C strongly against */
+    const double bad[3][3] = {{1, 0.9, -0.9}, {0.9, 1, 0.9}, {-0.9, 0.9, 1}};
+    ck_assert_int_eq(stk_sim_cholesky_full(3, &bad[0][0], l), -EDOM);
+    struct stk_sim_params p = {
+        .nsymbols = 3, .symbols = syms8, .corr = &bad[0][0], .dt_years = 1e-6};
+    struct stk_sim *sim;
+    ck_assert_int_eq(stk_sim_new(&p, &sim), -EDOM);
+    /* not symmetric, or not 1 on the diagonal: refused */
+    const double skew[2][2] = {{1, 0.5}, {0.4, 1}}, diag[2][2] = {{1, 0.5}, {0.5, 0.9}};
+    p.nsymbols = 2;
+    p.corr = &skew[0][0];
+    ck_assert_int_eq(stk_sim_new(&p, &sim), -EINVAL);
+    p.corr = &diag[0][0];
+    ck_assert_int_eq(stk_sim_new(&p, &sim), -EINVAL);
+    /* too many symbols for a whole matrix */
+    static double big[(STK_SIM_MATRIX_MAX + 1) * (STK_SIM_MATRIX_MAX + 1)];
+    static const char *names[STK_SIM_MATRIX_MAX + 1];
+    for (size_t i = 0; i <= STK_SIM_MATRIX_MAX; i++) {
+        names[i] = "X";
+        big[i * (STK_SIM_MATRIX_MAX + 1) + i] = 1.0;
+    }
+    p.nsymbols = STK_SIM_MATRIX_MAX + 1;
+    p.symbols = names;
+    p.corr = big;
+    ck_assert_int_eq(stk_sim_new(&p, &sim), -E2BIG);
+}
+END_TEST
+
+/* A whole matrix that is the equicorrelation matrix moves prices as the
+ * O(1) path does (to rounding: the sums are formed in another order). */
+START_TEST(full_matrix_matches_equicorrelation)
+{
+    double m[8][8];
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 8; j++)
+            m[i][j] = i == j ? 1.0 : 0.3;
+    struct stk_sim *a = make(8, 5, 0.3, 0.05, 0.25, 8.0 / 1000 / STK_SIM_YEAR_S);
+    struct stk_sim_params p = {.nsymbols = 8,
+                               .symbols = syms8,
+                               .drift = 0.05,
+                               .volatility = 0.25,
+                               .corr = &m[0][0],
+                               .dt_years = 8.0 / 1000 / STK_SIM_YEAR_S,
+                               .seed = 5};
+    struct stk_sim *b = NULL;
+    ck_assert_int_eq(stk_sim_new(&p, &b), 0);
+    for (int k = 0; k < 10000; k++) {
+        struct stk_quote qa, qb;
+        ck_assert_uint_eq(stk_sim_step(a, &qa), stk_sim_step(b, &qb));
+        ck_assert_msg(llabs(qa.price - qb.price) <= 1, "tick %d: %lld vs %lld", k,
+                      (long long)qa.price, (long long)qb.price);
+    }
+    stk_sim_free(a);
+    stk_sim_free(b);
 }
 END_TEST
 
@@ -225,7 +333,10 @@ int main(void)
         {"core", same_seed_same_prices},
         {"core", golden_first_prices},
         {"core", cholesky_reproduces_matrix},
+        {"core", full_cholesky},
+        {"core", full_matrix_matches_equicorrelation},
         {"stats", return_statistics},
+        {"stats", per_symbol_statistics},
         {"stats", quote_shape},
         {"core", resume_and_start_prices},
     };
