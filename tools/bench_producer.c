@@ -92,6 +92,24 @@ static uint64_t bench_bare_publish(struct stk_seg *seg, const uint32_t *idx, uns
 
 static volatile int64_t sink;
 
+/* Ticks of the model alone in `seconds`. */
+static uint64_t time_model(struct stk_sim *sim, double seconds, uint64_t *ret_ns)
+{
+    uint64_t t0 = stk_mono_ns(), end = t0 + (uint64_t)(seconds * 1e9), ticks = 0;
+    int64_t acc = 0;
+    do {
+        struct stk_quote q;
+        for (unsigned k = 0; k < BATCH; k++) {
+            (void)stk_sim_step(sim, &q);
+            acc += q.price;
+        }
+        ticks += BATCH;
+    } while (stk_mono_ns() < end);
+    *ret_ns = stk_mono_ns() - t0;
+    sink = acc;
+    return ticks;
+}
+
 static int bench_sim(struct stk_seg *seg, const struct opts *o, double *ret_rate)
 {
     unsigned n = o->nsymbols;
@@ -130,21 +148,29 @@ static int bench_sim(struct stk_seg *seg, const struct opts *o, double *ret_rate
     double base = rate_of(ticks, ns);
     report("sim", "baseline: publish pre-made records (no model)", ticks, ns, 0);
 
-    /* the model alone */
-    uint64_t t0 = stk_mono_ns(), end = t0 + (uint64_t)(o->seconds * 1e9);
-    ticks = 0;
-    int64_t acc = 0;
-    do {
-        struct stk_quote q;
-        for (unsigned k = 0; k < BATCH; k++) {
-            (void)stk_sim_step(sim, &q);
-            acc += q.price;
-        }
-        ticks += BATCH;
-    } while (stk_mono_ns() < end);
-    ns = stk_mono_ns() - t0;
-    sink = acc;
+    /* the model alone: equicorrelation (O(1) a tick), then the same matrix
+     * given whole, as pair exceptions in producer.correlation make it */
+    ticks = time_model(sim, o->seconds, &ns);
     report("sim", "model only: stk_sim_step, no write", ticks, ns, 0);
+    double model = rate_of(ticks, ns);
+    if (n <= STK_SIM_MATRIX_MAX) {
+        double *m = calloc((size_t)n * n, sizeof(double));
+        struct stk_sim *full = NULL;
+        if (!m)
+            goto out;
+        for (unsigned i = 0; i < n; i++)
+            for (unsigned j = 0; j < n; j++)
+                m[(size_t)i * n + j] = i == j ? 1.0 : sp.rho;
+        sp.corr = m;
+        r = stk_sim_new(&sp, &full);
+        free(m);
+        if (r < 0)
+            goto out;
+        ticks = time_model(full, o->seconds, &ns);
+        stk_sim_free(full);
+        report("sim", "model only, whole rho matrix (ratio: vs model only)", ticks, ns, model);
+    }
+    uint64_t t0, end;
 
     /* the feed as the producer runs it at rate 0 (sim_pump in producer.c) */
     t0 = stk_mono_ns();
