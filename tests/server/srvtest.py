@@ -17,11 +17,11 @@ import stktest  # noqa: E402
 
 
 class Writer:
-    """stk-test-writer: symbol i starts at (100+i).25; stdin commands."""
+    """stk-cmd-writer: symbol i starts at (100+i).25; stdin commands."""
 
     def __init__(self, shm, symbols=("AAPL", "MSFT", "NVDA"), rate=0, heartbeat_ms=100,
                  capacity=64, history=64, extra=()):
-        argv = [stktest.binary(os.path.join("tests", "server"), "stk-test-writer"),
+        argv = [stktest.binary(os.path.join("tests", "server"), "stk-cmd-writer"),
                 "--shm", shm, "--symbols", ",".join(symbols), "--rate", str(rate),
                 "--heartbeat-ms", str(heartbeat_ms), "--capacity", str(capacity),
                 "--history", str(history), "--stdin", *extra]

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* stk-test-writer.c — a tiny deterministic segment writer for the server's
+/* stk-cmd-writer.c — a tiny deterministic segment writer for the server's
  * tests (stands in for seqtick-producer): fixed prices, a given tick rate,
  * heartbeats, and a stdin command mode for exact scenarios. */
 #include <errno.h>
@@ -24,7 +24,7 @@ static void on_term(int sig)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: stk-test-writer --shm NAME --symbols A,B [--capacity N] [--history N]\n"
+    fprintf(stderr, "usage: stk-cmd-writer --shm NAME --symbols A,B [--capacity N] [--history N]\n"
                     "       [--rate TICKS_PER_S] [--heartbeat-ms MS] [--stdin] [--unlink]\n"
                     "stdin commands: tick SYM PRICE | burst N | hb_off | hb_on | close | quit\n");
 }
@@ -89,14 +89,14 @@ int main(int argc, char **argv)
     enum stk_seg_how how;
     int r = stk_seg_attach_writer(&p, &seg, &how);
     if (r < 0) {
-        fprintf(stderr, "stk-test-writer: fatal: attach %s: %s\n", name, stk_strerror(r));
+        fprintf(stderr, "stk-cmd-writer: fatal: attach %s: %s\n", name, stk_strerror(r));
         return 111;
     }
     char *list = strdup(symbols);
     uint32_t nsym = 0;
     for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         if (stk_sym_add(seg, t) < 0) {
-            fprintf(stderr, "stk-test-writer: fatal: bad symbol '%s'\n", t);
+            fprintf(stderr, "stk-cmd-writer: fatal: bad symbol '%s'\n", t);
             return 100;
         }
         nsym++;
