@@ -258,26 +258,41 @@ static bool parse_i64(const char *v, int64_t *ret)
     return true;
 }
 
+/* The next item of a list separated by commas, spaces or tabs: its start,
+ * its length in *len, and *p moved past it; NULL at the end. */
+static const char *list_item(const char **p, size_t *len)
+{
+    const char *s = *p;
+    while (*s == ',' || *s == ' ' || *s == '\t')
+        s++;
+    if (!*s)
+        return NULL;
+    const char *e = s;
+    while (*e && *e != ',' && *e != ' ' && *e != '\t')
+        e++;
+    *len = (size_t)(e - s);
+    *p = e;
+    return s;
+}
+
+static int bad_symbol(struct ctx *x, const char *what, const char *s, size_t len)
+{
+    return fail(x, "%s: bad symbol '%.*s' (1..31 printable characters, no spaces)", what,
+                (int)(len > 40 ? 40 : len), s);
+}
+
 static int parse_symbols(struct ctx *x, const char *what, const char *v, char ***ret, size_t *ret_n)
 {
     size_t cap = 8, n = 0;
     char **out = calloc(cap + 1, sizeof(char *));
     if (!out)
         return fail(x, "%s: out of memory", what);
-    const char *p = v;
-    while (*p) {
-        while (*p == ',' || *p == ' ' || *p == '\t')
-            p++;
-        if (!*p)
-            break;
-        const char *s = p;
-        while (*p && *p != ',' && *p != ' ' && *p != '\t')
-            p++;
-        size_t len = (size_t)(p - s);
+    const char *p = v, *s;
+    size_t len;
+    while ((s = list_item(&p, &len))) {
         if (stk_sym_check(s, len) < 0) {
             free_symbols(out);
-            return fail(x, "%s: bad symbol '%.*s' (1..31 printable characters, no spaces)", what,
-                        (int)(len > 40 ? 40 : len), s);
+            return bad_symbol(x, what, s, len);
         }
         for (size_t i = 0; i < n; i++)
             if (strlen(out[i]) == len && !memcmp(out[i], s, len)) {
@@ -309,8 +324,7 @@ static int parse_symbols(struct ctx *x, const char *what, const char *v, char **
 static int sim_name(struct ctx *x, const char *what, const char *s, size_t len, char out[32])
 {
     if (stk_sym_check(s, len) < 0)
-        return fail(x, "%s: bad symbol '%.*s' (1..31 printable characters, no spaces)", what,
-                    (int)(len > 40 ? 40 : len), s);
+        return bad_symbol(x, what, s, len);
     memcpy(out, s, len);
     out[len] = 0;
     return 1;
@@ -325,17 +339,10 @@ static int parse_sim_param(struct ctx *x, const struct key *k, const char *what,
     struct stk_sim_param out = {.all = ret->all};
     bool have_all = false;
     size_t cap = 0;
-    const char *p = v;
-    for (;;) {
-        while (*p == ',' || *p == ' ' || *p == '\t')
-            p++;
-        if (!*p)
-            break;
-        const char *s = p;
-        while (*p && *p != ',' && *p != ' ' && *p != '\t')
-            p++;
+    const char *p = v, *s;
+    size_t len;
+    while ((s = list_item(&p, &len))) {
         char item[96];
-        size_t len = (size_t)(p - s);
         if (len >= sizeof(item)) {
             fail(x, "%s: item '%.40s...' is too long", what, s);
             goto bad;
