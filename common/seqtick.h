@@ -5,10 +5,36 @@
 #define SEQTICK_H
 
 #include <errno.h>
-#include <stdalign.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* One header for C11 and C++17. The shared fields are C11 `_Atomic` objects
+ * in C and `std::atomic` in C++: on GCC and Clang both are the plain integer
+ * in the same bytes (size, alignment and lock-freedom asserted below), read
+ * with the same instructions, and the seqlock below keeps its memory orders
+ * in both languages. STK_LOAD(ptr, order) / STK_FENCE(order) take an order by
+ * its last word (relaxed, acquire, seq_cst) and expand to atomic_load_explicit
+ * / atomic_thread_fence in C (token for token what this header always said)
+ * and to their std:: twins in C++; callers may use them on header fields. */
+#ifdef __cplusplus
+#if __cplusplus < 201703L
+#error "seqtick.h needs C++17 or later (std::atomic<T>::is_always_lock_free)"
+#endif
+#include <atomic>
+#define STK_ATOMIC(T) std::atomic<T>
+#define STK_LOAD(ptr, order) std::atomic_load_explicit(ptr, std::memory_order_##order)
+#define STK_FENCE(order) std::atomic_thread_fence(std::memory_order_##order)
+#define STK_STATIC_ASSERT(expr, msg) static_assert(expr, msg)
+#define STK_ALIGNOF(T) alignof(T)
+#else
+#include <stdalign.h>
+#include <stdatomic.h>
+#define STK_ATOMIC(T) _Atomic(T)
+#define STK_LOAD(ptr, order) atomic_load_explicit(ptr, memory_order_##order)
+#define STK_FENCE(order) atomic_thread_fence(memory_order_##order)
+#define STK_STATIC_ASSERT(expr, msg) _Static_assert(expr, msg)
+#define STK_ALIGNOF(T) _Alignof(T)
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,37 +71,37 @@ extern "C" {
  * of the navigation line. */
 struct stk_header {
     /* line 0 (0..63): navigation */
-    char magic[8];               /* 0   "SEQTICK1" */
-    uint32_t abi_version;        /* 8   = 1 */
-    uint32_t header_bytes;       /* 12  = 4096 */
-    uint32_t record_bytes;       /* 16  = 64 */
-    uint32_t capacity;           /* 20  max symbols */
-    uint32_t history;            /* 24  ticks per ring, power of two */
-    uint32_t price_decimals;     /* 28  = 8 */
-    uint64_t total_bytes;        /* 32  file size the regions need (page rounded) */
-    uint64_t created_ns;         /* 40  CLOCK_REALTIME at creation */
-    _Atomic uint64_t generation; /* 48 bumped when a segment replaces another */
-    _Atomic uint32_t state;      /* 56 STK_STATE_* */
-    _Atomic uint32_t nsymbols;   /* 60 symbol-table entries published (release) */
+    char magic[8];                   /* 0   "SEQTICK1" */
+    uint32_t abi_version;            /* 8   = 1 */
+    uint32_t header_bytes;           /* 12  = 4096 */
+    uint32_t record_bytes;           /* 16  = 64 */
+    uint32_t capacity;               /* 20  max symbols */
+    uint32_t history;                /* 24  ticks per ring, power of two */
+    uint32_t price_decimals;         /* 28  = 8 */
+    uint64_t total_bytes;            /* 32  file size the regions need (page rounded) */
+    uint64_t created_ns;             /* 40  CLOCK_REALTIME at creation */
+    STK_ATOMIC(uint64_t) generation; /* 48 bumped when a segment replaces another */
+    STK_ATOMIC(uint32_t) state;      /* 56 STK_STATE_* */
+    STK_ATOMIC(uint32_t) nsymbols;   /* 60 symbol-table entries published (release) */
 
     /* line 1 (64..127): the batch counter readers poll */
-    alignas(64) _Atomic uint64_t epoch; /* 64 odd while a batch is written */
-    _Atomic uint64_t last_update_ns;    /* 72 CLOCK_REALTIME of the last batch */
-    _Atomic uint32_t futex;             /* 80 +1 after every batch; FUTEX_WAIT here */
-    uint32_t reserved1;                 /* 84 */
+    alignas(64) STK_ATOMIC(uint64_t) epoch; /* 64 odd while a batch is written */
+    STK_ATOMIC(uint64_t) last_update_ns;    /* 72 CLOCK_REALTIME of the last batch */
+    STK_ATOMIC(uint32_t) futex;             /* 80 +1 after every batch; FUTEX_WAIT here */
+    uint32_t reserved1;                     /* 84 */
 
     /* line 2 (128..191): producer liveness */
-    alignas(64) _Atomic uint64_t producer_heartbeat_ns; /* 128 CLOCK_REALTIME */
-    _Atomic uint32_t producer_pid;                      /* 136 0 = none */
-    _Atomic uint32_t producer_restarts;                 /* 140 attaches after the first */
-    _Atomic uint64_t producer_start_ns;                 /* 144 CLOCK_REALTIME */
+    alignas(64) STK_ATOMIC(uint64_t) producer_heartbeat_ns; /* 128 CLOCK_REALTIME */
+    STK_ATOMIC(uint32_t) producer_pid;                      /* 136 0 = none */
+    STK_ATOMIC(uint32_t) producer_restarts;                 /* 140 attaches after the first */
+    STK_ATOMIC(uint64_t) producer_start_ns;                 /* 144 CLOCK_REALTIME */
 
     /* line 3 (192..255): counters, monotonic, written by the producer */
-    alignas(64) _Atomic uint64_t ticks_total; /* 192 ticks written */
-    _Atomic uint64_t bad_input;               /* 200 rejected feed lines / rows */
-    _Atomic uint64_t symbols_dropped;         /* 208 ticks for symbols beyond capacity */
-    _Atomic uint64_t batches_total;           /* 216 epochs completed */
-    _Atomic uint64_t repaired;                /* 224 records repaired at attach */
+    alignas(64) STK_ATOMIC(uint64_t) ticks_total; /* 192 ticks written */
+    STK_ATOMIC(uint64_t) bad_input;               /* 200 rejected feed lines / rows */
+    STK_ATOMIC(uint64_t) symbols_dropped;         /* 208 ticks for symbols beyond capacity */
+    STK_ATOMIC(uint64_t) batches_total;           /* 216 epochs completed */
+    STK_ATOMIC(uint64_t) repaired;                /* 224 records repaired at attach */
 
     char reserved[4096 - 232]; /* 232 zero; future fields go here */
 };
@@ -91,25 +117,88 @@ struct stk_symbol {
 
 /* A latest-quote record and a history-ring slot: one cache line. Every field
  * is an atomic of at most 8 bytes so the seqlock is data-race free in C11
- * (Boehm 2012, "Can seqlocks get along with programming language memory
+ * and C++ (Boehm 2012, "Can seqlocks get along with programming language memory
  * models?", Fig. 6); on x86-64 the relaxed accesses compile to plain moves. */
 struct stk_record {
-    alignas(64) _Atomic uint64_t seq; /* 0  odd while written; only grows */
-    _Atomic int64_t price;            /* 8  last trade × 10^8 */
-    _Atomic int64_t bid;              /* 16 */
-    _Atomic int64_t ask;              /* 24 */
-    _Atomic uint64_t volume;          /* 32 cumulative, as the source reports it */
-    _Atomic uint64_t src_ts_ns;       /* 40 source time, ns since the Unix epoch */
-    _Atomic uint64_t pub_ts_ns;       /* 48 producer write time; 0 = never written */
-    _Atomic uint32_t bid_size;        /* 56 */
-    _Atomic uint32_t ask_size;        /* 60 */
+    alignas(64) STK_ATOMIC(uint64_t) seq; /* 0  odd while written; only grows */
+    STK_ATOMIC(int64_t) price;            /* 8  last trade × 10^8 */
+    STK_ATOMIC(int64_t) bid;              /* 16 */
+    STK_ATOMIC(int64_t) ask;              /* 24 */
+    STK_ATOMIC(uint64_t) volume;          /* 32 cumulative, as the source reports it */
+    STK_ATOMIC(uint64_t) src_ts_ns;       /* 40 source time, ns since the Unix epoch */
+    STK_ATOMIC(uint64_t) pub_ts_ns;       /* 48 producer write time; 0 = never written */
+    STK_ATOMIC(uint32_t) bid_size;        /* 56 */
+    STK_ATOMIC(uint32_t) ask_size;        /* 60 */
 };
 
 /* Ring head: one cache line per symbol; `head` = ticks ever appended. */
 struct stk_ring_head {
-    alignas(64) _Atomic uint64_t head;
+    alignas(64) STK_ATOMIC(uint64_t) head;
     char reserved[56];
 };
+
+/* Layout v1 checked by every compiler that includes this header, C or C++:
+ * the atomics are the plain integers and lock-free (a lock-based one keeps
+ * its lock in the process, so it is not atomic between processes), and every
+ * offset is the one in DESIGN.md. */
+#define STK_ASSERT_PLAIN_ATOMIC(T)                                                                 \
+    STK_STATIC_ASSERT(sizeof(STK_ATOMIC(T)) == sizeof(T) &&                                        \
+                          STK_ALIGNOF(STK_ATOMIC(T)) == sizeof(T),                                 \
+                      "STK_ATOMIC(" #T ") is not a plain " #T)
+STK_ASSERT_PLAIN_ATOMIC(uint64_t);
+STK_ASSERT_PLAIN_ATOMIC(int64_t);
+STK_ASSERT_PLAIN_ATOMIC(uint32_t);
+#undef STK_ASSERT_PLAIN_ATOMIC
+#ifdef __cplusplus
+STK_STATIC_ASSERT(std::atomic<uint64_t>::is_always_lock_free, "u64 atomics must be lock-free");
+STK_STATIC_ASSERT(std::atomic<int64_t>::is_always_lock_free, "i64 atomics must be lock-free");
+STK_STATIC_ASSERT(std::atomic<uint32_t>::is_always_lock_free, "u32 atomics must be lock-free");
+#else
+STK_STATIC_ASSERT(ATOMIC_LONG_LOCK_FREE == 2 && ATOMIC_LLONG_LOCK_FREE == 2 &&
+                      ATOMIC_INT_LOCK_FREE == 2,
+                  "64- and 32-bit atomics must be lock-free");
+#endif
+STK_STATIC_ASSERT(sizeof(struct stk_header) == STK_HEADER_BYTES, "header is 4096 bytes");
+STK_STATIC_ASSERT(offsetof(struct stk_header, magic) == 0, "magic at 0");
+STK_STATIC_ASSERT(offsetof(struct stk_header, abi_version) == 8, "abi_version at 8");
+STK_STATIC_ASSERT(offsetof(struct stk_header, header_bytes) == 12, "header_bytes at 12");
+STK_STATIC_ASSERT(offsetof(struct stk_header, record_bytes) == 16, "record_bytes at 16");
+STK_STATIC_ASSERT(offsetof(struct stk_header, capacity) == 20, "capacity at 20");
+STK_STATIC_ASSERT(offsetof(struct stk_header, history) == 24, "history at 24");
+STK_STATIC_ASSERT(offsetof(struct stk_header, price_decimals) == 28, "price_decimals at 28");
+STK_STATIC_ASSERT(offsetof(struct stk_header, total_bytes) == 32, "total_bytes at 32");
+STK_STATIC_ASSERT(offsetof(struct stk_header, created_ns) == 40, "created_ns at 40");
+STK_STATIC_ASSERT(offsetof(struct stk_header, generation) == 48, "generation at 48");
+STK_STATIC_ASSERT(offsetof(struct stk_header, state) == 56, "state at 56");
+STK_STATIC_ASSERT(offsetof(struct stk_header, nsymbols) == 60, "nsymbols at 60");
+STK_STATIC_ASSERT(offsetof(struct stk_header, epoch) == 64, "epoch at 64");
+STK_STATIC_ASSERT(offsetof(struct stk_header, last_update_ns) == 72, "last_update_ns at 72");
+STK_STATIC_ASSERT(offsetof(struct stk_header, futex) == 80, "futex at 80");
+STK_STATIC_ASSERT(offsetof(struct stk_header, producer_heartbeat_ns) == 128, "heartbeat at 128");
+STK_STATIC_ASSERT(offsetof(struct stk_header, producer_pid) == 136, "producer_pid at 136");
+STK_STATIC_ASSERT(offsetof(struct stk_header, producer_restarts) == 140, "restarts at 140");
+STK_STATIC_ASSERT(offsetof(struct stk_header, producer_start_ns) == 144, "start at 144");
+STK_STATIC_ASSERT(offsetof(struct stk_header, ticks_total) == 192, "ticks_total at 192");
+STK_STATIC_ASSERT(offsetof(struct stk_header, bad_input) == 200, "bad_input at 200");
+STK_STATIC_ASSERT(offsetof(struct stk_header, symbols_dropped) == 208, "dropped at 208");
+STK_STATIC_ASSERT(offsetof(struct stk_header, batches_total) == 216, "batches at 216");
+STK_STATIC_ASSERT(offsetof(struct stk_header, repaired) == 224, "repaired at 224");
+STK_STATIC_ASSERT(sizeof(struct stk_symbol) == 64, "symbol entry is 64 bytes");
+STK_STATIC_ASSERT(offsetof(struct stk_symbol, index) == 32, "symbol index at 32");
+STK_STATIC_ASSERT(offsetof(struct stk_symbol, flags) == 36, "symbol flags at 36");
+STK_STATIC_ASSERT(sizeof(struct stk_record) == STK_RECORD_BYTES, "record is one cache line");
+STK_STATIC_ASSERT(STK_ALIGNOF(struct stk_record) == 64, "record is cache-line aligned");
+STK_STATIC_ASSERT(offsetof(struct stk_record, seq) == 0, "seq at 0");
+STK_STATIC_ASSERT(offsetof(struct stk_record, price) == 8, "price at 8");
+STK_STATIC_ASSERT(offsetof(struct stk_record, bid) == 16, "bid at 16");
+STK_STATIC_ASSERT(offsetof(struct stk_record, ask) == 24, "ask at 24");
+STK_STATIC_ASSERT(offsetof(struct stk_record, volume) == 32, "volume at 32");
+STK_STATIC_ASSERT(offsetof(struct stk_record, src_ts_ns) == 40, "src_ts_ns at 40");
+STK_STATIC_ASSERT(offsetof(struct stk_record, pub_ts_ns) == 48, "pub_ts_ns at 48");
+STK_STATIC_ASSERT(offsetof(struct stk_record, bid_size) == 56, "bid_size at 56");
+STK_STATIC_ASSERT(offsetof(struct stk_record, ask_size) == 60, "ask_size at 60");
+STK_STATIC_ASSERT(sizeof(struct stk_ring_head) == 64, "ring head is one cache line");
+STK_STATIC_ASSERT(offsetof(struct stk_ring_head, head) == 0, "ring head at 0");
 
 /* A plain copy of a record, as readers get it. */
 struct stk_quote {
@@ -147,14 +236,14 @@ static inline void stk_cpu_relax(void)
  * seqlock read, between the two loads of seq (no ordering of its own). */
 static inline void stk_record_fields(const struct stk_record *r, struct stk_quote *q)
 {
-    q->price = atomic_load_explicit(&r->price, memory_order_relaxed);
-    q->bid = atomic_load_explicit(&r->bid, memory_order_relaxed);
-    q->ask = atomic_load_explicit(&r->ask, memory_order_relaxed);
-    q->volume = atomic_load_explicit(&r->volume, memory_order_relaxed);
-    q->src_ts_ns = atomic_load_explicit(&r->src_ts_ns, memory_order_relaxed);
-    q->pub_ts_ns = atomic_load_explicit(&r->pub_ts_ns, memory_order_relaxed);
-    q->bid_size = atomic_load_explicit(&r->bid_size, memory_order_relaxed);
-    q->ask_size = atomic_load_explicit(&r->ask_size, memory_order_relaxed);
+    q->price = STK_LOAD(&r->price, relaxed);
+    q->bid = STK_LOAD(&r->bid, relaxed);
+    q->ask = STK_LOAD(&r->ask, relaxed);
+    q->volume = STK_LOAD(&r->volume, relaxed);
+    q->src_ts_ns = STK_LOAD(&r->src_ts_ns, relaxed);
+    q->pub_ts_ns = STK_LOAD(&r->pub_ts_ns, relaxed);
+    q->bid_size = STK_LOAD(&r->bid_size, relaxed);
+    q->ask_size = STK_LOAD(&r->ask_size, relaxed);
 }
 
 /* Copy one record under its seqlock. Returns 0 with *q filled, -ENODATA
@@ -166,14 +255,14 @@ static inline void stk_record_fields(const struct stk_record *r, struct stk_quot
 static inline int stk_record_load(const struct stk_record *r, struct stk_quote *q)
 {
     for (int tries = 0; tries < STK_READ_TRIES; tries++) {
-        uint64_t s0 = atomic_load_explicit(&r->seq, memory_order_acquire);
+        uint64_t s0 = STK_LOAD(&r->seq, acquire);
         if (s0 & 1) {
             stk_cpu_relax();
             continue;
         }
         stk_record_fields(r, q);
-        atomic_thread_fence(memory_order_acquire);
-        uint64_t s1 = atomic_load_explicit(&r->seq, memory_order_relaxed);
+        STK_FENCE(acquire);
+        uint64_t s1 = STK_LOAD(&r->seq, relaxed);
         if (s0 == s1) {
             q->seq = s0;
             return q->pub_ts_ns ? 0 : -ENODATA;
@@ -233,8 +322,18 @@ STK_API const struct stk_record *stk_seg_record(const struct stk_seg *seg, uint3
  * means it died (the next producer repairs the record). */
 STK_API int stk_quote_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *q);
 
-/* Ticks ever appended to `index`'s ring (acquire load of its head). */
+/* Ticks ever appended to `index`'s ring (acquire load of its head). In C++
+ * this function hides the type's plain name, as stat() hides struct stat:
+ * C++ code writes `struct stk_ring_head` for the type (g++ -Wshadow says so
+ * once per file unless told, hence the pragma). */
+#if defined(__cplusplus) && defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
+#endif
 STK_API uint64_t stk_ring_head(const struct stk_seg *seg, uint32_t index);
+#if defined(__cplusplus) && defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 /* Tick number k of `index` (q->seq = k). Returns 0; -EAGAIN not written yet
  * (k >= head); -ESTALE lapped: the slot already holds a newer tick, resume at
