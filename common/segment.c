@@ -24,48 +24,7 @@
 #define SHM_DIR "/dev/shm"
 #define SHM_NAME_MAX 200
 
-/* The layout is the contract: fail the build if the structs drift from it. */
-_Static_assert(sizeof(struct stk_header) == STK_HEADER_BYTES, "header is 4096 bytes");
-_Static_assert(offsetof(struct stk_header, magic) == 0, "magic at 0");
-_Static_assert(offsetof(struct stk_header, abi_version) == 8, "abi_version at 8");
-_Static_assert(offsetof(struct stk_header, header_bytes) == 12, "header_bytes at 12");
-_Static_assert(offsetof(struct stk_header, record_bytes) == 16, "record_bytes at 16");
-_Static_assert(offsetof(struct stk_header, capacity) == 20, "capacity at 20");
-_Static_assert(offsetof(struct stk_header, history) == 24, "history at 24");
-_Static_assert(offsetof(struct stk_header, price_decimals) == 28, "price_decimals at 28");
-_Static_assert(offsetof(struct stk_header, total_bytes) == 32, "total_bytes at 32");
-_Static_assert(offsetof(struct stk_header, created_ns) == 40, "created_ns at 40");
-_Static_assert(offsetof(struct stk_header, generation) == 48, "generation at 48");
-_Static_assert(offsetof(struct stk_header, state) == 56, "state at 56");
-_Static_assert(offsetof(struct stk_header, nsymbols) == 60, "nsymbols at 60");
-_Static_assert(offsetof(struct stk_header, epoch) == 64, "epoch at 64");
-_Static_assert(offsetof(struct stk_header, last_update_ns) == 72, "last_update_ns at 72");
-_Static_assert(offsetof(struct stk_header, futex) == 80, "futex at 80");
-_Static_assert(offsetof(struct stk_header, producer_heartbeat_ns) == 128, "heartbeat at 128");
-_Static_assert(offsetof(struct stk_header, producer_pid) == 136, "producer_pid at 136");
-_Static_assert(offsetof(struct stk_header, producer_restarts) == 140, "restarts at 140");
-_Static_assert(offsetof(struct stk_header, producer_start_ns) == 144, "start at 144");
-_Static_assert(offsetof(struct stk_header, ticks_total) == 192, "ticks_total at 192");
-_Static_assert(offsetof(struct stk_header, bad_input) == 200, "bad_input at 200");
-_Static_assert(offsetof(struct stk_header, symbols_dropped) == 208, "dropped at 208");
-_Static_assert(offsetof(struct stk_header, batches_total) == 216, "batches at 216");
-_Static_assert(offsetof(struct stk_header, repaired) == 224, "repaired at 224");
-_Static_assert(sizeof(struct stk_symbol) == 64, "symbol entry is 64 bytes");
-_Static_assert(offsetof(struct stk_symbol, index) == 32, "symbol index at 32");
-_Static_assert(offsetof(struct stk_symbol, flags) == 36, "symbol flags at 36");
-_Static_assert(sizeof(struct stk_record) == STK_RECORD_BYTES, "record is one cache line");
-_Static_assert(_Alignof(struct stk_record) == 64, "record is cache-line aligned");
-_Static_assert(offsetof(struct stk_record, seq) == 0, "seq at 0");
-_Static_assert(offsetof(struct stk_record, price) == 8, "price at 8");
-_Static_assert(offsetof(struct stk_record, bid) == 16, "bid at 16");
-_Static_assert(offsetof(struct stk_record, ask) == 24, "ask at 24");
-_Static_assert(offsetof(struct stk_record, volume) == 32, "volume at 32");
-_Static_assert(offsetof(struct stk_record, src_ts_ns) == 40, "src_ts_ns at 40");
-_Static_assert(offsetof(struct stk_record, pub_ts_ns) == 48, "pub_ts_ns at 48");
-_Static_assert(offsetof(struct stk_record, bid_size) == 56, "bid_size at 56");
-_Static_assert(offsetof(struct stk_record, ask_size) == 60, "ask_size at 60");
-_Static_assert(sizeof(struct stk_ring_head) == 64, "ring head is one cache line");
-_Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(_Atomic uint32_t) == 4, "atomics are plain");
+/* The layout's size and offset checks are in seqtick.h, for every includer. */
 
 struct stk_seg {
     char *name;
