@@ -62,19 +62,42 @@ static void nap_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+static bool port_bindable(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* A loopback port free now, picked below the kernel's ephemeral range
+ * (ip_local_port_range) so that no outgoing connection — of ours or of
+ * anything else on the box — can take it between now and the child's bind,
+ * as a port from bind(0) could be. */
 static int free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &l) < 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
+    int lo = 32768, hi = 60999;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+    if (f) {
+        if (fscanf(f, "%d %d", &lo, &hi) != 2)
+            lo = 32768;
+        fclose(f);
     }
-    close(fd);
-    return ntohs(a.sin_port);
+    int top = lo - 1, bottom = lo - 12000 > 1024 ? lo - 12000 : 1024;
+    static uint64_t x;
+    if (!x)
+        x = stk_mono_ns() ^ ((uint64_t)getpid() << 32);
+    for (int i = 0; top > bottom && i < 200; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        int port = bottom + (int)((x >> 33) % (uint64_t)(top - bottom + 1));
+        if (port_bindable(port))
+            return port;
+    }
+    return -1;
 }
 
 static int dial(int port)
@@ -95,7 +118,25 @@ static int dial(int port)
     return fd;
 }
 
-static int wait_port(int port, int ms)
+/* fork + exec argv with stdout and stderr to `log` (truncated). */
+static pid_t spawn(const char *const argv[], const char *log)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int out = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (out >= 0) {
+            dup2(out, 1);
+            dup2(out, 2);
+        }
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Wait up to ms for `port` to accept; 0, or -ECHILD if pid exited first
+ * (then reaped), -ETIMEDOUT. */
+static int wait_listening(int port, pid_t pid, int ms)
 {
     for (int i = 0; i < ms / 20; i++) {
         int fd = dial(port);
@@ -103,24 +144,90 @@ static int wait_port(int port, int ms)
             close(fd);
             return 0;
         }
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return -ECHILD;
         nap_ms(20);
     }
     return -ETIMEDOUT;
 }
 
-static pid_t spawn(const char *const argv[])
+/* Start a listener whose argv names its port through make_argv (the port
+ * is put in a file or an argument by the callback), on a free port; if it
+ * exits before it listens (the port was taken after all), try another.
+ * Returns its pid and *port, or -1 after printing the end of its log. */
+static pid_t start_listener(const char *what, const char *log, int *port,
+                            const char *const *(*make_argv)(int port, void *ctx), void *ctx)
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        if (null >= 0) {
-            dup2(null, 1);
-            dup2(null, 2);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        *port = free_port();
+        const char *const *argv = *port > 0 ? make_argv(*port, ctx) : NULL;
+        if (!argv)
+            break;
+        pid_t pid = spawn(argv, log);
+        if (pid < 0)
+            break;
+        int r = wait_listening(*port, pid, 10000);
+        if (r == 0)
+            return pid;
+        if (r != -ECHILD) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            break;
         }
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
+        fprintf(stderr, "seqtick-bench: server: %s exited before listening on %d; another port\n",
+                what, *port);
     }
-    return pid;
+    fprintf(stderr, "seqtick-bench: server: %s did not listen (port %d); the end of its log:\n",
+            what, *port);
+    char buf[1024];
+    int fd = open(log, O_RDONLY | O_CLOEXEC);
+    off_t end = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
+    ssize_t n = end >= 0 ? pread(fd, buf, sizeof(buf),
+                                 end > (off_t)sizeof(buf) ? end - (off_t)sizeof(buf) : 0)
+                         : -1;
+    if (fd >= 0)
+        close(fd);
+    fprintf(stderr, "%.*s%s", n > 0 ? (int)n : 0, buf, n > 0 ? "" : "(empty)\n");
+    return -1;
+}
+
+/* The two listeners' command lines, for start_listener(). */
+struct listener_ctx {
+    const char *shm, *conf, *bin;
+    int maxc;
+    char port_s[16], maxc_s[16];
+    const char *argv[16];
+};
+
+static const char *const *server_argv(int port, void *p)
+{
+    struct listener_ctx *x = p;
+    FILE *f = fopen(x->conf, "w");
+    if (!f) {
+        fprintf(stderr, "seqtick-bench: server: unable to write '%s'\n", x->conf);
+        return NULL;
+    }
+    fprintf(f,
+            "[shm]\nname = %s\n[producer]\nheartbeat_ms = 3600000\n[server]\nlisten = "
+            "127.0.0.1:%d\nmax_connections = %d\nfreshness_ms = 3600000\nstats_interval_s = 0\n"
+            "[log]\nlevel = error\n",
+            x->shm, port, x->maxc);
+    fclose(f);
+    const char *argv[] = {x->bin, "-c", x->conf, NULL};
+    memcpy(x->argv, argv, sizeof(argv));
+    return x->argv;
+}
+
+static const char *const *redis_argv(int port, void *p)
+{
+    struct listener_ctx *x = p;
+    snprintf(x->port_s, sizeof(x->port_s), "%d", port);
+    snprintf(x->maxc_s, sizeof(x->maxc_s), "%d", x->maxc);
+    const char *argv[] = {
+        x->bin,         "--port", x->port_s,      "--bind",  "127.0.0.1",        "--save", "",
+        "--appendonly", "no",     "--maxclients", x->maxc_s, "--protected-mode", "no",     NULL};
+    memcpy(x->argv, argv, sizeof(argv));
+    return x->argv;
 }
 
 static void reap(pid_t pid)
@@ -558,39 +665,26 @@ int stk_bench_server(int argc, char **argv)
     stk_batch_end(seg, stk_now_ns());
     stk_seg_heartbeat(seg, stk_now_ns());
 
-    int sport = free_port(), rport = free_port();
-    snprintf(conf, sizeof(conf), "%s/server.conf", dir);
-    FILE *f = fopen(conf, "w");
-    if (!f) {
-        fprintf(stderr, "seqtick-bench: server: fatal: unable to write '%s'\n", conf);
-        return 111;
-    }
-    fprintf(f,
-            "[shm]\nname = %s\n[producer]\nheartbeat_ms = 3600000\n[server]\nlisten = "
-            "127.0.0.1:%d\nmax_connections = %d\nfreshness_ms = 3600000\nstats_interval_s = 0\n"
-            "[log]\nlevel = error\n",
-            shm, sport, o.idle_conns + 100);
-    fclose(f);
     const char *sbin = o.server_bin;
     if (!sbin) {
         (void)stk_find_program("seqtick-server", "server", srvbuf, sizeof(srvbuf));
         sbin = srvbuf;
     }
-    const char *sargv[] = {sbin, "-c", conf, NULL};
-    char rport_s[16], maxc[16];
-    snprintf(rport_s, sizeof(rport_s), "%d", rport);
-    snprintf(maxc, sizeof(maxc), "%d", o.idle_conns + 100);
-    const char *rargv[] = {
-        o.redis_bin,    "--port", rport_s,        "--bind", "127.0.0.1",        "--save", "",
-        "--appendonly", "no",     "--maxclients", maxc,     "--protected-mode", "no",     NULL};
-    pid_t spid = spawn(sargv), rpid = spawn(rargv);
-    int rc = 0;
-    if (wait_port(sport, 10000) < 0) {
-        fprintf(stderr, "seqtick-bench: server: fatal: %s did not listen on %d\n", sbin, sport);
+    snprintf(conf, sizeof(conf), "%s/server.conf", dir);
+    struct listener_ctx sctx = {.shm = shm, .conf = conf, .bin = sbin, .maxc = o.idle_conns + 100};
+    struct listener_ctx rctx = {.bin = o.redis_bin, .maxc = o.idle_conns + 100};
+    char slog[160], rlog[160];
+    snprintf(slog, sizeof(slog), "%s/server.log", dir);
+    snprintf(rlog, sizeof(rlog), "%s/redis.log", dir);
+    int sport, rport, rc = 0;
+    pid_t rpid = -1, spid = start_listener("seqtick-server", slog, &sport, server_argv, &sctx);
+    if (spid < 0) {
+        fprintf(stderr, "seqtick-bench: server: fatal: %s did not start\n", sbin);
         rc = 111;
         goto done;
     }
-    bool have_redis = wait_port(rport, 10000) == 0;
+    rpid = start_listener("redis-server", rlog, &rport, redis_argv, &rctx);
+    bool have_redis = rpid > 0;
     if (!have_redis)
         fprintf(stderr, "seqtick-bench: server: redis-server did not start: no baseline\n");
 
@@ -687,6 +781,8 @@ done:
     stk_seg_close(seg);
     stk_seg_unlink(shm);
     unlink(conf);
+    unlink(slog);
+    unlink(rlog);
     rmdir(dir);
     return rc;
 }

@@ -44,7 +44,25 @@ def shm_remove(name):
 
 
 def free_port():
-    """A loopback TCP port that was free a moment ago."""
+    """A loopback TCP port free now, picked below the kernel's ephemeral range
+    (ip_local_port_range), so no outgoing connection of a concurrent test
+    can take it before the program under test binds it, as a port from
+    bind(0) could be."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        lo = 32768
+    bottom, top = max(1024, lo - 12000), lo - 1
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randint(bottom, top)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
