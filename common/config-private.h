@@ -77,6 +77,7 @@ struct stk_config {
         int64_t backoff_max_ms;
         int64_t max_restarts;
         int64_t restart_window_s;
+        int64_t watchdog_ms; /* producer heartbeat stuck this long: SIGKILL; 0 = off */
         char *pidfile;
         char *status_file; /* default pidfile + ".status" */
         char *bindir;      /* NULL: beside our executable, build tree, PATH */

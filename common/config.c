@@ -80,6 +80,7 @@ static const struct key keys[] = {
     {"supervisor", "backoff_max_ms", K_I64, F(supervisor.backoff_max_ms), 0, 86400000},
     {"supervisor", "max_restarts", K_I64, F(supervisor.max_restarts), 0, 1e9},
     {"supervisor", "restart_window_s", K_I64, F(supervisor.restart_window_s), 1, 1e7},
+    {"supervisor", "watchdog_ms", K_I64, F(supervisor.watchdog_ms), 0, 3600000},
     {"supervisor", "pidfile", K_STR, F(supervisor.pidfile), 0, 0},
     {"supervisor", "status_file", K_STR, F(supervisor.status_file), 0, 0},
     {"supervisor", "bindir", K_STR, F(supervisor.bindir), 0, 0},
@@ -206,6 +207,7 @@ int stk_config_defaults(struct stk_config *c)
     c->supervisor.backoff_max_ms = 30000;
     c->supervisor.max_restarts = 0;
     c->supervisor.restart_window_s = 60;
+    c->supervisor.watchdog_ms = 5000;
     c->supervisor.pidfile = strdup("/tmp/seqtick.pid");
     c->supervisor.status_file = NULL; /* derived from pidfile after loading */
     c->supervisor.bindir = NULL;
@@ -647,6 +649,14 @@ static int handler(void *user, const char *section, const char *name, const char
     return fail(x, "%s: unknown key", what);
 }
 
+static bool key_seen(const struct ctx *x, const char *section, const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, name))
+            return x->seen[i];
+    return false;
+}
+
 /* Cross-key checks once everything is read. */
 static int finish(struct ctx *x, const char *origin, char *err)
 {
@@ -676,6 +686,18 @@ static int finish(struct ctx *x, const char *origin, char *err)
                 return -EINVAL;
             }
         }
+    }
+    /* The watchdog's default follows a slower heartbeat; a value set by hand
+     * that would kill a healthy producer is an error. */
+    int64_t hb3 = 3 * (int64_t)c->producer.heartbeat_ms;
+    if (!key_seen(x, "supervisor", "watchdog_ms") && c->supervisor.watchdog_ms < 10 * hb3 / 3)
+        c->supervisor.watchdog_ms = 10 * hb3 / 3;
+    if (c->supervisor.watchdog_ms > 0 && c->supervisor.watchdog_ms < hb3) {
+        snprintf(err, STK_CONF_ERR_MAX,
+                 "%s: supervisor.watchdog_ms (%lld) is under 3 x producer.heartbeat_ms (%u): a "
+                 "healthy producer would be killed",
+                 origin, (long long)c->supervisor.watchdog_ms, c->producer.heartbeat_ms);
+        return -EINVAL;
     }
     for (size_t i = 0; i < c->nprograms; i++)
         if (!c->programs[i].command) {

@@ -383,6 +383,7 @@ static void reload(struct stk_sup *sup)
     }
     stk_config_free(&sup->cfg);
     sup->cfg = nc;
+    stk_watchdog_setup(sup);
     for (size_t i = 0; i < nchanged; i++)
         stk_child_event(changed[i], STK_CE_RESTART);
     free(changed);
@@ -653,6 +654,7 @@ int stk_sup_init(struct stk_sup *sup, const char *config_path)
         stk_error("fatal: out of memory");
         return STK_EXIT_SYSTEM;
     }
+    stk_watchdog_setup(sup);
     stk_info("supervising %zu children (config %s, pidfile %s, status %s)", sup->nchildren,
              sup->config_path, sup->cfg.supervisor.pidfile, sup->status_path);
     for (size_t i = 0; i < sup->nchildren; i++)
@@ -675,6 +677,7 @@ static void cleanup(struct stk_sup *sup)
         ev_child_stop(sup->loop, &sup->w_any);
         ev_timer_stop(sup->loop, &sup->w_stop_grace);
         ev_timer_stop(sup->loop, &sup->w_stop_poll);
+        ev_timer_stop(sup->loop, &sup->w_watchdog);
         ev_loop_destroy(sup->loop);
         sup->loop = NULL;
     }

@@ -63,6 +63,13 @@ enum stk_after_stop { STK_AFTER_NONE, STK_AFTER_RESTART, STK_AFTER_REMOVE };
 struct stk_sup;
 struct stk_outpipe;
 
+/* What the watchdog knows of the producer it watches. Zeroed: not armed. */
+struct stk_watchdog {
+    pid_t pid;        /* armed for this producer pid (0: not armed) */
+    uint64_t hb;      /* its last heartbeat value seen */
+    uint64_t hb_mono; /* CLOCK_MONOTONIC when that value was first seen */
+};
+
 struct stk_child {
     struct stk_sup *sup;
     char *name;
@@ -124,6 +131,8 @@ struct stk_sup {
     ev_child w_any;        /* reaps grandchildren re-parented to us */
     ev_timer w_stop_grace; /* SIGKILL to leftovers at supervisor.grace_ms */
     ev_timer w_stop_poll;  /* re-checks leftovers while stopping */
+    ev_timer w_watchdog;   /* supervisor.watchdog_ms: the producer's heartbeat */
+    struct stk_watchdog watchdog;
 };
 
 /* ---- child.c: policy (pure) and the per-child state machine ------------- */
@@ -152,6 +161,23 @@ void stk_child_event(struct stk_child *c, enum stk_child_event ev);
 
 /* Release a child that has no process (pid 0) and no timers running. */
 void stk_child_free(struct stk_child *c);
+
+/* ---- watchdog.c: a producer whose heartbeat stopped ---------------------- */
+
+/* One look at the segment header: child_pid is the supervised producer's pid
+ * (0: none running), seg_pid and hb the header's producer_pid and
+ * producer_heartbeat_ns. It arms once the header names child_pid (so a
+ * stand-in that never attaches is never judged), follows the heartbeat by
+ * our own monotonic clock (a wall-clock step is no heartbeat), and returns
+ * how long in ms the heartbeat has not moved when that is over limit_ms
+ * (then disarms: one verdict per process), else 0. Pure, for the tests. */
+int64_t stk_watchdog_check(struct stk_watchdog *w, pid_t child_pid, uint32_t seg_pid, uint64_t hb,
+                           uint64_t now_mono, int64_t limit_ms);
+
+/* Start, restart (after a reload) or stop the timer that looks every
+ * limit/4 (at most 1 s): a producer found stuck gets SIGKILL to its group,
+ * and the restart policy brings a new one. */
+void stk_watchdog_setup(struct stk_sup *sup);
 
 /* ---- spawn.c ------------------------------------------------------------- */
 

@@ -56,6 +56,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c.supervisor.backoff_max_ms, 30000);
     ck_assert_int_eq(c.supervisor.max_restarts, 0);
     ck_assert_int_eq(c.supervisor.restart_window_s, 60);
+    ck_assert_int_eq(c.supervisor.watchdog_ms, 5000);
     ck_assert_str_eq(c.supervisor.pidfile, "/tmp/seqtick.pid");
     ck_assert_str_eq(c.supervisor.status_file, "/tmp/seqtick.pid.status");
     ck_assert_ptr_null(c.supervisor.bindir);
@@ -134,6 +135,9 @@ START_TEST(test_errors_name_place)
     load_bad("[log]\nformat = xml\n", "log.format: 'xml' is not a format");
     load_bad("[supervisor]\nbackoff_min_ms = 500\nbackoff_max_ms = 100\n", "backoff_min_ms");
     load_bad("[supervisor]\npidfile =\n", "supervisor.pidfile: must not be empty");
+    load_bad("[supervisor]\nwatchdog_ms = 250\n",
+             "supervisor.watchdog_ms (250) is under 3 x producer.heartbeat_ms (100)");
+    load_bad("[supervisor]\nwatchdog_ms = -1\n", "supervisor.watchdog_ms: -1 is out of range");
     load_bad("[program.x]\ngrace_ms = 5\n", "[program.x]: command is required");
     load_bad("[program.x]\ncommand = a\nfoo = 1\n", "t.conf:3: [program.x] foo: unknown key");
     load_bad("[program.x y]\ncommand = a\n", "program name must be");
@@ -178,6 +182,20 @@ START_TEST(test_sim_params)
     ck_assert(stk_sim_param_value(r, "AAPL", "JPM") == 0.1);
     ck_assert_int_eq(stk_config_symbol_index(&c, "JPM"), 7);
     ck_assert_int_eq(stk_config_symbol_index(&c, "IBM"), -1);
+    stk_config_free(&c);
+
+    load_ok("[supervisor]\nwatchdog_ms = 0\n[producer]\nheartbeat_ms = 5000\n", &c);
+    ck_assert_int_eq(c.supervisor.watchdog_ms, 0); /* off: no floor */
+    stk_config_free(&c);
+    load_ok("[supervisor]\nwatchdog_ms = 300\n", &c);
+    ck_assert_int_eq(c.supervisor.watchdog_ms, 300);
+    stk_config_free(&c);
+    /* the default follows a slow heartbeat: 10 beats */
+    load_ok("[producer]\nheartbeat_ms = 3600000\n", &c);
+    ck_assert_int_eq(c.supervisor.watchdog_ms, 36000000);
+    stk_config_free(&c);
+    load_ok("[producer]\nheartbeat_ms = 400\n", &c);
+    ck_assert_int_eq(c.supervisor.watchdog_ms, 5000);
     stk_config_free(&c);
 
     /* exceptions are checked against producer.symbols wherever that is set */

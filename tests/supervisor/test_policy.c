@@ -139,6 +139,46 @@ START_TEST(digest_order_and_sections)
 }
 END_TEST
 
+#define MS 1000000ull
+
+/* The producer watchdog's verdicts: armed only by the header naming the
+ * child, judged by our clock, once per process, never when off. */
+START_TEST(watchdog_verdicts)
+{
+    struct stk_watchdog w = {0};
+    uint64_t t = 1000 * MS;
+    /* not attached yet (header names nobody, or a predecessor): never judged */
+    ck_assert_int_eq(stk_watchdog_check(&w, 42, 0, 5, t, 500), 0);
+    ck_assert_int_eq(stk_watchdog_check(&w, 42, 41, 5, t + 10000 * MS, 500), 0);
+    ck_assert_int_eq(w.pid, 0);
+    /* attached: armed; a beating heartbeat keeps it alive forever */
+    ck_assert_int_eq(stk_watchdog_check(&w, 42, 42, 7, t, 500), 0);
+    ck_assert_int_eq(w.pid, 42);
+    for (uint64_t k = 1; k <= 100; k++)
+        ck_assert_int_eq(stk_watchdog_check(&w, 42, 42, 7 + k, t + k * 400 * MS, 500), 0);
+    t += 100 * 400 * MS;
+    /* stuck: nothing up to the limit, the verdict past it, then disarmed */
+    ck_assert_int_eq(stk_watchdog_check(&w, 42, 42, 107, t + 500 * MS, 500), 0);
+    ck_assert_int_eq(stk_watchdog_check(&w, 42, 42, 107, t + 501 * MS, 500), 501);
+    ck_assert_int_eq(w.pid, 0);
+    /* the same stuck process is not judged twice in a row without re-arming */
+    ck_assert_int_eq(stk_watchdog_check(&w, 42, 42, 107, t + 600 * MS, 500), 0);
+    ck_assert_int_eq(w.pid, 42);
+    /* a new producer process: the old arming is dropped */
+    ck_assert_int_eq(stk_watchdog_check(&w, 43, 42, 107, t + 5000 * MS, 500), 0);
+    ck_assert_int_eq(w.pid, 0);
+    /* a producer that detached (clean stop: producer_pid 0) is not judged */
+    ck_assert_int_eq(stk_watchdog_check(&w, 43, 43, 1, t, 500), 0);
+    ck_assert_int_eq(stk_watchdog_check(&w, 43, 0, 1, t + 9000 * MS, 500), 0);
+    /* nothing running: disarmed */
+    ck_assert_int_eq(stk_watchdog_check(&w, 0, 43, 1, t + 9000 * MS, 500), 0);
+    ck_assert_int_eq(w.pid, 0);
+    /* off */
+    ck_assert_int_eq(stk_watchdog_check(&w, 44, 44, 1, t, 0), 0);
+    ck_assert_int_eq(stk_watchdog_check(&w, 44, 44, 1, t + 99999 * MS, 0), 0);
+}
+END_TEST
+
 int main(void)
 {
     const struct test_case tests[] = {
@@ -149,6 +189,7 @@ int main(void)
         {"core", json_escapes},
         {"core", state_names},
         {"core", digest_order_and_sections},
+        {"core", watchdog_verdicts},
         {"limits", backoff_edges},
         {"limits", window_zero_never_gives_up},
     };

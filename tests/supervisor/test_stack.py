@@ -32,6 +32,8 @@ def accepting(port):
 
 @unittest.skipUnless(HAVE_STACK, "seqtick-producer and seqtick-server not built here")
 class Stack(unittest.TestCase):
+    WATCHDOG_MS = 2000
+
     def setUp(self):
         self.port = stktest.free_port()
         s = self.s = suphelp.Sup("stack", standins=(), extra={
@@ -41,6 +43,7 @@ class Stack(unittest.TestCase):
         del s.sections["supervisor"]["bindir"]
         # generous: a sanitizer build's producer can be slow to exit
         s.sections["supervisor"]["grace_ms"] = 10000
+        s.sections["supervisor"]["watchdog_ms"] = self.WATCHDOG_MS
         s.write()
         s.start(timeout=20)
 
@@ -82,6 +85,36 @@ class Stack(unittest.TestCase):
         rc, _ = s.stop()
         self.assertEqual(rc, 0, s.log()[-3000:])
         self.assertFalse(os.path.exists(stktest.shm_path(s.shm)))
+
+    def test_watchdog_replaces_a_stopped_producer(self):
+        """A producer frozen with SIGSTOP still holds the writer lock and its
+        pid, but its heartbeat stops: the watchdog SIGKILLs it after
+        supervisor.watchdog_ms and the restart policy brings a new one."""
+        s = self.s
+        seg = stktest.open_segment(s.shm)
+        ino = os.stat(stktest.shm_path(s.shm)).st_ino
+        try:
+            self.epoch_moves(seg)
+            old = s.child("producer")["pid"]
+            t0 = time.monotonic()
+            os.kill(old, signal.SIGSTOP)
+            new = s.wait_child("producer", lambda c: c["pid"] not in (0, old),
+                               self.WATCHDOG_MS / 1000 + 10)["pid"]
+            took = time.monotonic() - t0
+            print(f"stopped producer replaced {took * 1000:.0f} ms after SIGSTOP "
+                  f"(watchdog_ms {self.WATCHDOG_MS})")
+            self.assertGreaterEqual(took, self.WATCHDOG_MS / 1000 * 0.9,
+                                    "replaced before the watchdog limit")
+            self.assertFalse(os.path.exists(f"/proc/{old}"), "the stopped producer is still there")
+            stktest.wait_for(lambda: seg.header()["producer_pid"] == new, 5, 0.005,
+                             "new producer attached")
+            self.epoch_moves(seg)
+            self.assertEqual(os.stat(stktest.shm_path(s.shm)).st_ino, ino)
+            self.assertIn(f"producer: pid {old} has not beaten its heartbeat", s.log())
+        finally:
+            seg.close()
+        rc, _ = s.stop()
+        self.assertEqual(rc, 0, s.log()[-3000:])
 
 
 if __name__ == "__main__":
