@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* ingest.c — the JSON-line protocol of `exec:` and `stdin` feeds: a strict
- * parser over jsmn, a bounded line splitter, and the per-line path into the
- * segment with bad-line counting and a rate-limited log. */
+ * parser over jsmn with a one-pass fast path for the common line shape, a
+ * bounded line splitter, and the per-line path into the segment with
+ * bad-line counting and a rate-limited log. */
 #define JSMN_STATIC
 #define JSMN_STRICT
 #include <jsmn.h>
@@ -273,6 +274,301 @@ static int skip_value(const jsmntok_t *tok, int ntok, int i)
     return j;
 }
 
+/* ---- fast path ------------------------------------------------------------
+ *
+ * Nearly every line an ingestor prints has one shape: a flat object of the
+ * known fields, as json.dumps or printf writes it. stk_ingest_parse_fast()
+ * recognises exactly this and nothing else:
+ *
+ *   line   = "{" sp pair *(sp "," sp pair) sp "}"   nothing before or after
+ *   sp     = *" "                                   spaces only: no tab, CR, LF
+ *   pair   = key sp ":" sp value                    at most FAST_PAIRS_MAX pairs
+ *   key    = '"' *plain '"'      plain = 0x20..0x7e except '"' and '\'
+ *   symbol : '"' 1*31 (0x21..0x7e except '"' and '\') '"'
+ *   price, bid, ask : '"' *plain '"' or an RFC 8259 number, either way text
+ *                     stk_decimal_parse() takes (returns 0 for)
+ *   bid_size, ask_size : 0 | [1-9][0-9]* up to UINT32_MAX
+ *   volume, ts_ns      : 0 | [1-9][0-9]* up to UINT64_MAX
+ *   any other key : '"' *plain '"', an RFC 8259 number, true, false or null
+ *   each known key at most once; symbol and price present; the whole line
+ *   at most STK_INGEST_LINE_MAX bytes
+ *
+ * Why that is safe: every byte is printable ASCII, so the line is valid
+ * UTF-8 with no NUL; the grammar is a subset of RFC 8259, so json_valid()
+ * holds; at most 1 + 2 × 16 tokens, well inside TOKENS_MAX, so jsmn holds
+ * them all; every scalar is followed by ' ', ',' or '}', where a jsmn
+ * primitive ends too, so each value covers the same bytes as its jsmn token;
+ * keys are compared byte for byte as tok_eq() does; string values have no
+ * escapes, so their raw text (what the strict path converts) is their text;
+ * a decimal in the usual form (-12.345) is converted inline to the value
+ * stk_decimal_parse() gives, any other goes through stk_decimal_parse()
+ * itself, on the same bytes as the strict path; integers follow tok_uint()'s
+ * rule (no sign, no leading zero, no fraction, in range). So whatever it
+ * accepts the strict path accepts with the same *t. It never rejects: any
+ * other line, good or bad, takes the strict path, which alone names errors.
+ * tests/producer/test_ingest_fast.c checks both paths agree (differential,
+ * with seeded mutants). */
+
+bool stk_ingest_fast_path = true;
+
+#define FAST_PAIRS_MAX 16
+#define FAST_SYMBOL 0x40u /* beside the STK_ING_* bits */
+#define FAST_PRICE 0x80u
+
+static inline bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* printable ASCII other than '"' and '\\': a string byte that is its own text */
+static inline bool plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+static inline const char *skip_sp(const char *p, const char *e)
+{
+    while (p < e && *p == ' ')
+        p++;
+    return p;
+}
+
+/* A string of plain bytes at p (at its opening quote): returns the byte
+ * after the closing quote, or NULL. */
+static inline const char *plain_str(const char *p, const char *e)
+{
+    if (p >= e || *p != '"')
+        return NULL;
+    for (p++; p < e; p++) {
+        if (*p == '"')
+            return p + 1;
+        if (!plain((unsigned char)*p))
+            return NULL;
+    }
+    return NULL;
+}
+
+/* An RFC 8259 number at p: returns the byte after it, or NULL. (A byte that
+ * cannot follow a number, such as the 1 of "01", is left to the caller's
+ * separator test, which refuses it.) */
+static const char *json_number(const char *p, const char *e)
+{
+    if (p < e && *p == '-')
+        p++;
+    if (p >= e || !is_digit(*p))
+        return NULL;
+    if (*p++ != '0')
+        while (p < e && is_digit(*p))
+            p++;
+    if (p < e && *p == '.') {
+        if (++p >= e || !is_digit(*p))
+            return NULL;
+        while (p < e && is_digit(*p))
+            p++;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        if (++p < e && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= e || !is_digit(*p))
+            return NULL;
+        while (p < e && is_digit(*p))
+            p++;
+    }
+    return p;
+}
+
+/* The usual form of a decimal, -?(0|[1-9][0-9]{0,9})(\.[0-9]{1,8})?, ×
+ * 10^8 into *v (at most 9999999999.99999999: no overflow); other forms
+ * (exponents, more digits, junk) go to stk_decimal_parse. Returns 0 or its
+ * error. */
+static inline int decimal(const char *s, size_t n, int64_t *v)
+{
+    static const int64_t scale[9] = {100000000, 10000000, 1000000, 100000, 10000, 1000, 100, 10, 1};
+    const char *p = s, *e = s + n;
+    bool neg = p < e && *p == '-';
+    p += neg;
+    const char *ip = p;
+    int64_t x = 0, f = 0;
+    while (p < e && is_digit(*p) && p - ip < 11)
+        x = x * 10 + (*p++ - '0');
+    size_t ni = (size_t)(p - ip), nf = 0;
+    if (ni == 0 || ni > 10 || (*ip == '0' && ni > 1))
+        return stk_decimal_parse(s, n, v);
+    if (p < e && *p == '.') {
+        const char *fp = ++p;
+        while (p < e && is_digit(*p) && p - fp < 9)
+            f = f * 10 + (*p++ - '0');
+        nf = (size_t)(p - fp);
+        if (nf == 0 || nf > 8)
+            return stk_decimal_parse(s, n, v);
+    }
+    if (p != e)
+        return stk_decimal_parse(s, n, v);
+    x = x * STK_PRICE_SCALE + f * scale[nf];
+    *v = neg ? -x : x;
+    return 0;
+}
+
+/* A decimal value at p, a string or a number, into *v: the byte after it,
+ * or NULL (*v may be set then: the caller drops its copy). */
+static inline const char *decimal_value(const char *p, const char *e, int64_t *v)
+{
+    if (p < e && *p == '"') {
+        const char *end = plain_str(p, e);
+        if (!end || decimal(p + 1, (size_t)(end - p) - 2, v) != 0)
+            return NULL;
+        return end;
+    }
+    const char *end = json_number(p, e);
+    if (!end || decimal(p, (size_t)(end - p), v) != 0)
+        return NULL;
+    return end;
+}
+
+/* An unsigned integer 0 | [1-9][0-9]* ≤ max (at most UINT64_MAX) at p
+ * into *v: the byte after it, or NULL. Nineteen digits cannot overflow 64
+ * bits, so only a twentieth is checked. */
+static inline const char *uint_value(const char *p, const char *e, uint64_t max, uint64_t *v)
+{
+    const char *s = p;
+    uint64_t x = 0;
+    while (p < e && is_digit(*p) && p - s < 19)
+        x = x * 10 + (uint64_t)(*p++ - '0');
+    if (p < e && is_digit(*p)) {
+        uint64_t d = (uint64_t)(*p++ - '0');
+        if (x > (UINT64_MAX - d) / 10 || (p < e && is_digit(*p)))
+            return NULL;
+        x = x * 10 + d;
+    }
+    if (p == s || x > max || (*s == '0' && p - s > 1))
+        return NULL;
+    *v = x;
+    return p;
+}
+
+/* The value of a key the fast path does not know: a plain string, a
+ * number, true, false or null. Returns the byte after it, or NULL. */
+static inline const char *other_value(const char *p, const char *e)
+{
+    if (p >= e)
+        return NULL;
+    switch (*p) {
+    case '"':
+        return plain_str(p, e);
+    case 't':
+        return e - p >= 4 && !memcmp(p, "true", 4) ? p + 4 : NULL;
+    case 'f':
+        return e - p >= 5 && !memcmp(p, "false", 5) ? p + 5 : NULL;
+    case 'n':
+        return e - p >= 4 && !memcmp(p, "null", 4) ? p + 4 : NULL;
+    default:
+        return json_number(p, e);
+    }
+}
+
+/* The bit of a known key (k[0..n), its text between the quotes), or 0. */
+static inline unsigned key_bit(const char *k, size_t n)
+{
+    switch (n) {
+    case 3:
+        return !memcmp(k, "bid", 3) ? STK_ING_BID : !memcmp(k, "ask", 3) ? STK_ING_ASK : 0;
+    case 5:
+        return !memcmp(k, "price", 5) ? FAST_PRICE : !memcmp(k, "ts_ns", 5) ? STK_ING_TS : 0;
+    case 6:
+        return !memcmp(k, "symbol", 6) ? FAST_SYMBOL : !memcmp(k, "volume", 6) ? STK_ING_VOLUME : 0;
+    case 8:
+        return !memcmp(k, "bid_size", 8)   ? STK_ING_BID_SIZE
+               : !memcmp(k, "ask_size", 8) ? STK_ING_ASK_SIZE
+                                           : 0;
+    default:
+        return 0;
+    }
+}
+
+bool stk_ingest_parse_fast(const char *line, size_t len, struct stk_ingest_tick *t)
+{
+    const char *p = line, *e = line + len;
+    struct stk_ingest_tick out;
+    unsigned seen = 0;
+    if (len > STK_INGEST_LINE_MAX || p >= e || *p++ != '{')
+        return false;
+    memset(&out, 0, sizeof(out));
+    for (int pairs = 0;; pairs++) {
+        if (pairs == FAST_PAIRS_MAX)
+            return false;
+        p = skip_sp(p, e);
+        const char *k = p;
+        p = plain_str(p, e);
+        if (!p)
+            return false;
+        unsigned bit = key_bit(k + 1, (size_t)(p - k) - 2);
+        if (seen & bit)
+            return false; /* a duplicate known key: the strict path refuses it */
+        seen |= bit;
+        p = skip_sp(p, e);
+        if (p >= e || *p++ != ':')
+            return false;
+        p = skip_sp(p, e);
+        const char *v = p;
+        uint64_t u = 0;
+        switch (bit) {
+        case FAST_SYMBOL: {
+            p = plain_str(p, e);
+            if (!p)
+                return false;
+            size_t n = (size_t)(p - v) - 2;
+            if (n == 0 || n > STK_NAME_MAX || memchr(v + 1, ' ', n))
+                return false;
+            memcpy(out.symbol, v + 1, n);
+            break;
+        }
+        case FAST_PRICE:
+            p = decimal_value(p, e, &out.q.price);
+            break;
+        case STK_ING_BID:
+            p = decimal_value(p, e, &out.q.bid);
+            break;
+        case STK_ING_ASK:
+            p = decimal_value(p, e, &out.q.ask);
+            break;
+        case STK_ING_BID_SIZE:
+        case STK_ING_ASK_SIZE:
+            p = uint_value(p, e, UINT32_MAX, &u);
+            if (bit == STK_ING_BID_SIZE)
+                out.q.bid_size = (uint32_t)u;
+            else
+                out.q.ask_size = (uint32_t)u;
+            break;
+        case STK_ING_VOLUME:
+            p = uint_value(p, e, UINT64_MAX, &out.q.volume);
+            break;
+        case STK_ING_TS:
+            p = uint_value(p, e, UINT64_MAX, &out.q.src_ts_ns);
+            break;
+        default:
+            p = other_value(p, e);
+            break;
+        }
+        if (!p)
+            return false;
+        p = skip_sp(p, e);
+        if (p >= e)
+            return false;
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (*p++ != '}' || p != e)
+            return false;
+        break;
+    }
+    if (!(seen & FAST_SYMBOL) || !(seen & FAST_PRICE))
+        return false;
+    out.has = seen & ~(FAST_SYMBOL | FAST_PRICE);
+    *t = out;
+    return true;
+}
+
 #define FAIL(code, msg)                                                                            \
     do {                                                                                           \
         *why = (msg);                                                                              \
@@ -285,6 +581,8 @@ int stk_ingest_parse_line(const char *line, size_t len, struct stk_ingest_tick *
         len--;
     if (len > STK_INGEST_LINE_MAX)
         FAIL(-EINVAL, "line too long");
+    if (stk_ingest_fast_path && stk_ingest_parse_fast(line, len, t))
+        return 0;
     if (!stk_utf8_valid(line, len))
         FAIL(-EINVAL, "invalid UTF-8");
     if (memchr(line, '\0', len))

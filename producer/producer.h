@@ -148,6 +148,20 @@ struct stk_ingest_tick {
 int stk_ingest_parse_line(const char *line, size_t len, struct stk_ingest_tick *t,
                           const char **why);
 
+/* The one-pass recogniser stk_ingest_parse_line tries first: the common
+ * shape of a line only (a flat object of at most 16 keys whose values are
+ * printable ASCII strings without escapes, numbers, true/false/null, with
+ * only spaces between tokens; the exact grammar is in ingest.c).
+ * Returns true and fills *t exactly as stk_ingest_parse_line would; false
+ * (t untouched) for anything else, good or bad, which then takes the strict
+ * path. A trailing '\r' is not in its shape. Exposed for tests and
+ * seqtick-bench. */
+bool stk_ingest_parse_fast(const char *line, size_t len, struct stk_ingest_tick *t);
+
+/* Whether stk_ingest_parse_line tries stk_ingest_parse_fast first (default
+ * true; tests and seqtick-bench turn it off to compare with the strict path). */
+extern bool stk_ingest_fast_path;
+
 /* 1 if s[0..len) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
 bool stk_utf8_valid(const char *s, size_t len);
 
