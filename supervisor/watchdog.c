@@ -58,10 +58,9 @@ static void watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
     bool live = c->pid > 0 && (c->state == STK_CS_STARTING || c->state == STK_CS_RUNNING);
     const struct stk_header *h = stk_seg_header(sup->seg);
     int64_t limit = sup->cfg.supervisor.watchdog_ms;
-    int64_t stuck = stk_watchdog_check(&sup->watchdog, live ? c->pid : 0,
-                                       STK_LOAD(&h->producer_pid, relaxed),
-                                       STK_LOAD(&h->producer_heartbeat_ns, relaxed),
-                                       stk_mono_ns(), limit);
+    int64_t stuck =
+        stk_watchdog_check(&sup->watchdog, live ? c->pid : 0, STK_LOAD(&h->producer_pid, relaxed),
+                           STK_LOAD(&h->producer_heartbeat_ns, relaxed), stk_mono_ns(), limit);
     if (stuck) {
         stk_warn("producer: pid %ld has not beaten its heartbeat for %" PRId64
                  " ms (supervisor.watchdog_ms = %" PRId64 "): SIGKILL, then the restart policy",
