@@ -4,6 +4,7 @@
  * leftovers of dead process groups, and the orderly exit. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stddef.h>
@@ -441,14 +442,28 @@ static void stop_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
     check_done(w->data);
 }
 
+/* A repeat of the signal that began the stop sooner than this is the same
+ * request delivered twice (timeout(1) signals the command and then its
+ * whole process group; so does `kill -TERM -PGID`), not someone insisting. */
+#define REPEAT_NS 500000000ull
+
 static void term_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
     struct stk_sup *sup = w->data;
     if (sup->stopping) {
+        uint64_t since = stk_mono_ns() - sup->stop_mono;
+        if (w->signum == sup->stop_signal && since < REPEAT_NS) {
+            stk_info("%s again %" PRIu64 " ms after the first: the same request twice, ignored "
+                     "(send it again later to SIGKILL everything)",
+                     strsignal(w->signum), since / 1000000u);
+            return;
+        }
         stk_warn("%s again while stopping: SIGKILL to everything now", strsignal(w->signum));
         kill_all(sup);
         return;
     }
+    sup->stop_signal = w->signum;
+    sup->stop_mono = stk_mono_ns();
     stk_info("%s: stopping", strsignal(w->signum));
     stop_all(sup);
 }

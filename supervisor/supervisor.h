@@ -32,7 +32,7 @@ enum stk_child_state {
     STK_CS_STARTING, /* forked; not ready yet */
     STK_CS_RUNNING,  /* ready: reported "\n", or a [program.NAME] alive for 1 s */
     STK_CS_BACKOFF,  /* died quickly; waiting out the restart delay */
-    STK_CS_STOPPING, /* TERM+CONT sent to its group; SIGKILL at grace_ms */
+    STK_CS_STOPPING, /* CONT+TERM sent to its group; SIGKILL at grace_ms */
     STK_CS_FAILED,   /* gave up: max_restarts within restart_window_s */
     STK_CS_NSTATES
 };
@@ -121,6 +121,8 @@ struct stk_sup {
 
     uint64_t started_ns;
     bool stopping;
+    int stop_signal;    /* the signal that began the stop */
+    uint64_t stop_mono; /* CLOCK_MONOTONIC when it came */
     bool all_ready;
     bool notified_ready;
     bool orphans_killed;

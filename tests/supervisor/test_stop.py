@@ -137,6 +137,38 @@ class Stop(unittest.TestCase):
         self.assertLess(dt, 2)
         self.assertNotEqual(rc, 0)
 
+    def test_same_signal_twice_at_once_is_one_request(self):
+        """timeout(1) and `kill -TERM -PGID` deliver one stop request twice
+        within microseconds: the children still get their graceful stop."""
+        s = self.s = suphelp.Sup("dup", programs={
+            # takes ~0.8 s to stop cleanly on TERM
+            "slow": {"command": "trap 'sleep 0.8; exit 0' TERM; while :; do sleep 0.05; done",
+                     "grace_ms": 60000}}).start()
+        t0 = time.monotonic()
+        s.send(signal.SIGTERM)
+        # the second after the first was taken (two sent back to back merge
+        # into one pending signal), but well inside the 500 ms of a repeat
+        stktest.wait_for(lambda: ": stopping" in s.log(), 5, 0.002, "the stop to begin")
+        s.send(signal.SIGTERM)
+        rc = s.proc.p.wait(20)
+        dt = time.monotonic() - t0
+        log = s.log()
+        self.assertEqual(rc, 0, log[-2000:])
+        self.assertGreater(dt, 0.6, "the slow program was not given its graceful stop")
+        self.assertIn("the same request twice, ignored", log)
+        self.assertNotIn("SIGKILL to everything now", log)
+
+    def test_same_signal_again_later_kills_at_once(self):
+        s = self.s = suphelp.Sup("again", programs={
+            "stubborn": {"command": "trap '' TERM; exec sleep 100000", "grace_ms": 60000}}).start()
+        s.send(signal.SIGTERM)
+        s.wait_child("stubborn", lambda c: c["state"] == "stopping", 5)
+        time.sleep(0.8)
+        rc, dt = s.stop(signal.SIGTERM)
+        self.assertLess(dt, 2)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("SIGKILL to everything now", s.log())
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
