@@ -15,6 +15,7 @@
 
 #include "log-private.h"
 #include "producer.h"
+#include "scan-private.h"
 #include "segment-private.h"
 
 /* An ingest object has 8 known keys; room for some unknown ones too. */
@@ -315,39 +316,6 @@ bool stk_ingest_fast_path = true;
 #define FAST_SYMBOL 0x40u /* beside the STK_ING_* bits */
 #define FAST_PRICE 0x80u
 
-static inline bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-/* printable ASCII other than '"' and '\\': a string byte that is its own text */
-static inline bool plain(unsigned char c)
-{
-    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-}
-
-static inline const char *skip_sp(const char *p, const char *e)
-{
-    while (p < e && *p == ' ')
-        p++;
-    return p;
-}
-
-/* A string of plain bytes at p (at its opening quote): returns the byte
- * after the closing quote, or NULL. */
-static inline const char *plain_str(const char *p, const char *e)
-{
-    if (p >= e || *p != '"')
-        return NULL;
-    for (p++; p < e; p++) {
-        if (*p == '"')
-            return p + 1;
-        if (!plain((unsigned char)*p))
-            return NULL;
-    }
-    return NULL;
-}
-
 /* An RFC 8259 number at p: returns the byte after it, or NULL. (A byte that
  * cannot follow a number, such as the 1 of "01", is left to the caller's
  * separator test, which refuses it.) */
@@ -355,23 +323,23 @@ static const char *json_number(const char *p, const char *e)
 {
     if (p < e && *p == '-')
         p++;
-    if (p >= e || !is_digit(*p))
+    if (p >= e || !stk_scan_digit(*p))
         return NULL;
     if (*p++ != '0')
-        while (p < e && is_digit(*p))
+        while (p < e && stk_scan_digit(*p))
             p++;
     if (p < e && *p == '.') {
-        if (++p >= e || !is_digit(*p))
+        if (++p >= e || !stk_scan_digit(*p))
             return NULL;
-        while (p < e && is_digit(*p))
+        while (p < e && stk_scan_digit(*p))
             p++;
     }
     if (p < e && (*p == 'e' || *p == 'E')) {
         if (++p < e && (*p == '+' || *p == '-'))
             p++;
-        if (p >= e || !is_digit(*p))
+        if (p >= e || !stk_scan_digit(*p))
             return NULL;
-        while (p < e && is_digit(*p))
+        while (p < e && stk_scan_digit(*p))
             p++;
     }
     return p;
@@ -389,14 +357,14 @@ static inline int decimal(const char *s, size_t n, int64_t *v)
     p += neg;
     const char *ip = p;
     int64_t x = 0, f = 0;
-    while (p < e && is_digit(*p) && p - ip < 11)
+    while (p < e && stk_scan_digit(*p) && p - ip < 11)
         x = x * 10 + (*p++ - '0');
     size_t ni = (size_t)(p - ip), nf = 0;
     if (ni == 0 || ni > 10 || (*ip == '0' && ni > 1))
         return stk_decimal_parse(s, n, v);
     if (p < e && *p == '.') {
         const char *fp = ++p;
-        while (p < e && is_digit(*p) && p - fp < 9)
+        while (p < e && stk_scan_digit(*p) && p - fp < 9)
             f = f * 10 + (*p++ - '0');
         nf = (size_t)(p - fp);
         if (nf == 0 || nf > 8)
@@ -414,7 +382,7 @@ static inline int decimal(const char *s, size_t n, int64_t *v)
 static inline const char *decimal_value(const char *p, const char *e, int64_t *v)
 {
     if (p < e && *p == '"') {
-        const char *end = plain_str(p, e);
+        const char *end = stk_scan_plain_str(p, e);
         if (!end || decimal(p + 1, (size_t)(end - p) - 2, v) != 0)
             return NULL;
         return end;
@@ -432,11 +400,11 @@ static inline const char *uint_value(const char *p, const char *e, uint64_t max,
 {
     const char *s = p;
     uint64_t x = 0;
-    while (p < e && is_digit(*p) && p - s < 19)
+    while (p < e && stk_scan_digit(*p) && p - s < 19)
         x = x * 10 + (uint64_t)(*p++ - '0');
-    if (p < e && is_digit(*p)) {
+    if (p < e && stk_scan_digit(*p)) {
         uint64_t d = (uint64_t)(*p++ - '0');
-        if (x > (UINT64_MAX - d) / 10 || (p < e && is_digit(*p)))
+        if (x > (UINT64_MAX - d) / 10 || (p < e && stk_scan_digit(*p)))
             return NULL;
         x = x * 10 + d;
     }
@@ -454,7 +422,7 @@ static inline const char *other_value(const char *p, const char *e)
         return NULL;
     switch (*p) {
     case '"':
-        return plain_str(p, e);
+        return stk_scan_plain_str(p, e);
     case 't':
         return e - p >= 4 && !memcmp(p, "true", 4) ? p + 4 : NULL;
     case 'f':
@@ -496,24 +464,24 @@ bool stk_ingest_parse_fast(const char *line, size_t len, struct stk_ingest_tick 
     for (int pairs = 0;; pairs++) {
         if (pairs == FAST_PAIRS_MAX)
             return false;
-        p = skip_sp(p, e);
+        p = stk_scan_sp(p, e);
         const char *k = p;
-        p = plain_str(p, e);
+        p = stk_scan_plain_str(p, e);
         if (!p)
             return false;
         unsigned bit = key_bit(k + 1, (size_t)(p - k) - 2);
         if (seen & bit)
             return false; /* a duplicate known key: the strict path refuses it */
         seen |= bit;
-        p = skip_sp(p, e);
+        p = stk_scan_sp(p, e);
         if (p >= e || *p++ != ':')
             return false;
-        p = skip_sp(p, e);
+        p = stk_scan_sp(p, e);
         const char *v = p;
         uint64_t u = 0;
         switch (bit) {
         case FAST_SYMBOL: {
-            p = plain_str(p, e);
+            p = stk_scan_plain_str(p, e);
             if (!p)
                 return false;
             size_t n = (size_t)(p - v) - 2;
@@ -551,7 +519,7 @@ bool stk_ingest_parse_fast(const char *line, size_t len, struct stk_ingest_tick 
         }
         if (!p)
             return false;
-        p = skip_sp(p, e);
+        p = stk_scan_sp(p, e);
         if (p >= e)
             return false;
         if (*p == ',') {

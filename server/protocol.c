@@ -8,6 +8,7 @@
 
 #include "json.h"
 #include "log-private.h"
+#include "scan-private.h"
 #include "segment-private.h"
 #include "server.h"
 
@@ -643,34 +644,6 @@ bool stk_ndjson_fast_path = true;
 
 enum { FK_V = 1, FK_ID = 2, FK_TYPE = 4, FK_TICKER = 8, FK_ALL = 15 };
 
-/* printable ASCII other than '"' and '\\': a string byte that is its own text */
-static inline bool plain(unsigned char c)
-{
-    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-}
-
-static inline const char *skip_sp(const char *p, const char *e)
-{
-    while (p < e && *p == ' ')
-        p++;
-    return p;
-}
-
-/* A string of plain bytes at p (at its opening quote): returns the byte
- * after the closing quote, or NULL. */
-static inline const char *plain_str(const char *p, const char *e)
-{
-    if (p >= e || *p != '"')
-        return NULL;
-    for (p++; p < e; p++) {
-        if (*p == '"')
-            return p + 1;
-        if (!plain((unsigned char)*p))
-            return NULL;
-    }
-    return NULL;
-}
-
 /* -?(0|[1-9][0-9]*) at p: returns the byte after it, or NULL. (A fraction,
  * exponent or leading zero leaves a byte the caller's separator test refuses.) */
 static inline const char *json_integer(const char *p, const char *e)
@@ -696,8 +669,8 @@ static bool fast_get_quote(struct req *r)
     if (p >= e || *p++ != '{')
         return false;
     for (;;) {
-        p = skip_sp(p, e);
-        const char *ke = plain_str(p, e);
+        p = stk_scan_sp(p, e);
+        const char *ke = stk_scan_plain_str(p, e);
         if (!ke)
             return false;
         size_t kn = (size_t)(ke - p) - 2;
@@ -715,10 +688,10 @@ static bool fast_get_quote(struct req *r)
         if (seen & bit)
             return false; /* duplicate key: the strict path refuses it */
         seen |= bit;
-        p = skip_sp(ke, e);
+        p = stk_scan_sp(ke, e);
         if (p >= e || *p++ != ':')
             return false;
-        p = skip_sp(p, e);
+        p = stk_scan_sp(p, e);
         const char *v = p;
         switch (bit) {
         case FK_V:
@@ -727,7 +700,7 @@ static bool fast_get_quote(struct req *r)
                 return false;
             break;
         case FK_ID:
-            p = p < e && *p == '"' ? plain_str(p, e) : json_integer(p, e);
+            p = p < e && *p == '"' ? stk_scan_plain_str(p, e) : json_integer(p, e);
             if (!p)
                 return false;
             id = v;
@@ -739,14 +712,14 @@ static bool fast_get_quote(struct req *r)
             p += 11;
             break;
         default:
-            p = plain_str(p, e);
+            p = stk_scan_plain_str(p, e);
             if (!p || (size_t)(p - v) - 2 > STK_NAME_MAX)
                 return false;
             tk = v + 1;
             tk_len = (size_t)(p - v) - 2;
             break;
         }
-        p = skip_sp(p, e);
+        p = stk_scan_sp(p, e);
         if (p >= e)
             return false;
         if (*p == ',') {
