@@ -274,24 +274,29 @@ END_TEST
 
 /* While a writer thread publishes as fast as it can, every copy the C++
  * reader accepts is one whole quote (all fields from the same value), and
- * the values never go back. */
+ * the values never go back. The run lasts 300 ms and until the reader has
+ * seen enough (a loaded CI machine may give the two threads few slices),
+ * 30 s at most. */
 START_TEST(test_no_torn_copies)
 {
     Fixture f;
     std::atomic<bool> done{false};
     std::thread writer([&f, &done] {
-        auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
-        for (uint64_t v = 1; std::chrono::steady_clock::now() < end; v++) {
+        for (uint64_t v = 1; !done.load(std::memory_order_relaxed); v++) {
             stk_quote q = quote_of(v);
             cxxw_publish(f.w, 0, &q);
         }
-        done.store(true, std::memory_order_release);
     });
     const stk_record *rec = stk_seg_record(f.r, 0);
     long reads = 0;
     uint64_t last = 0, distinct = 0;
     bool torn = false, backwards = false;
-    while (!done.load(std::memory_order_acquire)) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (;;) {
+        auto ran = std::chrono::steady_clock::now() - t0;
+        if ((ran >= std::chrono::milliseconds(300) && reads > 100 && distinct > 10) ||
+            ran >= std::chrono::seconds(30))
+            break;
         stk_quote q;
         int r = stk_record_load(rec, &q);
         if (r < 0)
@@ -306,6 +311,7 @@ START_TEST(test_no_torn_copies)
         distinct += v != last;
         last = v;
     }
+    done.store(true, std::memory_order_relaxed);
     writer.join();
     ck_assert_msg(!torn, "a torn copy passed the seqlock");
     ck_assert_msg(!backwards, "a copy older than the previous one");
