@@ -8,11 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "segment-private.h"
 
-/* A shm name no other test uses: "<TEST_SHM_PREFIX><tag>-<pid>-<n>". */
+/* A shm name no other test uses: "<TEST_SHM_PREFIX><tag>-<pid>-<n>-<nonce>".
+ * The nonce matters: a failed test leaves its segments behind (a Check
+ * assertion ends the test before its unlink), and a later test that gets
+ * the same pid must not attach to that stale segment and its counters. */
 #ifndef TEST_SHM_PREFIX
 #define TEST_SHM_PREFIX "/stk-u-"
 #endif
@@ -20,8 +24,14 @@ static inline const char *test_shm_name(const char *tag)
 {
     static char buf[8][96];
     static int n;
+    static unsigned nonce;
+    if (!nonce) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        nonce = (unsigned)(ts.tv_nsec ^ (ts.tv_sec << 20)) | 1u;
+    }
     char *b = buf[n++ & 7];
-    snprintf(b, 96, TEST_SHM_PREFIX "%s-%ld-%d", tag, (long)getpid(), n);
+    snprintf(b, 96, TEST_SHM_PREFIX "%s-%ld-%d-%08x", tag, (long)getpid(), n, nonce);
     return b;
 }
 
