@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "producer.h"
+#include "scan-private.h"
 #include "segment-private.h"
 
 #define CSV_FIELDS_MAX 8
@@ -41,11 +42,6 @@ int stk_time_unit_parse(const char *s)
     return -EINVAL;
 }
 
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 static void trim(const char **s, size_t *n)
 {
     while (*n && (**s == ' ' || **s == '\t')) {
@@ -56,32 +52,14 @@ static void trim(const char **s, size_t *n)
         (*n)--;
 }
 
-/* Unsigned decimal integer, all of s[0..n). */
-static int parse_u64(const char *s, size_t n, uint64_t max, uint64_t *ret)
-{
-    if (n == 0)
-        return -EINVAL;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!is_digit(s[i]))
-            return -EINVAL;
-        uint64_t d = (uint64_t)(s[i] - '0');
-        if (v > (max - d) / 10)
-            return -ERANGE;
-        v = v * 10 + d;
-    }
-    *ret = v;
-    return 0;
-}
-
 /* "1700000000", "1700000000.25": integer part and fraction → ns. */
 static int parse_ts(const char *s, size_t n, enum stk_time_unit unit, uint64_t *ret)
 {
     size_t i = 0;
-    while (i < n && is_digit(s[i]))
+    while (i < n && stk_scan_digit(s[i]))
         i++;
     uint64_t ip;
-    int r = parse_u64(s, i, UINT64_MAX, &ip);
+    int r = stk_scan_u64(s, i, UINT64_MAX, &ip);
     if (r < 0)
         return r;
     const char *frac = NULL;
@@ -92,7 +70,7 @@ static int parse_ts(const char *s, size_t n, enum stk_time_unit unit, uint64_t *
         frac = s + i + 1;
         nfrac = n - i - 1;
         for (size_t k = 0; k < nfrac; k++)
-            if (!is_digit(frac[k]))
+            if (!stk_scan_digit(frac[k]))
                 return -EINVAL;
     }
     if (unit == STK_UNIT_AUTO)
@@ -143,7 +121,7 @@ int stk_csv_parse_row(const char *line, size_t len, enum stk_time_unit unit, boo
     }
     struct stk_csv_row out;
     memset(&out, 0, sizeof(out));
-    if (fl[0] == 0 || !is_digit(f[0][0])) {
+    if (fl[0] == 0 || !stk_scan_digit(f[0][0])) {
         if (first) /* a header: "timestamp,symbol,price,volume" */
             return -ENOMSG;
         *why = "timestamp is not a number";
@@ -166,7 +144,7 @@ int stk_csv_parse_row(const char *line, size_t len, enum stk_time_unit unit, boo
         *why = "bad price (a decimal with at most 8 decimals)";
         return -EINVAL;
     }
-    if (parse_u64(f[3], fl[3], UINT64_MAX, &out.q.volume) < 0) {
+    if (stk_scan_u64(f[3], fl[3], UINT64_MAX, &out.q.volume) < 0) {
         *why = "bad volume (an unsigned integer)";
         return -EINVAL;
     }
@@ -182,14 +160,14 @@ int stk_csv_parse_row(const char *line, size_t len, enum stk_time_unit unit, boo
     }
     uint64_t v;
     if (nf > 6 && fl[6]) {
-        if (parse_u64(f[6], fl[6], UINT32_MAX, &v) < 0) {
+        if (stk_scan_u64(f[6], fl[6], UINT32_MAX, &v) < 0) {
             *why = "bad bid_size (an integer up to 4294967295)";
             return -EINVAL;
         }
         out.q.bid_size = (uint32_t)v;
     }
     if (nf > 7 && fl[7]) {
-        if (parse_u64(f[7], fl[7], UINT32_MAX, &v) < 0) {
+        if (stk_scan_u64(f[7], fl[7], UINT32_MAX, &v) < 0) {
             *why = "bad ask_size (an integer up to 4294967295)";
             return -EINVAL;
         }

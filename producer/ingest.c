@@ -251,19 +251,9 @@ static int tok_uint(const char *js, const jsmntok_t *t, uint64_t max, uint64_t *
         return -EINVAL;
     const char *s = js + t->start;
     size_t n = (size_t)(t->end - t->start);
-    if (n == 0 || (s[0] == '0' && n > 1))
+    if (n > 1 && s[0] == '0')
         return -EINVAL;
-    uint64_t x = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -EINVAL;
-        uint64_t d = (uint64_t)(s[i] - '0');
-        if (x > (max - d) / 10)
-            return -ERANGE;
-        x = x * 10 + d;
-    }
-    *v = x;
-    return 0;
+    return stk_scan_u64(s, n, max, v);
 }
 
 /* Index just past the value starting at token i (skipping nested tokens). */
@@ -473,10 +463,8 @@ bool stk_ingest_parse_fast(const char *line, size_t len, struct stk_ingest_tick 
         if (seen & bit)
             return false; /* a duplicate known key: the strict path refuses it */
         seen |= bit;
-        p = stk_scan_sp(p, e);
-        if (p >= e || *p++ != ':')
+        if (!(p = stk_scan_colon(p, e)))
             return false;
-        p = stk_scan_sp(p, e);
         const char *v = p;
         uint64_t u = 0;
         switch (bit) {

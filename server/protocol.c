@@ -688,10 +688,8 @@ static bool fast_get_quote(struct req *r)
         if (seen & bit)
             return false; /* duplicate key: the strict path refuses it */
         seen |= bit;
-        p = stk_scan_sp(ke, e);
-        if (p >= e || *p++ != ':')
+        if (!(p = stk_scan_colon(ke, e)))
             return false;
-        p = stk_scan_sp(p, e);
         const char *v = p;
         switch (bit) {
         case FK_V:
