@@ -14,6 +14,7 @@ import signal
 import sys
 import tempfile
 import time
+import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import stktest  # noqa: E402
@@ -196,6 +197,18 @@ class Sup:
                     pass
         stktest.shm_remove(self.shm)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SupCase(unittest.TestCase):
+    """A test that starts at most one supervisor, as self.s, which is
+    closed (with whatever it left) however the test ends."""
+
+    def setUp(self):
+        self.s = None
+
+    def tearDown(self):
+        if self.s:
+            self.s.close()
 
 
 def log_time(line):

@@ -16,14 +16,7 @@ import suphelp  # noqa: E402
 import stktest  # noqa: E402
 
 
-class Child(unittest.TestCase):
-    def setUp(self):
-        self.s = None
-
-    def tearDown(self):
-        if self.s:
-            self.s.close()
-
+class Child(suphelp.SupCase):
     def test_clean_signals_fds_env(self):
         # Each probe execs straight from sh -c (no redirection, which would
         # make dash keep a saved copy of fd 1): what it prints is exactly

@@ -12,14 +12,7 @@ import suphelp  # noqa: E402
 import stktest  # noqa: E402
 
 
-class Reload(unittest.TestCase):
-    def setUp(self):
-        self.s = None
-
-    def tearDown(self):
-        if self.s:
-            self.s.close()
-
+class Reload(suphelp.SupCase):
     def pids(self):
         return {c["name"]: c["pid"] for c in self.s.status()["children"]}
 

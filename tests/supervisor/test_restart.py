@@ -13,14 +13,7 @@ import suphelp  # noqa: E402
 import stktest  # noqa: E402
 
 
-class Restart(unittest.TestCase):
-    def setUp(self):
-        self.s = None
-
-    def tearDown(self):
-        if self.s:
-            self.s.close()
-
+class Restart(suphelp.SupCase):
     def test_kill9_child_replaced_quickly(self):
         s = self.s = suphelp.Sup("k9").start()
         seg = stktest.shm_path(s.shm)

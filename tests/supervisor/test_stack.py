@@ -54,6 +54,14 @@ class Stack(unittest.TestCase):
         e0 = seg.header()["epoch"]
         stktest.wait_for(lambda: seg.header()["epoch"] > e0 + 2, 5, 0.005, "epoch moving")
 
+    def took_over(self, seg, new, ino):
+        """The producer `new` attached, ticks flow, on the segment `ino`."""
+        stktest.wait_for(lambda: seg.header()["producer_pid"] == new, 5, 0.005,
+                         "new producer attached")
+        self.epoch_moves(seg)
+        self.assertEqual(os.stat(stktest.shm_path(self.s.shm)).st_ino, ino,
+                         "segment was replaced or unlinked")
+
     def test_kill9_producer_and_server(self):
         s = self.s
         seg = stktest.open_segment(s.shm)
@@ -66,11 +74,7 @@ class Stack(unittest.TestCase):
             os.kill(old, signal.SIGKILL)
             new = s.wait_child("producer", lambda c: c["pid"] not in (0, old), 2)["pid"]
             print(f"producer replaced in {(time.monotonic() - t0) * 1000:.1f} ms")
-            stktest.wait_for(lambda: seg.header()["producer_pid"] == new, 5, 0.005,
-                             "new producer attached")
-            self.epoch_moves(seg)
-            self.assertEqual(os.stat(stktest.shm_path(s.shm)).st_ino, ino,
-                             "segment was replaced or unlinked")
+            self.took_over(seg, new, ino)
             self.assertGreaterEqual(seg.header()["producer_restarts"], 1)
 
             self.assertTrue(accepting(self.port))
@@ -106,10 +110,7 @@ class Stack(unittest.TestCase):
             self.assertGreaterEqual(took, self.WATCHDOG_MS / 1000 * 0.9,
                                     "replaced before the watchdog limit")
             self.assertFalse(os.path.exists(f"/proc/{old}"), "the stopped producer is still there")
-            stktest.wait_for(lambda: seg.header()["producer_pid"] == new, 5, 0.005,
-                             "new producer attached")
-            self.epoch_moves(seg)
-            self.assertEqual(os.stat(stktest.shm_path(s.shm)).st_ino, ino)
+            self.took_over(seg, new, ino)
             self.assertIn(f"producer: pid {old} has not beaten its heartbeat", s.log())
         finally:
             seg.close()

@@ -23,14 +23,7 @@ def seg_state(name):
             return struct.unpack_from("<I", m, STATE_OFF)[0]
 
 
-class Stop(unittest.TestCase):
-    def setUp(self):
-        self.s = None
-
-    def tearDown(self):
-        if self.s:
-            self.s.close()
-
+class Stop(suphelp.SupCase):
     def test_term_ignoring_program_killed_at_grace(self):
         grace = 1500
         s = self.s = suphelp.Sup("grace", programs={
