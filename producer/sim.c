@@ -157,46 +157,53 @@ void stk_sim_free(struct stk_sim *sim)
     free(sim);
 }
 
+/* A whole correlation matrix: 1 on the diagonal, symmetric, |v| < 1.
+ * Returns 0, -E2BIG (too many symbols to factor in full) or -EINVAL. */
+static int matrix_check(size_t n, const double *m)
+{
+    if (n > STK_SIM_MATRIX_MAX)
+        return -E2BIG;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            double v = m[i * n + j];
+            if (i == j ? v != 1.0 : !(v > -1.0 && v < 1.0) || v != m[j * n + i])
+                return -EINVAL;
+        }
+    return 0;
+}
+
 int stk_sim_new(const struct stk_sim_params *p, struct stk_sim **ret)
 {
     if (p->nsymbols == 0 || !p->symbols || !(p->dt_years > 0) || !isfinite(p->dt_years) ||
-        !(p->rho > -1.0 && p->rho < 1.0))
+        (!p->corr && !(p->rho > -1.0 && p->rho < 1.0)))
         return -EINVAL;
+    size_t n = p->nsymbols;
+    int r = p->corr ? matrix_check(n, p->corr) : 0;
+    if (r < 0)
+        return r;
     struct stk_sim *sim = calloc(1, sizeof(*sim));
     if (!sim)
         return -ENOMEM;
-    size_t n = p->nsymbols;
     sim->n = n;
-    sim->col = calloc(n, sizeof(double));
-    sim->diag = calloc(n, sizeof(double));
+    /* only the factor in use: two vectors, or the packed whole one */
+    if (p->corr) {
+        sim->l = calloc(n * (n + 1) / 2, sizeof(double));
+        sim->e = calloc(n, sizeof(double));
+    } else {
+        sim->col = calloc(n, sizeof(double));
+        sim->diag = calloc(n, sizeof(double));
+    }
     sim->x = calloc(n, sizeof(double));
     sim->step_mu = calloc(n, sizeof(double));
     sim->step_sd = calloc(n, sizeof(double));
     sim->volume = calloc(n, sizeof(uint64_t));
-    if (!sim->col || !sim->diag || !sim->x || !sim->step_mu || !sim->step_sd || !sim->volume) {
+    if ((p->corr ? !sim->l || !sim->e : !sim->col || !sim->diag) || !sim->x || !sim->step_mu ||
+        !sim->step_sd || !sim->volume) {
         stk_sim_free(sim);
         return -ENOMEM;
     }
-    int r;
-    if (p->corr) {
-        if (n > STK_SIM_MATRIX_MAX) {
-            stk_sim_free(sim);
-            return -E2BIG;
-        }
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < n; j++) {
-                double v = p->corr[i * n + j];
-                if (i == j ? v != 1.0 : !(v > -1.0 && v < 1.0) || v != p->corr[j * n + i]) {
-                    stk_sim_free(sim);
-                    return -EINVAL;
-                }
-            }
-        sim->l = calloc(n * (n + 1) / 2, sizeof(double));
-        sim->e = calloc(n, sizeof(double));
-        r = !sim->l || !sim->e ? -ENOMEM : stk_sim_cholesky_full(n, p->corr, sim->l);
-    } else {
-        r = stk_sim_cholesky(n, p->rho, sim->col, sim->diag);
-    }
+    r = p->corr ? stk_sim_cholesky_full(n, p->corr, sim->l)
+                : stk_sim_cholesky(n, p->rho, sim->col, sim->diag);
     if (r < 0) {
         stk_sim_free(sim);
         return r;
