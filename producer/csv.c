@@ -89,35 +89,102 @@ static int parse_ts(const char *s, size_t n, enum stk_time_unit unit, uint64_t *
     uint64_t scale = mult;
     for (size_t k = 0; k < nfrac && scale > 1; k++) {
         scale /= 10;
-        ns += (uint64_t)(frac[k] - '0') * scale;
+        uint64_t add = (uint64_t)(frac[k] - '0') * scale;
+        if (add > UINT64_MAX - ns)
+            return -ERANGE; /* past 2554-07-21, the last instant a u64 of ns holds */
+        ns += add;
     }
     *ret = ns;
     return 0;
 }
 
-int stk_csv_parse_row(const char *line, size_t len, enum stk_time_unit unit, bool first,
-                      struct stk_csv_row *row, const char **why)
+/* One field of a row, spaces and tabs around it dropped; a quoted field's
+ * text is what lies between its quotes, a doubled quote ("") still doubled. */
+struct field {
+    const char *s;
+    size_t n;
+};
+
+/* Split p[0..end) at commas into at most CSV_FIELDS_MAX fields, RFC 4180
+ * style: a field wholly in double quotes may hold commas, and "" stands for
+ * one quote in it; an unquoted field may hold no quote. Returns the count,
+ * or -EINVAL with *why set. */
+static int split_fields(const char *p, const char *end, struct field *f, const char **why)
 {
-    const char *f[CSV_FIELDS_MAX];
-    size_t fl[CSV_FIELDS_MAX];
     size_t nf = 0;
-    const char *p = line, *end = line + len;
-    if (len && end[-1] == '\r')
-        end--;
     for (;;) {
-        const char *c = memchr(p, ',', (size_t)(end - p));
-        const char *stop = c ? c : end;
         if (nf == CSV_FIELDS_MAX) {
             *why = "too many fields (at most 8)";
             return -EINVAL;
         }
-        f[nf] = p;
-        fl[nf] = (size_t)(stop - p);
-        trim(&f[nf], &fl[nf]);
-        nf++;
-        if (!c)
-            break;
-        p = c + 1;
+        struct field *x = &f[nf++];
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p < end && *p == '"') {
+            x->s = ++p;
+            while (p < end && (*p != '"' || (p + 1 < end && p[1] == '"')))
+                p += *p == '"' ? 2 : 1;
+            if (p >= end) {
+                *why = "unterminated quoted field";
+                return -EINVAL;
+            }
+            x->n = (size_t)(p - x->s);
+            p++; /* the closing quote */
+            while (p < end && (*p == ' ' || *p == '\t'))
+                p++;
+            if (p < end && *p != ',') {
+                *why = "text after a quoted field's closing quote";
+                return -EINVAL;
+            }
+        } else {
+            const char *c = memchr(p, ',', (size_t)(end - p));
+            const char *stop = c ? c : end;
+            x->s = p;
+            x->n = (size_t)(stop - p);
+            trim(&x->s, &x->n);
+            if (memchr(x->s, '"', x->n)) {
+                *why = "a double quote in an unquoted field (quote the whole field, \"\" inside)";
+                return -EINVAL;
+            }
+            p = stop;
+        }
+        if (p == end)
+            return (int)nf;
+        p++; /* the comma */
+    }
+}
+
+/* The symbol field into out (zeroed by the caller): "" becomes one quote,
+ * then the symbol grammar. Returns 0 or -EINVAL. */
+static int symbol_field(const struct field *x, char out[STK_NAME_MAX + 1])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < x->n; i++) {
+        if (n == STK_NAME_MAX)
+            return -EINVAL;
+        out[n++] = x->s[i];
+        if (x->s[i] == '"')
+            i++; /* only a doubled quote gets here (split_fields) */
+    }
+    return stk_sym_check(out, n);
+}
+
+int stk_csv_parse_row(const char *line, size_t len, enum stk_time_unit unit, bool first,
+                      struct stk_csv_row *row, const char **why)
+{
+    struct field fld[CSV_FIELDS_MAX];
+    const char *f[CSV_FIELDS_MAX];
+    size_t fl[CSV_FIELDS_MAX];
+    const char *end = line + len;
+    if (len && end[-1] == '\r')
+        end--;
+    int r = split_fields(line, end, fld, why);
+    if (r < 0)
+        return r;
+    size_t nf = (size_t)r;
+    for (size_t i = 0; i < nf; i++) {
+        f[i] = fld[i].s;
+        fl[i] = fld[i].n;
     }
     struct stk_csv_row out;
     memset(&out, 0, sizeof(out));
@@ -131,15 +198,15 @@ int stk_csv_parse_row(const char *line, size_t len, enum stk_time_unit unit, boo
         *why = "too few fields (timestamp,symbol,price,volume[,bid,ask,bid_size,ask_size])";
         return -EINVAL;
     }
-    if (parse_ts(f[0], fl[0], unit, &out.q.src_ts_ns) < 0) {
-        *why = "bad timestamp";
+    r = parse_ts(f[0], fl[0], unit, &out.q.src_ts_ns);
+    if (r < 0) {
+        *why = r == -ERANGE ? "timestamp out of range (after 2554-07-21)" : "bad timestamp";
         return -EINVAL;
     }
-    if (stk_sym_check(f[1], fl[1]) < 0) {
+    if (symbol_field(&fld[1], out.symbol) < 0) {
         *why = "bad symbol (1..31 printable ASCII, no spaces)";
         return -EINVAL;
     }
-    memcpy(out.symbol, f[1], fl[1]);
     if (stk_decimal_parse(f[2], fl[2], &out.q.price) < 0) {
         *why = "bad price (a decimal with at most 8 decimals)";
         return -EINVAL;

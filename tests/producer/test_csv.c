@@ -71,6 +71,79 @@ START_TEST(rows)
 }
 END_TEST
 
+/* Timestamps past what a u64 of ns holds are refused, not wrapped to 1970. */
+START_TEST(timestamp_range)
+{
+    struct stk_csv_row r;
+    const char *why = NULL;
+    /* the last instant that fits: 18446744073.709551615 s */
+    ck_assert_int_eq(row("18446744073.709551615,X,1,1", STK_UNIT_AUTO, false, &r, &why), 0);
+    ck_assert_uint_eq(r.q.src_ts_ns, UINT64_MAX);
+    static const char *const over[] = {
+        "18446744073.9,AAPL,1,1",         /* the fraction carries it over */
+        "18446744073.709551616,AAPL,1,1", /* one ns too many */
+        "18446744074,AAPL,1,1",           /* the integer part alone */
+        "18446744073709551616,AAPL,1,1",  /* more than a u64 */
+        "18446744073709551.7,AAPL,1,1",   /* us: 18446744073709551000 + 700 */
+    };
+    for (size_t i = 0; i < sizeof(over) / sizeof(over[0]); i++) {
+        why = NULL;
+        ck_assert_msg(row(over[i], STK_UNIT_AUTO, false, &r, &why) == -EINVAL, "accepted %s",
+                      over[i]);
+        ck_assert_msg(why && strstr(why, "out of range"), "%s: %s", over[i], why);
+    }
+}
+END_TEST
+
+/* RFC 4180 quoting: a field wholly in double quotes is unquoted ("" is one
+ * quote), then checked like any other; a stray quote is an error. */
+START_TEST(quoted_fields)
+{
+    struct stk_csv_row r;
+    const char *why = NULL;
+    ck_assert_int_eq(row("1700000000,\"AAPL\",189.25,100", STK_UNIT_AUTO, false, &r, &why), 0);
+    ck_assert_str_eq(r.symbol, "AAPL");
+    ck_assert_int_eq(row("\"1700000000\", \"MSFT\" ,\"415.5\",\"7\",\"\",\"415.51\"", STK_UNIT_AUTO,
+                         false, &r, &why),
+                     0);
+    ck_assert_str_eq(r.symbol, "MSFT");
+    ck_assert_uint_eq(r.q.src_ts_ns, 1700000000000000000ull);
+    ck_assert_int_eq(r.q.price, 41550000000LL);
+    ck_assert_int_eq(r.q.bid, r.q.price);
+    ck_assert_int_eq(r.q.ask, 41551000000LL);
+    ck_assert_int_eq(row("1700000000,\"A\"\"B\",1,1", STK_UNIT_AUTO, false, &r, &why), 0);
+    ck_assert_str_eq(r.symbol, "A\"B");
+    ck_assert_int_eq(row("1700000000,\"A,B\",1,1,2", STK_UNIT_AUTO, false, &r, &why), 0);
+    ck_assert_str_eq(r.symbol, "A,B"); /* the comma stays in the field */
+    ck_assert_int_eq(r.q.bid, 200000000);
+    /* a quoted header line */
+    ck_assert_int_eq(
+        row("\"timestamp\",\"symbol\",\"price\",\"volume\"", STK_UNIT_AUTO, true, &r, &why),
+        -ENOMSG);
+    static const char *const bad[] = {
+        "1700000000,\"AAPL,1,1",    /* unterminated */
+        "1700000000,\"AA\"PL,1,1",  /* text after the closing quote */
+        "1700000000,AA\"PL,1,1",    /* a quote in an unquoted field */
+        "1700000000,AAPL\",1,1",    /* the same */
+        "1700000000,\"AA PL\",1,1", /* unquoted, still the symbol grammar */
+        "1700000000,\"\",1,1",      /* empty */
+        "1700000000,\"ABCDEFGHIJKLMNOPQRSTUVWXYZ01234\"\"\",1,1", /* 32 bytes unquoted */
+        "1700000000,AAPL,\"1\"\"\",1",                            /* a quote in a number */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why = NULL;
+        ck_assert_msg(row(bad[i], STK_UNIT_AUTO, false, &r, &why) == -EINVAL, "accepted %s",
+                      bad[i]);
+        ck_assert_ptr_nonnull(why);
+    }
+    /* 31 bytes once unquoted: accepted */
+    ck_assert_int_eq(row("1700000000,\"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123\"\"\",1,1", STK_UNIT_AUTO,
+                         false, &r, &why),
+                     0);
+    ck_assert_str_eq(r.symbol, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123\"");
+}
+END_TEST
+
 static void put(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -154,6 +227,8 @@ int main(void)
     const struct test_case tests[] = {
         {"core", rows},
         {"core", folder_merge},
+        {"limits", timestamp_range},
+        {"core", quoted_fields},
     };
     return TEST_TABLE_RUN("csv", tests);
 }
