@@ -46,7 +46,7 @@ extern "C" {
 #define STK_API
 #endif
 
-#define STK_VERSION "0.1.0"
+#include "seqtick-version.h" /* STK_VERSION "x.y.z", generated from meson's project() */
 
 /* ---- layout constants (ABI 1) ------------------------------------------ */
 

@@ -28,13 +28,9 @@ int main(int argc, char **argv)
     struct stk_config cfg;
     char err[STK_CONF_ERR_MAX] = "";
     r = path ? stk_config_load(path, &cfg, err) : stk_config_defaults(&cfg);
-    if (r < 0) {
-        if (r == -EINVAL)
-            fprintf(stderr, PROG ": fatal: %s\n", err);
-        else
-            fprintf(stderr, PROG ": fatal: unable to read '%s': %s\n", path ? path : "(defaults)",
-                    strerror(-r));
-        return r == -EINVAL ? STK_EXIT_USAGE : STK_EXIT_SYSTEM;
+    if (r < 0) { /* a config that cannot be read is the user's input: 100 */
+        fprintf(stderr, PROG ": fatal: %s\n", r == -ENOMEM ? "out of memory" : err);
+        return r == -ENOMEM ? STK_EXIT_SYSTEM : STK_EXIT_USAGE;
     }
     stk_log_init(PROG, cfg.log.level, cfg.log.format);
 

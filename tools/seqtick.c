@@ -129,7 +129,7 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         case 'V':
-            printf("seqtick %s (libseqtick %s)\n", STK_VERSION_STRING, stk_version());
+            printf("seqtick %s (libseqtick %s)\n", STK_VERSION, stk_version());
             return 0;
         default:
             usage(stderr);
@@ -164,14 +164,9 @@ int main(int argc, char **argv)
     if (cli.config_path) {
         char err[STK_CONF_ERR_MAX];
         int r = stk_config_load(cli.config_path, &conf, err);
-        if (r == -EINVAL) {
-            fprintf(stderr, "seqtick: fatal: %s\n", err);
-            return STK_EXIT_USAGE;
-        }
-        if (r < 0) {
-            fprintf(stderr, "seqtick: fatal: unable to read '%s': %s\n", cli.config_path,
-                    strerror(-r));
-            return STK_EXIT_USAGE;
+        if (r < 0) { /* a config that cannot be read is the user's input: 100 */
+            fprintf(stderr, "seqtick: fatal: %s\n", r == -ENOMEM ? "out of memory" : err);
+            return r == -ENOMEM ? STK_EXIT_SYSTEM : STK_EXIT_USAGE;
         }
         have_conf = true;
         cli.freshness_ms = conf.server.freshness_ms;
