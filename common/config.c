@@ -757,9 +757,7 @@ static int load(FILE *f, const char *text, const char *origin, struct stk_config
     return 0;
 }
 
-#define CONF_BYTES_MAX (16u << 20)
-
-int stk_config_read(const char *path, char **ret_text, char err[STK_CONF_ERR_MAX])
+int stk_config_load(const char *path, struct stk_config *c, char err[STK_CONF_ERR_MAX])
 {
     FILE *f = fopen(path, "re");
     struct stat st;
@@ -775,53 +773,8 @@ int stk_config_read(const char *path, char **ret_text, char err[STK_CONF_ERR_MAX
         snprintf(err, STK_CONF_ERR_MAX, "unable to open config '%s': %s", path, strerror(errno));
         return r;
     }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    int r = 0;
-    while (buf) {
-        if (len + 1 >= cap) {
-            char *grown = cap < CONF_BYTES_MAX ? realloc(buf, cap * 2) : NULL;
-            if (!grown) {
-                r = cap < CONF_BYTES_MAX ? -ENOMEM : -EFBIG;
-                break;
-            }
-            buf = grown;
-            cap *= 2;
-        }
-        size_t n = fread(buf + len, 1, cap - 1 - len, f);
-        len += n;
-        if (n == 0) {
-            if (ferror(f))
-                r = -EIO;
-            break;
-        }
-    }
+    int r = load(f, NULL, path, c, err);
     fclose(f);
-    if (!buf)
-        r = -ENOMEM;
-    else if (r == 0 && memchr(buf, 0, len))
-        r = -EINVAL;
-    if (r < 0) {
-        snprintf(err, STK_CONF_ERR_MAX, "%s: %s", path,
-                 r == -EINVAL  ? "holds a NUL byte (not a text file)"
-                 : r == -EFBIG ? "larger than 16 MiB"
-                               : strerror(-r));
-        free(buf);
-        return r;
-    }
-    buf[len] = 0;
-    *ret_text = buf;
-    return 0;
-}
-
-int stk_config_load(const char *path, struct stk_config *c, char err[STK_CONF_ERR_MAX])
-{
-    char *text;
-    int r = stk_config_read(path, &text, err);
-    if (r < 0)
-        return r;
-    r = load(text, path, c, err);
-    free(text);
     return r;
 }
 

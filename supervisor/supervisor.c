@@ -604,9 +604,9 @@ int stk_sup_init(struct stk_sup *sup, const char *config_path)
     sup->started_ns = stk_now_ns();
 
     int r = stk_config_load(config_path, &sup->cfg, err);
-    if (r < 0) {
-        fprintf(stderr, STK_SUP_PROG ": fatal: %s\n", err);
-        return r == -EINVAL ? STK_EXIT_USAGE : STK_EXIT_SYSTEM;
+    if (r < 0) { /* a config that cannot be read is the user's input: 100 */
+        fprintf(stderr, STK_SUP_PROG ": fatal: %s\n", r == -ENOMEM ? "out of memory" : err);
+        return r == -ENOMEM ? STK_EXIT_SYSTEM : STK_EXIT_USAGE;
     }
     stk_log_init(STK_SUP_PROG, sup->cfg.log.level, sup->cfg.log.format);
     char *abs = realpath(config_path, NULL);
