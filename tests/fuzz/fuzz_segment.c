@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/* fuzz_segment.c — a hostile segment file: the input becomes the file
+ * /dev/shm/stk-fuzz-seg-PID, and every reader entry point runs over it:
+ * open, header, name, symbols, lookup, latest records, quotes, ring heads,
+ * ticks, history, changed, epoch, wait with a zero timeout, replaced,
+ * heartbeat age. Nothing may crash, hang or read outside the mapping, and
+ * a symbol name a reader hands out is a NUL-terminated valid name. An input
+ * of even length is padded with zeros up to the size its header claims (at
+ * most 4 MiB), so small inputs reach past the size check; odd lengths are
+ * the file exactly. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+#include "segment-private.h"
+#include "seqtick.h"
+
+#define PAD_MAX (4u << 20)
+#define SYMS_MAX 64u   /* entries walked per input */
+#define PATIENT_MAX 2u /* patient reads (up to 20 ms each on a stuck record) */
+#define HISTORY_MAX 16u
+
+static char name[64], path[96];
+
+static void cleanup(void)
+{
+    unlink(path);
+}
+
+static bool write_file(const uint8_t *data, size_t size)
+{
+    if (!name[0]) {
+        snprintf(name, sizeof(name), "/stk-fuzz-seg-%d", (int)getpid());
+        snprintf(path, sizeof(path), "/dev/shm%s", name);
+        atexit(cleanup);
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return false;
+    bool ok = write(fd, data, size) == (ssize_t)size;
+    uint64_t total = 0;
+    if (ok && size % 2 == 0 && size >= 40) {
+        memcpy(&total, data + 32, sizeof(total)); /* header.total_bytes */
+        if (total > size && total <= PAD_MAX)
+            ok = ftruncate(fd, (off_t)total) == 0;
+    }
+    close(fd);
+    return ok;
+}
+
+static void check_name(const struct stk_seg *seg, uint32_t i, const char *s)
+{
+    FUZZ_CHECK(memchr(s, '\0', STK_NAME_MAX + 1) != NULL, "stk_seg_symbol(%u): no NUL in %u bytes",
+               i, STK_NAME_MAX + 1);
+    FUZZ_CHECK(stk_sym_check(s, strlen(s)) == 0, "stk_seg_symbol(%u): invalid name handed out", i);
+}
+
+static void readers(struct stk_seg *seg)
+{
+    const struct stk_header *h = stk_seg_header(seg);
+    uint32_t cap = h->capacity, hist = h->history;
+    (void)stk_seg_name(seg);
+    uint32_t ns = stk_seg_nsymbols(seg);
+    uint32_t walk = ns < SYMS_MAX ? ns : SYMS_MAX;
+    for (uint32_t i = 0; i < walk; i++) {
+        const char *s = stk_seg_symbol(seg, i);
+        if (!s)
+            continue;
+        check_name(seg, i, s);
+        int k = stk_seg_lookup(seg, s);
+        FUZZ_CHECK(k == -ENOENT || (k >= 0 && (uint32_t)k < ns), "lookup(%s) = %d of %u", s, k, ns);
+    }
+    FUZZ_CHECK(stk_seg_symbol(seg, ns) == NULL, "a name past nsymbols");
+    (void)stk_seg_lookup(seg, "AAPL");
+    (void)stk_seg_lookup(seg, "");
+
+    struct stk_quote q, hq[HISTORY_MAX];
+    uint32_t rec = cap < SYMS_MAX ? cap : SYMS_MAX;
+    for (uint32_t i = 0; i < rec; i++) {
+        const struct stk_record *r = stk_seg_record(seg, i);
+        if (r)
+            (void)stk_record_load(r, &q);
+    }
+    for (uint32_t i = 0; i <= walk && i < PATIENT_MAX + 1; i++) {
+        int r = stk_quote_read(seg, i, &q);
+        FUZZ_CHECK(r == 0 || r == -ENODATA || r == -EBUSY || r == -ERANGE || r == -ESTALE ||
+                       r == -EAGAIN,
+                   "stk_quote_read(%u) = %d", i, r);
+        uint64_t head = stk_ring_head(seg, i);
+        if (i < PATIENT_MAX) {
+            (void)stk_tick_read(seg, i, head - 1, &q);
+            (void)stk_tick_read(seg, i, head, &q);
+            (void)stk_tick_read(seg, i, head - (hist ? hist : 1), &q);
+            (void)stk_tick_read(seg, i, 0, &q);
+            int n = stk_history_read(seg, i, hq, HISTORY_MAX);
+            FUZZ_CHECK(n < 0 || (size_t)n <= HISTORY_MAX, "history_read(%u) = %d", i, n);
+            for (int j = 1; j < n; j++)
+                FUZZ_CHECK(hq[j].seq == hq[j - 1].seq + 1, "history(%u) not consecutive at %d", i,
+                           j);
+        }
+    }
+    uint64_t seen[SYMS_MAX] = {0};
+    uint32_t changed[SYMS_MAX];
+    uint32_t nc = stk_seg_changed(seg, seen, SYMS_MAX, changed);
+    FUZZ_CHECK(nc <= walk, "changed: %u of %u", nc, walk);
+    uint64_t e = stk_seg_epoch(seg);
+    (void)stk_seg_wait(seg, e, 0);
+    (void)stk_seg_wait(seg, e + 1, 0);
+    (void)stk_seg_replaced(seg);
+    (void)stk_seg_heartbeat_age_ns(seg);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!write_file(data, size))
+        return 0;
+    struct stk_seg *seg = NULL;
+    int r = stk_seg_open(name, &seg);
+    if (r == 0) {
+        readers(seg);
+        stk_seg_close(seg);
+    } else {
+        FUZZ_CHECK(seg == NULL, "open failed (%d) yet set a handle", r);
+        FUZZ_CHECK(stk_strerror(r) != NULL, "no text for %d", r);
+    }
+    return 0;
+}
