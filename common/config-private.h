@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* config-private.h — etc/seqtick.conf (INI, libinih): every key of DESIGN.md
+/* config-private.h — etc/seqtick.conf (INI, libinih): every key of docs/configuration.md
  * with its default; unknown keys and bad values are errors naming file:line. */
 #ifndef SEQTICK_CONFIG_PRIVATE_H
 #define SEQTICK_CONFIG_PRIVATE_H

@@ -140,7 +140,7 @@ struct stk_ring_head {
 /* Layout v1 checked by every compiler that includes this header, C or C++:
  * the atomics are the plain integers and lock-free (a lock-based one keeps
  * its lock in the process, so it is not atomic between processes), and every
- * offset is the one in DESIGN.md. */
+ * offset is the one in docs/layout.md. */
 #define STK_ASSERT_PLAIN_ATOMIC(T)                                                                 \
     STK_STATIC_ASSERT(sizeof(STK_ATOMIC(T)) == sizeof(T) &&                                        \
                           STK_ALIGNOF(STK_ATOMIC(T)) == sizeof(T),                                 \

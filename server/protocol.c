@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* protocol.c — NDJSON protocol v1 of DESIGN.md: request validation, every
+/* protocol.c — NDJSON protocol v1 (docs/protocol.md): request validation, every
  * operation and error code, quote / heartbeat events, exact decimal prices. */
 #include <errno.h>
 #include <stdio.h>

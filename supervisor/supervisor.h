@@ -226,7 +226,7 @@ void stk_out_close_all(void);
 /* Append s to f as a JSON string (with quotes). */
 void stk_json_string(FILE *f, const char *s);
 
-/* Render the status document (DESIGN: status file) to f. */
+/* Render the status document (docs/supervisor.md, "Status file") to f. */
 void stk_status_render(FILE *f, const struct stk_sup *sup, uint64_t now_ns);
 
 /* Rewrite sup->status_path atomically (PATH.tmp + rename). Returns 0 or

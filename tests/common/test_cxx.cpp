@@ -17,7 +17,7 @@
 
 #include <check.h> /* last: it defines a macro `fail` the C++ library uses */
 
-/* ---- layout v1 as the C++ compiler lays it out (DESIGN.md) -------------- */
+/* ---- layout v1 as the C++ compiler lays it out (docs/layout.md) --------- */
 
 static_assert(std::is_same<decltype(stk_record::seq), std::atomic<uint64_t>>::value,
               "STK_ATOMIC is std::atomic in C++");

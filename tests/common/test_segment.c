@@ -68,7 +68,7 @@ static uint32_t u32_at(const unsigned char *b, size_t off)
 
 START_TEST(test_layout_sizes)
 {
-    /* DESIGN.md: header 4096; symbols, records, heads capacity × 64 each;
+    /* docs/layout.md: header 4096; symbols, records, heads capacity × 64 each;
      * slots capacity × history × 64. */
     ck_assert_uint_eq(stk_seg_size(1024, 256), 4096 + 3 * 1024 * 64 + 1024 * 256 * 64);
     ck_assert_uint_eq(stk_seg_size(3, 4), (4096 + 3 * 3 * 64 + 3 * 4 * 64 + 4095) / 4096 * 4096);

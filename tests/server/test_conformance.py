@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Protocol v1 conformance: every operation and error code of DESIGN.md
+"""Protocol v1 conformance: every operation and error code of docs/protocol.md
 against the real server on a real segment."""
 import time
 import unittest

@@ -124,7 +124,7 @@ class Subscribe(unittest.TestCase):
         used = (self.srv.cpu_ticks() - c0) / os.sysconf("SC_CLK_TCK")
         share = used / (time.monotonic() - t0)
         print(f"server CPU with 100 idle subscribers: {share * 100:.2f}%")
-        self.assertLess(share, 0.05)  # the target is < 1 %; generous for sanitizers
+        self.assertLess(share, 0.05)  # the goal is < 1 %; generous for sanitizers
 
 
 if __name__ == "__main__":

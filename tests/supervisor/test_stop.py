@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import suphelp  # noqa: E402
 import stktest  # noqa: E402
 
-STATE_OFF = 56  # header.state (DESIGN.md layout v1)
+STATE_OFF = 56  # header.state (docs/layout.md, layout v1)
 STATE_CLOSED = 2
 
 

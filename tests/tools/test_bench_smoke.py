@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """Every seqtick-bench subcommand runs end to end on tiny settings and prints
-its figures next to a same-run baseline, so the benches the issue notes quote
+its figures next to a same-run baseline, so the benches the docs quote
 cannot rot unnoticed. The figures themselves are not asserted (machine-bound)."""
 import os
 import re
