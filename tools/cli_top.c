@@ -130,7 +130,7 @@ static void frame_text(struct top *t)
         stk_cli_state_name(atomic_load(&h->state)), t->retired ? " (retired, no successor)" : "", n,
         (unsigned long long)stk_seg_epoch(seg),
         stk_cli_age(stk_seg_heartbeat_age_ns(seg), a, sizeof(a)), t->total_rate,
-        t->interactive ? "   (q quits)" : "");
+        t->interactive ? "   (q quits)\x1b[K" : ""); /* clear what a longer header left */
     printf("%-12s %14s %13s %8s %14s %14s %8s %9s\n", "SYMBOL", "PRICE", "CHANGE", "CHG%", "BID",
            "ASK", "AGE", "TICKS/S");
     uint32_t rows = n;
@@ -158,7 +158,7 @@ static void frame_text(struct top *t)
                t->rate[i], t->interactive ? "\x1b[K" : "");
     }
     if (rows < n)
-        printf("... %u more (enlarge the terminal)\n", n - rows);
+        printf("... %u more (enlarge the terminal)%s\n", n - rows, t->interactive ? "\x1b[K" : "");
     if (t->interactive)
         fputs("\x1b[J", stdout);
     else

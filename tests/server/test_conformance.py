@@ -10,6 +10,7 @@ import stktest
 
 class Conformance(unittest.TestCase):
     def setUp(self):
+        self.t0 = time.monotonic()  # the server starts after this
         self.shm, self.w, self.srv = srvtest.stack(self)
         self.c = self.srv.client()
         self.addCleanup(self.c.close)
@@ -113,7 +114,19 @@ class Conformance(unittest.TestCase):
         self.assertEqual(r["generation"], 1)
         self.assertEqual(r["nsymbols"], 3)
         self.assertEqual(r["connections"], 1)
-        self.assertGreaterEqual(r["uptime_s"], 0)
+        # uptime_s: whole seconds since this server started, so no more than
+        # this test has run, and it counts up with the clock.
+        u0 = r["uptime_s"]
+        self.assertIsInstance(u0, int)
+        self.assertLessEqual(u0, time.monotonic() - self.t0 + 1)
+        start = time.monotonic()
+        u1 = u0
+        while u1 == u0 and time.monotonic() - start < 10:
+            time.sleep(0.1)
+            u1 = self.c.req("health")["uptime_s"]
+        self.assertGreater(u1, u0)
+        self.assertLessEqual(u1 - u0, time.monotonic() - start + 1)
+        self.assertLessEqual(u1, time.monotonic() - self.t0 + 1)
 
     def test_id_echo(self):
         for rid in ("abc", 7, -1.5e3, None, True, "\u00e9\u2028", 12345678901234567890):

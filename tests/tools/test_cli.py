@@ -27,6 +27,7 @@ class CliTest(unittest.TestCase):
     def setUpClass(cls):
         # One quiet segment with known contents for the read-only checks.
         cls.shm = stktest.unique_shm("cli")
+        cls.t_write = time.monotonic()  # every quote is published after this
         cls.writer = toolstest.Writer(cls.shm, "--rate", 0, "--count", 3 * COUNT,
                                       "--unwritten", "ZZZ")
         cls.writer.finish()
@@ -55,7 +56,11 @@ class CliTest(unittest.TestCase):
                          (vol, ts, bsz, asz))
         self.assertEqual(q["ts_ms"], ts // 1000000)
         self.assertFalse(q["stale"])
-        self.assertGreaterEqual(q["age_ms"], 0)
+        # age_ms: since the writer published it, so no more than the time since
+        # the writer started (an age taken from the model's source time, or a
+        # unit slip, would be far larger).
+        self.assertIsInstance(q["age_ms"], int)
+        self.assertLessEqual(q["age_ms"], (time.monotonic() - self.t_write) * 1000 + 5)
 
     def test_quotes(self):
         out = self.cli("quotes").stdout
@@ -251,6 +256,12 @@ class CliTest(unittest.TestCase):
             self.assertIn("\x1b[?1049h", out)  # alternate screen entered ...
             self.assertTrue(out.rstrip().endswith("\x1b[?1049l"), out[-200:])  # ... and left
             self.assertIn("(q quits)", out)
+            # The header line is cleared to its end: a shorter header (a
+            # heartbeat age of fewer digits) leaves nothing of the last frame.
+            heads = [l for l in out.split("\n") if "seqtick top" in l]
+            self.assertGreaterEqual(len(heads), 2)
+            for l in heads:
+                self.assertTrue(l.rstrip("\r").endswith("\x1b[K"), repr(l))
             self.assertRegex(out, r"AAPL\s+\d+\.\d+")
 
     def test_no_segment_and_usage_errors(self):
