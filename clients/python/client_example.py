@@ -2,10 +2,14 @@
 # SPDX-License-Identifier: MIT
 """client_example.py — the minimal NDJSON client for seqtick-server (protocol
 v1, docs/protocol.md), standard library only. It logs every request it sends
-and every line it receives.
+and every line it receives: ping, health, list_tickers, get_quote, get_quotes,
+get_snapshot_epoch, get_history, then a subscription for a few seconds.
 
     python3 clients/python/client_example.py [--host 127.0.0.1] [--port 7878]
         [--ticker AAPL] [--subscribe SECONDS]
+
+Exit codes: 0 done, 100 bad usage, 111 no server there, or it went away
+(start one with scripts/run).
 """
 import argparse
 import itertools
@@ -55,16 +59,38 @@ class Client:
         self.sock.close()
 
 
+class UsageParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print(f"client_example.py: fatal: {message}", file=sys.stderr)
+        sys.exit(100)
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=7878)
+    ap = UsageParser(
+        description="The" + __doc__.split("\n\n")[0].split("— the", 1)[1],
+        epilog=__doc__.split("\n\n")[-1].strip(),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--host", default="127.0.0.1", help="server address (default: %(default)s)")
+    ap.add_argument("--port", type=int, default=7878, help="server port (default: %(default)s)")
     ap.add_argument("--ticker", default=None, help="ticker to query (default: the first listed)")
     ap.add_argument("--subscribe", type=float, default=3.0, metavar="SECONDS",
                     help="how long to print streamed quotes (0: skip)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    try:
+        return session(args)
+    except (OSError, ConnectionError, ValueError) as e:
+        # No server there, or it went away: one line, not a traceback.
+        hint = ""
+        if isinstance(e, ConnectionRefusedError):
+            hint = " (is seqtick-server running? scripts/run starts it)"
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        print(f"client_example.py: fatal: {args.host}:{args.port}: {why}{hint}", file=sys.stderr)
+        return 111
 
+
+def session(args):
     c = Client(args.host, args.port)
     c.request("ping")
     c.request("health")

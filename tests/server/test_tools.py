@@ -41,6 +41,29 @@ class Tools(unittest.TestCase):
         self.assertIn('> {"v":1,"id":4,"type":"get_quote","ticker":"AAPL"}', p.stderr)
         self.assertIn('"type":"quote"', p.stderr)
 
+    def test_client_example_without_a_server(self):
+        port = stktest.free_port()  # nothing listens there
+        p = subprocess.run([sys.executable, EXAMPLE, "--port", str(port)],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 111, p.stderr)
+        self.assertNotIn("Traceback", p.stderr)
+        self.assertEqual(p.stderr.count("\n"), 1, p.stderr)  # one line
+        self.assertIn(f"127.0.0.1:{port}: Connection refused", p.stderr)
+
+    def test_client_example_help_is_whole(self):
+        p = subprocess.run([sys.executable, EXAMPLE, "--help"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # The description is whole sentences, not its first line cut mid-phrase.
+        self.assertIn("standard library only.", p.stdout)
+        self.assertIn("Exit codes:", p.stdout)
+        for opt in ("--host", "--port", "--ticker", "--subscribe"):
+            line = next(l for l in p.stdout.splitlines() if l.strip().startswith(opt))
+            self.assertGreater(len(line.split(None, 2)), 2, f"{opt} has no help text")
+        p = subprocess.run([sys.executable, EXAMPLE, "--no-such-option"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(p.returncode, 100, p.stderr)
+
 
 if __name__ == "__main__":
     stktest.main_unittest()
