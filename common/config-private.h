@@ -41,6 +41,7 @@ struct stk_config {
         uint32_t history;
         mode_t mode;
         bool unlink_on_exit;
+        char *owner; /* expected owner of the segment (user or uid); NULL = the reader's */
     } shm;
 
     struct {
@@ -103,6 +104,12 @@ int stk_config_load(const char *path, struct stk_config *c, char err[STK_CONF_ER
 /* The same for a string, `origin` standing in for the file name. */
 int stk_config_load_string(const char *text, const char *origin, struct stk_config *c,
                            char err[STK_CONF_ERR_MAX]);
+
+/* Readers' open options for shm.owner (`owner`: a user name or a uid;
+ * NULL or "" = the reader's own uid). Returns 0, -ENOENT no such user, or
+ * -errno of the user database. */
+struct stk_seg_open_opts;
+int stk_config_owner(const char *owner, struct stk_seg_open_opts *ret);
 
 /* Free what a loaded config holds; the struct may be reused. */
 void stk_config_free(struct stk_config *c);

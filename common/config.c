@@ -3,6 +3,7 @@
  * type and range; unknown sections or keys, duplicates and bad values are
  * errors that name FILE:LINE and the key. */
 #include <errno.h>
+#include <pwd.h>
 #include <ini.h>
 #include <math.h>
 #include <stdarg.h>
@@ -55,6 +56,7 @@ static const struct key keys[] = {
     {"shm", "history", K_POW2, F(shm.history), 1, STK_HISTORY_MAX},
     {"shm", "mode", K_MODE, F(shm.mode), 0, 0},
     {"shm", "unlink_on_exit", K_BOOL, F(shm.unlink_on_exit), 0, 0},
+    {"shm", "owner", K_STR0, F(shm.owner), 0, 0},
     {"producer", "feed", K_FEED, F(producer.feed), 0, 0},
     {"producer", "symbols", K_SYMBOLS, F(producer.symbols), 0, 0},
     {"producer", "rate", K_U64, F(producer.rate), 0, 1e9},
@@ -128,6 +130,31 @@ static void program_free(struct stk_program_conf *p)
 {
     free(p->name);
     free(p->command);
+}
+
+int stk_config_owner(const char *owner, struct stk_seg_open_opts *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    if (!owner || !*owner)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long uid = strtoul(owner, &end, 10);
+    if (*owner >= '0' && *owner <= '9' && !*end && !errno && uid < UINT32_MAX) {
+        ret->flags = STK_OPEN_OWNER;
+        ret->owner_uid = (uint32_t)uid;
+        return 0;
+    }
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+    int r = getpwnam_r(owner, &pw, buf, sizeof(buf), &found);
+    if (r != 0)
+        return -r;
+    if (!found)
+        return -ENOENT;
+    ret->flags = STK_OPEN_OWNER;
+    ret->owner_uid = (uint32_t)found->pw_uid;
+    return 0;
 }
 
 void stk_config_free(struct stk_config *c)

@@ -37,7 +37,12 @@ const char *stk_strerror(int err)
     case ENOSPC:
         return "no space (/dev/shm full, or symbol table full)";
     case EPERM:
-        return "operation not permitted (world-writable segment mode?)";
+        return "not permitted: segment owned by another user (shm.owner), or a "
+               "world-writable mode";
+    case ENODEV:
+        return "not a regular file (a FIFO or device at the segment name)";
+    case EFAULT:
+        return "segment lost: the file shrank under the mapping (re-open it)";
     case EINVAL:
         return "invalid argument";
     default:

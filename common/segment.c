@@ -16,10 +16,12 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "segment-private.h"
+#include "sigbus-private.h"
 
 #define SHM_DIR "/dev/shm"
 #define SHM_NAME_MAX 200
@@ -45,6 +47,13 @@ struct stk_seg {
     uint32_t *hash;
     uint32_t hash_mask;
     uint32_t hashed;
+    /* validated copies of the names (capacity × 32; "" = invalid entry),
+     * the first `named` taken; the hash and stk_seg_symbol() use these */
+    char (*names)[32];
+    uint32_t named;
+    uint64_t generation; /* at open: it never changes under a mapping */
+    _Atomic int lost;    /* SIGBUS guard: the file shrank, mapping zeroed */
+    bool guarded;        /* registered with the SIGBUS guard */
 };
 
 uint64_t stk_now_ns(void)
@@ -160,10 +169,16 @@ static int seg_map(struct stk_seg *seg, int fd, const struct stat *st, uint64_t 
     while (hsize < 2 * seg->capacity)
         hsize <<= 1;
     seg->hash = calloc(hsize, sizeof(*seg->hash));
-    if (!seg->hash) {
+    seg->names = calloc(seg->capacity, sizeof(*seg->names));
+    if (!seg->hash || !seg->names) {
+        free(seg->hash);
+        free(seg->names);
+        seg->hash = NULL;
+        seg->names = NULL;
         munmap(base, total);
         return -ENOMEM;
     }
+    seg->generation = atomic_load_explicit(&seg->hdr->generation, memory_order_relaxed);
     seg->hash_mask = hsize - 1;
     seg->hashed = 0;
     return 0;
@@ -187,16 +202,25 @@ void stk_seg_close(struct stk_seg *seg)
 {
     if (!seg)
         return;
+    if (seg->guarded)
+        stk_guard_unregister(seg->base);
     if (seg->base)
         munmap(seg->base, seg->map_bytes);
     if (seg->fd >= 0)
         close(seg->fd);
     free(seg->hash);
+    free(seg->names);
     free(seg->name);
     free(seg);
 }
 
 int stk_seg_open(const char *name, struct stk_seg **ret_seg)
+{
+    return stk_seg_open_opts(name, NULL, ret_seg);
+}
+
+int stk_seg_open_opts(const char *name, const struct stk_seg_open_opts *opts,
+                      struct stk_seg **ret_seg)
 {
     char path[sizeof(SHM_DIR) + SHM_NAME_MAX + 2];
     struct stk_header h;
@@ -205,9 +229,24 @@ int stk_seg_open(const char *name, struct stk_seg **ret_seg)
     if (r < 0)
         return r;
     shm_path(path, sizeof(path), name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* O_NONBLOCK: opening a FIFO planted at the name must not wait for a
+     * writer; what it is, and whose, is checked on the fd before any read. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
         return -errno;
+    uid_t owner = opts && (opts->flags & STK_OPEN_OWNER) ? (uid_t)opts->owner_uid : geteuid();
+    if (fstat(fd, &st) < 0) {
+        r = -errno;
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        r = -ENODEV;
+        goto fail;
+    }
+    if (st.st_uid != owner) {
+        r = -EPERM;
+        goto fail;
+    }
     r = header_read(fd, &h, &st);
     if (r < 0)
         goto fail;
@@ -230,6 +269,7 @@ int stk_seg_open(const char *name, struct stk_seg **ret_seg)
     /* A reader needs no fd: the mapping holds the file. */
     close(fd);
     seg->fd = -1;
+    seg->guarded = stk_guard_register(seg->base, seg->map_bytes, &seg->lost) == 0;
     *ret_seg = seg;
     return 0;
 fail:
@@ -503,12 +543,7 @@ uint32_t stk_seg_nsymbols(const struct stk_seg *seg)
     return n < seg->capacity ? n : seg->capacity;
 }
 
-const char *stk_seg_symbol(const struct stk_seg *seg, uint32_t index)
-{
-    return index < stk_seg_nsymbols(seg) ? seg->symbols[index].name : NULL;
-}
-
-int stk_sym_check(const char *name, size_t len)
+int stk_symbol_check(const char *name, size_t len)
 {
     if (len == 0 || len > STK_NAME_MAX)
         return -EINVAL;
@@ -516,6 +551,42 @@ int stk_sym_check(const char *name, size_t len)
         if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] > 0x7e)
             return -EINVAL;
     return 0;
+}
+
+int stk_sym_check(const char *name, size_t len)
+{
+    return stk_symbol_check(name, len);
+}
+
+/* Copy and validate the published entries not copied yet: each name is
+ * read once from the mapping (byte by byte, never past its 32 bytes) into
+ * the handle; an entry that is not 1..31 bytes of the grammar then a NUL
+ * stays "" (invalid), whatever the writer does to it later. */
+static void names_refresh(struct stk_seg *seg, uint32_t n)
+{
+    for (; seg->named < n; seg->named++) {
+        const volatile char *src = seg->symbols[seg->named].name;
+        char *dst = seg->names[seg->named];
+        for (size_t i = 0; i < 32; i++)
+            dst[i] = src[i];
+        size_t len = strnlen(dst, 32);
+        if (len == 32 || stk_symbol_check(dst, len) < 0)
+            memset(dst, 0, 32);
+        else
+            memset(dst + len, 0, 32 - len);
+    }
+}
+
+const char *stk_seg_symbol(const struct stk_seg *seg, uint32_t index)
+{
+    uint32_t n = stk_seg_nsymbols(seg);
+    if (index >= n)
+        return NULL;
+    /* the copy lives in the handle, not the shared mapping (see seqtick.h) */
+    struct stk_seg *mut = (struct stk_seg *)(uintptr_t)seg;
+    if (index >= mut->named)
+        names_refresh(mut, index + 1);
+    return seg->names[index][0] ? seg->names[index] : NULL;
 }
 
 /* FNV-1a over at most 32 bytes up to the NUL. */
@@ -530,8 +601,11 @@ static uint32_t name_hash(const char *s)
 static void hash_refresh(struct stk_seg *seg)
 {
     uint32_t n = stk_seg_nsymbols(seg);
+    names_refresh(seg, n);
     for (; seg->hashed < n; seg->hashed++) {
-        uint32_t i = name_hash(seg->symbols[seg->hashed].name) & seg->hash_mask;
+        if (!seg->names[seg->hashed][0])
+            continue; /* an invalid entry is never found */
+        uint32_t i = name_hash(seg->names[seg->hashed]) & seg->hash_mask;
         while (seg->hash[i])
             i = (i + 1) & seg->hash_mask;
         seg->hash[i] = seg->hashed + 1;
@@ -542,7 +616,7 @@ static int hash_find(const struct stk_seg *seg, const char *name)
 {
     uint32_t i = name_hash(name) & seg->hash_mask;
     for (uint32_t e; (e = seg->hash[i]) != 0; i = (i + 1) & seg->hash_mask)
-        if (strncmp(seg->symbols[e - 1].name, name, 32) == 0)
+        if (strncmp(seg->names[e - 1], name, 32) == 0)
             return (int)(e - 1);
     return -ENOENT;
 }
@@ -650,7 +724,20 @@ int stk_quote_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *
     const struct stk_record *r = &seg->records[index];
     int rc = stk_record_load(r, q);
     if (__builtin_expect(rc == -EBUSY, 0))
-        return record_load_patient(r, q);
+        rc = record_load_patient(r, q);
+    if (__builtin_expect(atomic_load_explicit(&seg->lost, memory_order_acquire), 0))
+        return -EFAULT;
+    return rc;
+}
+
+int stk_quote_try(const struct stk_seg *seg, uint32_t index, struct stk_quote *q)
+{
+    if (index >= stk_seg_nsymbols(seg))
+        return -ERANGE;
+    int rc = stk_record_load(&seg->records[index], q);
+    /* zeros read after a truncation look like "never written": say lost */
+    if (__builtin_expect(atomic_load_explicit(&seg->lost, memory_order_acquire), 0))
+        return -EFAULT;
     return rc;
 }
 
@@ -696,11 +783,14 @@ static int tick_load(const struct stk_seg *seg, uint32_t index, uint64_t k, stru
 int stk_tick_read(const struct stk_seg *seg, uint32_t index, uint64_t k, struct stk_quote *q)
 {
     int rc = tick_load(seg, index, k, q);
-    if (rc != -EBUSY)
+    if (__builtin_expect(rc != -EBUSY, 1) &&
+        !atomic_load_explicit(&seg->lost, memory_order_acquire))
         return rc;
     uint64_t start = stk_mono_ns();
     while (rc == -EBUSY && busy_pause(start))
         rc = tick_load(seg, index, k, q);
+    if (atomic_load_explicit(&seg->lost, memory_order_acquire))
+        return -EFAULT;
     return rc;
 }
 
@@ -735,25 +825,92 @@ static int tick_load(const struct stk_seg *seg, uint32_t index, uint64_t k, stru
     return -EBUSY;
 }
 
+/* A slot being written is done in nanoseconds; one left odd longer is
+ * skipped by stk_history_read() rather than waited for. */
+#define HISTORY_SPINS 64
+
+/* Read slot of tick k once (no waiting): 0 whole, -EBUSY mid-write
+ * (2k+1), -ESTALE lapped (larger), -EAGAIN anything else (not written, or
+ * garbage). */
+static int slot_load(const struct stk_seg *seg, uint32_t index, uint64_t k, struct stk_quote *q)
+{
+    const struct stk_record *sl = slot_of(seg, index, k);
+    const uint64_t want = 2 * k + 2;
+    for (int tries = 0; tries < HISTORY_SPINS; tries++) {
+        uint64_t s0 = atomic_load_explicit(&sl->seq, memory_order_acquire);
+        if (s0 > want)
+            return -ESTALE;
+        if (s0 == want - 1) {
+            stk_cpu_relax();
+            continue;
+        }
+        if (s0 != want)
+            return -EAGAIN;
+        stk_record_fields(sl, q);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&sl->seq, memory_order_relaxed) != want)
+            return -ESTALE; /* only a newer tick changes a completed slot */
+        q->seq = k;
+        return 0;
+    }
+    return -EBUSY;
+}
+
+/* The ring's tick count as the slots show it: one past the newest tick
+ * whose slot holds seq 2k+2 (or 2k+1) in the right place, 0 if none. For a
+ * head that cannot be true. */
+static uint64_t head_from_slots(const struct stk_seg *seg, uint32_t index)
+{
+    uint64_t best = 0, mask = seg->history - 1;
+    for (uint64_t j = 0; j < seg->history; j++) {
+        uint64_t sq = atomic_load_explicit(&seg->slots[(uint64_t)index * seg->history + j].seq,
+                                           memory_order_acquire);
+        if (sq < 1 || sq > UINT64_MAX - 1)
+            continue;
+        uint64_t k = (sq - 1) / 2; /* 2k+1 and 2k+2 both name tick k */
+        if ((k & mask) == j && k + 1 > best)
+            best = k + 1;
+    }
+    return best;
+}
+
 int stk_history_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *out, size_t n)
 {
     if (index >= stk_seg_nsymbols(seg))
         return -ERANGE;
     uint64_t head = atomic_load_explicit(&seg->heads[index].head, memory_order_acquire);
+    /* A head is believable if it is small enough for 2k+2 and its newest
+     * slot names that tick (done, or being written); else ask the slots. */
+    if (head > (UINT64_MAX - 2) / 2) {
+        head = head_from_slots(seg, index);
+    } else if (head > 0) {
+        uint64_t k = head - 1, mask = seg->history - 1;
+        uint64_t sq = atomic_load_explicit(&slot_of(seg, index, k)->seq, memory_order_acquire);
+        if (sq > 2 * k + 2 && sq < UINT64_MAX && (((sq - 1) / 2) & mask) == (k & mask))
+            head = (sq - 1) / 2 + 1; /* the writer moved on since the head load */
+        else if (sq != 2 * k + 2 && sq != 2 * k + 1)
+            head = head_from_slots(seg, index);
+    }
     if (n > seg->history)
         n = seg->history;
-    if (n > head)
-        n = (size_t)head;
-    /* Newest first: the run kept is the newest contiguous one, so a lap
-     * during the copy shortens the answer and never leaves a gap. */
+    /* Newest first, at most `history` slots looked at: a slot left odd is
+     * skipped; a lap (a newer tick in the slot) or a slot that never held
+     * its tick ends the run, so what is kept is whole and in order. */
     size_t got = 0;
-    while (got < n) {
-        if (stk_tick_read(seg, index, head - 1 - got, &out[n - 1 - got]) < 0)
+    uint64_t looked = 0;
+    for (uint64_t k = head; k > 0 && got < n && looked < seg->history; looked++) {
+        k--;
+        int r = slot_load(seg, index, k, &out[n - 1 - got]);
+        if (r == -EBUSY)
+            continue;
+        if (r < 0)
             break;
         got++;
     }
     if (got < n)
         memmove(out, out + (n - got), got * sizeof(*out));
+    if (atomic_load_explicit(&seg->lost, memory_order_acquire))
+        return 0;
     return (int)got;
 }
 
@@ -817,7 +974,7 @@ int stk_seg_wait(const struct stk_seg *seg, uint64_t seen, int timeout_ms)
         uint64_t e = atomic_load_explicit(&h->epoch, memory_order_acquire);
         if (e != seen && !(e & 1))
             return 0;
-        if (atomic_load_explicit(&h->state, memory_order_acquire) == STK_STATE_CLOSED)
+        if (stk_seg_usable(seg) != 0) /* closed, garbage, or lost */
             return -ESTALE;
         struct timespec ts, *tsp = NULL;
         if (deadline != UINT64_MAX) {
@@ -841,11 +998,62 @@ int stk_seg_wait(const struct stk_seg *seg, uint64_t seen, int timeout_ms)
     }
 }
 
+int stk_seg_usable(const struct stk_seg *seg)
+{
+    if (atomic_load_explicit(&seg->lost, memory_order_acquire))
+        return -EFAULT;
+    uint32_t state = atomic_load_explicit(&seg->hdr->state, memory_order_acquire);
+    if (state == STK_STATE_CLOSED)
+        return -ESTALE;
+    if (state != STK_STATE_INIT && state != STK_STATE_LIVE)
+        return -EUCLEAN;
+    if (atomic_load_explicit(&seg->hdr->generation, memory_order_relaxed) != seg->generation)
+        return -EUCLEAN;
+    /* a truncation seen between the loads above: they may have read zeros */
+    if (atomic_load_explicit(&seg->lost, memory_order_acquire))
+        return -EFAULT;
+    return 0;
+}
+
+int stk_seg_alive(const struct stk_seg *seg, uint64_t now_ns, uint64_t heartbeat_ms,
+                  uint64_t *ret_age_ns)
+{
+    uint64_t hb = atomic_load_explicit(&seg->hdr->producer_heartbeat_ns, memory_order_acquire);
+    if (now_ns == 0)
+        now_ns = stk_now_ns();
+    uint64_t age = hb == 0 ? UINT64_MAX : now_ns > hb ? now_ns - hb : 0;
+    uint32_t state = atomic_load_explicit(&seg->hdr->state, memory_order_acquire);
+    if (stk_seg_usable(seg) != 0) {
+        age = UINT64_MAX;
+        state = STK_STATE_CLOSED;
+    }
+    if (ret_age_ns)
+        *ret_age_ns = age;
+    if (heartbeat_ms == 0)
+        heartbeat_ms = STK_HEARTBEAT_MS_DEFAULT;
+    uint64_t limit = heartbeat_ms > UINT64_MAX / (STK_ALIVE_BEATS * 1000000u)
+                         ? UINT64_MAX
+                         : heartbeat_ms * STK_ALIVE_BEATS * 1000000u;
+    return state == STK_STATE_LIVE && age <= limit;
+}
+
+int stk_quote_stale(const struct stk_seg *seg, const struct stk_quote *q, uint64_t now_ns,
+                    uint64_t freshness_ms, uint64_t heartbeat_ms)
+{
+    if (now_ns == 0)
+        now_ns = stk_now_ns();
+    if (!stk_seg_alive(seg, now_ns, heartbeat_ms, NULL))
+        return 1;
+    uint64_t age = now_ns > q->pub_ts_ns ? now_ns - q->pub_ts_ns : 0;
+    uint64_t limit = freshness_ms > UINT64_MAX / 1000000u ? UINT64_MAX : freshness_ms * 1000000u;
+    return q->pub_ts_ns == 0 || age > limit;
+}
+
 int stk_seg_replaced(const struct stk_seg *seg)
 {
     char path[sizeof(SHM_DIR) + SHM_NAME_MAX + 2];
     struct stat st;
-    if (atomic_load_explicit(&seg->hdr->state, memory_order_acquire) == STK_STATE_CLOSED)
+    if (stk_seg_usable(seg) != 0)
         return 1;
     shm_path(path, sizeof(path), seg->name);
     if (stat(path, &st) < 0)

@@ -280,11 +280,53 @@ struct stk_seg; /* opaque; one per thread for stk_seg_lookup() */
  * *ret_seg, or: -ENOENT no such segment; -EACCES; -EBADMSG bad magic;
  * -EPROTONOSUPPORT other ABI; -EPROTO header/record size or decimals differ;
  * -EUCLEAN impossible geometry (history not a power of two, sizes too large);
- * -EIO file shorter than its header says; -EINVAL bad name; -ENOMEM. */
+ * -EIO file shorter than its header says; -EINVAL bad name; -ENOMEM;
+ * -ENODEV the name is not a regular file (a FIFO, a device); -EPERM the file
+ * is not owned by our effective uid (stk_seg_open_opts() names another). */
 STK_API int stk_seg_open(const char *name, struct stk_seg **ret_seg);
+
+/* What stk_seg_open_opts() checks besides the layout. Zero-initialise it:
+ * all zero means the defaults of stk_seg_open(). */
+struct stk_seg_open_opts {
+    uint32_t flags;     /* STK_OPEN_* */
+    uint32_t owner_uid; /* with STK_OPEN_OWNER: the uid that must own the file */
+};
+#define STK_OPEN_OWNER 0x1u /* owner_uid is the expected owner (default: our euid) */
+
+/* stk_seg_open() with options (opts may be NULL). The name is opened with
+ * O_NONBLOCK|O_NOFOLLOW, so a FIFO or device there never blocks, and
+ * refused unless it is a regular file owned by the expected uid (another
+ * local user cannot squat the name with a fake segment). Returns what
+ * stk_seg_open() returns, plus -ENODEV not a regular file, -EPERM owned by
+ * another uid. */
+STK_API int stk_seg_open_opts(const char *name, const struct stk_seg_open_opts *opts,
+                              struct stk_seg **ret_seg);
 
 /* Unmap and free; NULL is a no-op. */
 STK_API void stk_seg_close(struct stk_seg *seg);
+
+/* The one rule for whether a mapped segment may be served, used by every
+ * reader (server, CLI, Python): returns 0 if its state is init or live;
+ * -ESTALE closed (retired: re-open by name); -EUCLEAN garbage (a state other
+ * than 0, 1, 2, or a generation that changed under the mapping: it is
+ * written once, before the segment is published); -EFAULT the file shrank
+ * under the mapping (see stk_sigbus_guard()). On any non-zero result a
+ * reader answers "unavailable" and re-opens by name. One load per field; no
+ * system call. */
+STK_API int stk_seg_usable(const struct stk_seg *seg);
+
+/* Make reads of a segment survive the file being truncated under them
+ * (another process shrank it: any access past the new end raises SIGBUS).
+ * Installs a process-wide SIGBUS handler once (later calls are no-ops):
+ * a fault inside a segment this library mapped read-only replaces that
+ * mapping with zero pages, marks the handle lost (stk_seg_usable() says
+ * -EFAULT, stk_seg_replaced() says 1), and the read resumes and sees zeros;
+ * any other SIGBUS goes to the handler that was installed before (or kills
+ * the process, as without this call). Covers every read of the mapping,
+ * also the inline stk_record_load() and a Python memoryview. Call it before
+ * reading, from the main thread; closing a handle while another thread
+ * reads it stays undefined. Returns 0 or -errno. */
+STK_API int stk_sigbus_guard(void);
 
 /* The mapped header (read-only), for the figures in it. */
 STK_API const struct stk_header *stk_seg_header(const struct stk_seg *seg);
@@ -295,9 +337,18 @@ STK_API const char *stk_seg_name(const struct stk_seg *seg);
 /* Number of published symbols (acquire load of header.nsymbols). */
 STK_API uint32_t stk_seg_nsymbols(const struct stk_seg *seg);
 
-/* Name of symbol `index`, or NULL if index >= nsymbols. Points into the
- * mapping: valid while the segment is open. */
+/* Name of symbol `index`: NUL-terminated, 1..31 bytes of printable ASCII
+ * without spaces (the symbol grammar), or NULL if index >= nsymbols or the
+ * entry is not a valid name (a scribbled table, an entry counted but never
+ * written): skip it. Points into a copy the handle keeps, taken once and
+ * validated, so the writer cannot change it afterwards: valid while the
+ * segment is open. Like stk_seg_lookup(), not safe on one handle from two
+ * threads. */
 STK_API const char *stk_seg_symbol(const struct stk_seg *seg, uint32_t index);
+
+/* 0 if name[0..len) is a valid symbol (1..31 bytes of 0x21..0x7e), else
+ * -EINVAL: the grammar every writer and reader applies. */
+STK_API int stk_symbol_check(const char *name, size_t len);
 
 /* Index of symbol `name`, or -ENOENT. O(1): a handle-local hash refreshed when
  * nsymbols grows (so not safe to call on one handle from two threads). */
@@ -322,6 +373,11 @@ STK_API const struct stk_record *stk_seg_record(const struct stk_seg *seg, uint3
  * means it died (the next producer repairs the record). */
 STK_API int stk_quote_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *q);
 
+/* stk_quote_read() without the patient wait: one bounded seqlock read (the
+ * spins of stk_record_load()), for an event loop that must never wait.
+ * -EBUSY at once for a record left mid-write; -EFAULT the segment is lost. */
+STK_API int stk_quote_try(const struct stk_seg *seg, uint32_t index, struct stk_quote *q);
+
 /* Ticks ever appended to `index`'s ring (acquire load of its head). In C++
  * this function hides the type's plain name, as stat() hides struct stat:
  * C++ code writes `struct stk_ring_head` for the type (g++ -Wshadow says so
@@ -343,8 +399,14 @@ STK_API int stk_tick_read(const struct stk_seg *seg, uint32_t index, uint64_t k,
                           struct stk_quote *q);
 
 /* The last up-to-n ticks of `index`, oldest first, newest last, into out[].
- * Every tick returned was verified whole and they are consecutive. Returns
- * the count (0..min(n, history)) or -ERANGE. */
+ * Every tick returned was verified whole (slot seq == 2k+2 before and after
+ * the copy) and they are in tick order; a slot left mid-write (odd seq) is
+ * skipped, not waited for, and the older ticks behind it are returned. A
+ * ring head that cannot be true (beyond what the slots hold, 2^62, 2^64-1)
+ * is not trusted: the newest tick is then found from the slots themselves.
+ * Never waits; looks at no more than `history` slots (plus one scan of the
+ * ring for a garbage head). Returns the count (0..min(n, history)) or
+ * -ERANGE. */
 STK_API int stk_history_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *out,
                              size_t n);
 
@@ -358,13 +420,34 @@ STK_API uint64_t stk_seg_epoch(const struct stk_seg *seg);
  * batches (stk_batch_end on the writer side) wake waiters. */
 STK_API int stk_seg_wait(const struct stk_seg *seg, uint64_t seen, int timeout_ms);
 
-/* 1 if this mapping is retired: header says closed, or the name now names
- * another file or none (the caller should stk_seg_open() again); else 0. */
+/* 1 if this mapping is retired: stk_seg_usable() is not 0 (closed, garbage
+ * state, lost to a truncation), or the name now names another file or none
+ * (the caller should stk_seg_open() again); else 0. One stat(2). */
 STK_API int stk_seg_replaced(const struct stk_seg *seg);
 
 /* Nanoseconds since the producer's last heartbeat (CLOCK_REALTIME), or
  * UINT64_MAX if it never beat. */
 STK_API uint64_t stk_seg_heartbeat_age_ns(const struct stk_seg *seg);
+
+/* ---- freshness: one rule for every reader ------------------------------- */
+
+#define STK_FRESHNESS_MS_DEFAULT 5000u /* server.freshness_ms */
+#define STK_HEARTBEAT_MS_DEFAULT 100u  /* producer.heartbeat_ms */
+#define STK_ALIVE_BEATS 3u             /* heartbeats missed before "not alive" */
+
+/* 1 if the producer is alive: the segment is usable (stk_seg_usable()), its
+ * state is live, and its last heartbeat is at most STK_ALIVE_BEATS ×
+ * heartbeat_ms old at now_ns (CLOCK_REALTIME; 0 = read the clock); else 0.
+ * *ret_age_ns (may be NULL) gets the heartbeat age, UINT64_MAX if none. */
+STK_API int stk_seg_alive(const struct stk_seg *seg, uint64_t now_ns, uint64_t heartbeat_ms,
+                          uint64_t *ret_age_ns);
+
+/* 1 if quote q of this segment is stale: older than freshness_ms (now_ns -
+ * q->pub_ts_ns; now_ns 0 = read the clock), or its producer not alive
+ * (stk_seg_alive() with heartbeat_ms); else 0. The server's "stale", the
+ * CLI's and the Python client's are this call. */
+STK_API int stk_quote_stale(const struct stk_seg *seg, const struct stk_quote *q, uint64_t now_ns,
+                            uint64_t freshness_ms, uint64_t heartbeat_ms);
 
 /* ---- exact fixed-point decimals (value × 10^8) -------------------------- */
 

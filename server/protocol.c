@@ -205,10 +205,10 @@ static bool qcache_match(const struct qcache *e, const struct stk_quote *q)
 /* The quote fields (no braces) of record sym. The hot path of get_quote and
  * of events: one reservation, then plain stores. */
 static void quote_fields(struct stk_buf *b, struct stk_server *s, uint32_t sym, const char *name,
-                         const struct stk_quote *q, uint64_t now_ns, bool alive)
+                         const struct stk_quote *q, uint64_t now_ns)
 {
     uint64_t age = now_ns > q->pub_ts_ns ? now_ns - q->pub_ts_ns : 0;
-    bool stale = !alive || age > s->cfg->server.freshness_ms * 1000000u;
+    bool stale = stk_quote_is_stale(s, q, now_ns); /* the library's one rule */
     STK_BUF_LIT(b, "\"ticker\":");
     stk_buf_json_str(b, name, strlen(name));
     if (stk_buf_grow(b, QTEXT_MAX + 20 + 32) < 0)
@@ -256,6 +256,9 @@ static int lookup(struct stk_server *s, const char *name)
 
 static int need_seg(struct req *r)
 {
+    /* closed, garbage or truncated: the library's rule says drop it now */
+    if (r->s->seg && stk_seg_usable(r->s->seg) != 0)
+        stk_segwatch_check(r->s, false);
     if (r->s->seg)
         return 0;
     return fail(r, STK_E_UNAVAILABLE, "no segment: the producer is not running");
@@ -305,12 +308,19 @@ static int op_list_tickers(struct req *r)
     if (need_seg(r) < 0)
         return -1;
     uint32_t n = stk_seg_nsymbols(r->s->seg);
+    bool first = true;
+    stk_segwatch_names(r->s);
     head(r);
     STK_BUF_LIT(r->b, ",\"tickers\":[");
     for (uint32_t i = 0; i < n; i++) {
+        /* a valid name (printable ASCII: valid UTF-8, no control bytes) or
+         * NULL: an invalid entry is skipped (and logged once) */
         const char *name = stk_seg_symbol(r->s->seg, i);
-        if (i)
+        if (!name)
+            continue;
+        if (!first)
             stk_buf_putc(r->b, ',');
+        first = false;
         stk_buf_json_str(r->b, name, strlen(name));
     }
     stk_buf_putc(r->b, ']');
@@ -328,15 +338,18 @@ static int get_quote_named(struct req *r, const char name[STK_NAME_MAX + 1], int
     if (idx < 0)
         return fail(r, STK_E_NOT_FOUND, "unknown ticker");
     struct stk_quote q;
-    int rr = stk_quote_read(r->s->seg, (uint32_t)idx, &q);
+    int rr = stk_server_read(r->s, (uint32_t)idx, &q);
+    if (rr == -EFAULT) {
+        stk_segwatch_check(r->s, false);
+        return fail(r, STK_E_UNAVAILABLE, "segment lost: the file shrank under the server");
+    }
     if (rr == -ENODATA)
         return fail(r, STK_E_NOT_FOUND, "no quote yet for this ticker");
     if (rr < 0)
         return fail(r, STK_E_UNAVAILABLE, "record busy: the writer did not finish it");
-    bool alive = stk_producer_alive(r->s, NULL);
     head(r);
     stk_buf_putc(r->b, ',');
-    quote_fields(r->b, r->s, (uint32_t)idx, name, &q, stk_server_now(r->s), alive);
+    quote_fields(r->b, r->s, (uint32_t)idx, name, &q, stk_server_now(r->s));
     tail(r);
     return 0;
 }
@@ -395,7 +408,6 @@ static int op_get_quotes(struct req *r)
     if (need_seg(r) < 0)
         return -1;
     uint64_t now = stk_server_now(r->s);
-    bool alive = stk_producer_alive(r->s, NULL);
     head(r);
     STK_BUF_LIT(r->b, ",\"quotes\":[");
     for (int i = 0; i < r->j.tok[t].size; i++) {
@@ -405,10 +417,10 @@ static int op_get_quotes(struct req *r)
         if (i)
             stk_buf_putc(r->b, ',');
         int idx = ticker_of(r, e, name) < 0 ? -ENOENT : lookup(r->s, name);
-        int rr = idx < 0 ? -ENOENT : stk_quote_read(r->s->seg, (uint32_t)idx, &q);
+        int rr = idx < 0 ? -ENOENT : stk_server_read(r->s, (uint32_t)idx, &q);
         if (rr == 0) {
             stk_buf_putc(r->b, '{');
-            quote_fields(r->b, r->s, (uint32_t)idx, name, &q, now, alive);
+            quote_fields(r->b, r->s, (uint32_t)idx, name, &q, now);
             stk_buf_putc(r->b, '}');
             continue;
         }
@@ -416,8 +428,8 @@ static int op_get_quotes(struct req *r)
         const char *raw = stk_json_raw(&r->j, e, &n);
         STK_BUF_LIT(r->b, "{\"ticker\":");
         stk_buf_put(r->b, raw, n);
-        stk_buf_puts(r->b,
-                     rr == -EBUSY ? ",\"error\":\"UNAVAILABLE\"}" : ",\"error\":\"NOT_FOUND\"}");
+        stk_buf_puts(r->b, rr == -EBUSY || rr == -EFAULT ? ",\"error\":\"UNAVAILABLE\"}"
+                                                         : ",\"error\":\"NOT_FOUND\"}");
     }
     stk_buf_putc(r->b, ']');
     tail(r);
@@ -459,6 +471,11 @@ static int op_get_history(struct req *r)
     if (limit && !ticks)
         return fail(r, STK_E_INTERNAL, "out of memory");
     int n = stk_history_read(r->s->seg, (uint32_t)idx, ticks, (size_t)limit);
+    if (stk_seg_usable(r->s->seg) != 0) {
+        free(ticks);
+        stk_segwatch_check(r->s, false);
+        return fail(r, STK_E_UNAVAILABLE, "segment lost or retired during the read");
+    }
     head(r);
     STK_BUF_LIT(r->b, ",\"ticker\":");
     stk_buf_json_str(r->b, name, strlen(name));
@@ -514,7 +531,6 @@ static int op_subscribe(struct req *r)
     }
     uint32_t n = t >= 0 ? (uint32_t)count : stk_seg_nsymbols(s->seg);
     uint64_t now = stk_server_now(s);
-    bool alive = stk_producer_alive(s, NULL);
     head(r);
     STK_BUF_LIT(r->b, ",\"tickers\":");
     if (t < 0) {
@@ -532,14 +548,16 @@ static int op_subscribe(struct req *r)
         uint32_t sym = t >= 0 ? (uint32_t)idx[i] : i;
         const char *name = stk_seg_symbol(s->seg, sym);
         struct stk_quote q = {0};
-        int rr = stk_quote_read(s->seg, sym, &q);
+        if (!name)
+            continue; /* "*" over an entry that is no valid name: skipped */
+        int rr = stk_server_read(s, sym, &q);
         if (stk_subs_add(r->c, name, sym, rr == 0 || rr == -ENODATA ? q.seq : 0) < 0)
             goto oom;
         if (rr < 0)
             continue;
         stk_buf_puts(r->b, first ? "{" : ",{");
         first = false;
-        quote_fields(r->b, s, sym, name, &q, now, alive);
+        quote_fields(r->b, s, sym, name, &q, now);
         stk_buf_putc(r->b, '}');
     }
     free(idx);
@@ -853,13 +871,12 @@ static size_t ndjson_events(struct stk_conn *c, size_t limit)
         return 0;
     struct stk_buf *b = &c->out;
     uint64_t now = stk_server_now(s);
-    bool alive = stk_producer_alive(s, NULL);
     size_t n = 0;
     struct stk_sub *sub;
     while (stk_conn_pending(c) < limit && (sub = stk_subs_pop_dirty(c)) != NULL) {
         uint32_t sym = stk_sub_sym(sub);
         struct stk_quote q;
-        if (sym == UINT32_MAX || stk_quote_read(s->seg, sym, &q) < 0)
+        if (sym == UINT32_MAX || stk_server_read(s, sym, &q) < 0)
             continue; /* gone, never written, or stuck: the next change re-marks it */
         uint64_t sent = stk_sub_sent_seq(sub);
         if (q.seq == sent)
@@ -873,7 +890,7 @@ static size_t ndjson_events(struct stk_conn *c, size_t limit)
         STK_BUF_LIT(b, ",\"conflated\":");
         stk_buf_u64(b, conflated);
         stk_buf_putc(b, ',');
-        quote_fields(b, s, sym, stk_sub_name(sub), &q, now, alive);
+        quote_fields(b, s, sym, stk_sub_name(sub), &q, now);
         STK_BUF_LIT(b, "}\n");
         if (b->err) {
             b->len = mark;

@@ -27,15 +27,55 @@ bool stk_producer_alive(struct stk_server *s, uint64_t *ret_age_ns)
             *ret_age_ns = UINT64_MAX;
         return false;
     }
-    const struct stk_header *h = stk_seg_header(s->seg);
-    /* stk_seg_heartbeat_age_ns() with the iteration's clock */
-    uint64_t hb = atomic_load_explicit(&h->producer_heartbeat_ns, memory_order_acquire);
-    uint64_t now = stk_server_now(s);
-    uint64_t age = hb == 0 ? UINT64_MAX : now > hb ? now - hb : 0;
-    if (ret_age_ns)
-        *ret_age_ns = age;
-    return atomic_load_explicit(&h->state, memory_order_acquire) == STK_STATE_LIVE &&
-           age <= s->dead_after_ns;
+    /* the library's rule, with the iteration's clock */
+    return stk_seg_alive(s->seg, stk_server_now(s), s->cfg->producer.heartbeat_ms, ret_age_ns);
+}
+
+bool stk_quote_is_stale(struct stk_server *s, const struct stk_quote *q, uint64_t now_ns)
+{
+    if (!s->seg)
+        return true;
+    return stk_quote_stale(s->seg, q, now_ns, s->cfg->server.freshness_ms,
+                           s->cfg->producer.heartbeat_ms);
+}
+
+int stk_server_read(struct stk_server *s, uint32_t sym, struct stk_quote *q)
+{
+    if (!s->seg)
+        return -ENODEV;
+    const struct stk_record *r = stk_seg_record(s->seg, sym);
+    bool track = r && sym < s->sym_cap && s->sym_stuck;
+    if (track && s->sym_stuck[sym]) {
+        /* one load: still the write we saw stuck, answer at once */
+        if (atomic_load_explicit(&r->seq, memory_order_acquire) == s->sym_stuck[sym])
+            return -EBUSY;
+        s->sym_stuck[sym] = 0;
+    }
+    int rc = stk_quote_try(s->seg, sym, q);
+    if (rc == -EBUSY && track) {
+        uint64_t seq = atomic_load_explicit(&r->seq, memory_order_acquire);
+        if (seq & 1) {
+            s->sym_stuck[sym] = seq;
+            const char *name = stk_seg_symbol(s->seg, sym);
+            stk_server_warn(s,
+                            "segment %s: record %u (%s) stuck mid-write at seq %llu: "
+                            "answering UNAVAILABLE until it moves",
+                            s->cfg->shm.name, sym, name ? name : "?", (unsigned long long)seq);
+        }
+    }
+    return rc;
+}
+
+void stk_segwatch_names(struct stk_server *s)
+{
+    if (!s->seg)
+        return;
+    uint32_t n = stk_seg_nsymbols(s->seg);
+    for (; s->sym_logged < n; s->sym_logged++)
+        if (!stk_seg_symbol(s->seg, s->sym_logged))
+            stk_warn("segment %s: symbol entry %u is not a valid name (1..31 printable "
+                     "bytes, no spaces, then NUL): skipped",
+                     s->cfg->shm.name, s->sym_logged);
 }
 
 /* ---- io_uring futex follower ----
@@ -239,9 +279,11 @@ static void install(struct stk_server *s, struct stk_seg *seg)
     struct stk_seg *old = s->seg;
     fring_disarm(s);
     s->seg = seg;
+    s->sym_logged = 0;
     stk_subs_rebind(s);
     stk_seg_close(old);
     fring_arm(s);
+    stk_segwatch_names(s);
     if (seg) {
         const struct stk_header *h = stk_seg_header(seg);
         stk_info("segment %s open: generation %llu, capacity %u, history %u, %u symbols",
@@ -250,16 +292,28 @@ static void install(struct stk_server *s, struct stk_seg *seg)
     }
 }
 
-/* Open a segment by name; a retired (closed) one counts as absent. */
-static int open_live(const char *name, struct stk_seg **ret)
+/* Open the segment by name with shm.owner's check; one the library's rule
+ * calls unusable (closed, garbage state) counts as absent. */
+static int open_by_name(const struct stk_config *cfg, struct stk_seg **ret)
+{
+    struct stk_seg_open_opts opts;
+    int r = stk_config_owner(cfg->shm.owner, &opts);
+    if (r < 0)
+        return r == -ENOENT ? -ESRCH : r;
+    (void)stk_sigbus_guard(); /* a truncated segment must not kill us */
+    return stk_seg_open_opts(cfg->shm.name, &opts, ret);
+}
+
+static int open_live(const struct stk_config *cfg, struct stk_seg **ret)
 {
     struct stk_seg *seg = NULL;
-    int r = stk_seg_open(name, &seg);
+    int r = open_by_name(cfg, &seg);
     if (r < 0)
         return r;
-    if (atomic_load(&stk_seg_header(seg)->state) == STK_STATE_CLOSED) {
+    r = stk_seg_usable(seg);
+    if (r < 0) {
         stk_seg_close(seg);
-        return -ESTALE;
+        return r;
     }
     *ret = seg;
     return 0;
@@ -270,11 +324,12 @@ void stk_segwatch_check(struct stk_server *s, bool full)
     struct stk_seg *seg = NULL;
     int r;
     if (s->seg) {
-        const struct stk_header *h = stk_seg_header(s->seg);
-        bool closed = atomic_load_explicit(&h->state, memory_order_acquire) == STK_STATE_CLOSED;
-        if (!closed && !(full && stk_seg_replaced(s->seg)))
+        int u = stk_seg_usable(s->seg);
+        if (u == 0 && !(full && stk_seg_replaced(s->seg)))
             return;
-        r = open_live(s->cfg->shm.name, &seg);
+        if (u == -EFAULT)
+            stk_warn("segment %s: the file shrank under the mapping: dropped it", s->cfg->shm.name);
+        r = open_live(s->cfg, &seg);
         if (r == 0) {
             stk_info("segment %s replaced: re-opened", s->cfg->shm.name);
             install(s, seg);
@@ -286,7 +341,7 @@ void stk_segwatch_check(struct stk_server *s, bool full)
         s->seg_last_err = r;
         return;
     }
-    r = open_live(s->cfg->shm.name, &seg);
+    r = open_live(s->cfg, &seg);
     if (r < 0) {
         if (r != s->seg_last_err)
             stk_warn("segment %s: %s: serving UNAVAILABLE, retrying", s->cfg->shm.name,
@@ -353,7 +408,7 @@ static void *watch_main(void *arg)
     uint64_t seen = 0;
     while (!atomic_load(&s->watch_stop)) {
         if (!seg) {
-            if (stk_seg_open(s->cfg->shm.name, &seg) < 0) {
+            if (open_by_name(s->cfg, &seg) < 0) {
                 seg = NULL;
                 nap_ms(100);
                 continue;

@@ -134,6 +134,8 @@ struct stk_server {
     /* subscriptions */
     struct stk_sub **sym_head;   /* per symbol index: list of subs */
     uint64_t *sym_seq;           /* per symbol index: record seq last scanned */
+    uint64_t *sym_stuck;         /* per symbol index: odd seq it was found stuck at, 0 none */
+    uint32_t sym_logged;         /* symbol entries checked for a valid name */
     uint32_t sym_cap;            /* entries in the two arrays */
     uint32_t sym_known;          /* symbols seen so far (wildcard growth) */
     bool have_unbound;           /* a subscription waits for its ticker to appear */
@@ -291,8 +293,17 @@ void stk_segwatch_want(struct stk_server *s, bool on);
 int stk_segwatch_start(struct stk_server *s);
 void stk_segwatch_stop(struct stk_server *s);
 /* True if the producer's heartbeat is recent (≤ 3 × producer.heartbeat_ms)
- * and the segment is live. */
+ * and the segment is live: the library's stk_seg_alive(). */
 bool stk_producer_alive(struct stk_server *s, uint64_t *ret_age_ns);
+/* The library's stale rule (stk_quote_stale()) with this server's config. */
+bool stk_quote_is_stale(struct stk_server *s, const struct stk_quote *q, uint64_t now_ns);
+/* The server's one way to read a latest record, never waiting in the loop:
+ * stk_quote_try(), and a record found stuck mid-write is remembered by its
+ * odd seq, so later reads answer -EBUSY after one load until it moves.
+ * Returns stk_quote_try()'s results, -ENODEV without a segment. */
+int stk_server_read(struct stk_server *s, uint32_t sym, struct stk_quote *q);
+/* Log (once per entry) symbol-table entries that are not valid names. */
+void stk_segwatch_names(struct stk_server *s);
 
 /* ---- protocol.c ---- */
 

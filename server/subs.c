@@ -282,7 +282,8 @@ void stk_subs_scan(struct stk_server *s)
         s->have_unbound = left;
     }
     if (n > s->sym_known) {
-        /* new tickers: wildcard subscribers get them too */
+        stk_segwatch_names(s); /* say once which new entries are no valid name */
+        /* new tickers: wildcard subscribers get them too (valid names only) */
         for (struct stk_conn *c = s->subscribed, *next; c; c = next) {
             next = c->sub->next;
             if (!c->sub->wildcard || (c->flags & STK_CONN_CLOSING))
@@ -314,19 +315,24 @@ void stk_subs_rebind(struct stk_server *s)
     if (cap != s->sym_cap) {
         free(s->sym_head);
         free(s->sym_seq);
+        free(s->sym_stuck);
         s->sym_head = cap ? calloc(cap, sizeof(void *)) : NULL;
         s->sym_seq = cap ? calloc(cap, sizeof(*s->sym_seq)) : NULL;
-        if (cap && (!s->sym_head || !s->sym_seq)) {
+        s->sym_stuck = cap ? calloc(cap, sizeof(*s->sym_stuck)) : NULL;
+        if (cap && (!s->sym_head || !s->sym_seq || !s->sym_stuck)) {
             free(s->sym_head);
             free(s->sym_seq);
+            free(s->sym_stuck);
             s->sym_head = NULL;
             s->sym_seq = NULL;
+            s->sym_stuck = NULL;
             cap = 0;
         }
         s->sym_cap = cap;
     } else if (cap) {
         memset(s->sym_head, 0, cap * sizeof(void *));
         memset(s->sym_seq, 0, cap * sizeof(*s->sym_seq));
+        memset(s->sym_stuck, 0, cap * sizeof(*s->sym_stuck));
     }
     s->sym_known = 0;
     s->have_unbound = false;
@@ -403,7 +409,9 @@ void stk_subs_fini(struct stk_server *s)
 {
     free(s->sym_head);
     free(s->sym_seq);
+    free(s->sym_stuck);
     s->sym_head = NULL;
     s->sym_seq = NULL;
+    s->sym_stuck = NULL;
     s->sym_cap = 0;
 }

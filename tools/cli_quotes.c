@@ -76,9 +76,10 @@ static uint64_t age_of(const struct stk_quote *q, uint64_t now_ns)
     return now_ns > q->pub_ts_ns ? now_ns - q->pub_ts_ns : 0;
 }
 
-void stk_cli_json_quote(FILE *f, const char *ticker, const struct stk_quote *q, uint64_t now_ns,
-                        uint64_t freshness_ms)
+void stk_cli_json_quote(FILE *f, const struct stk_cli *cli, const struct stk_seg *seg,
+                        const char *ticker, const struct stk_quote *q, uint64_t now_ns)
 {
+    bool stale = stk_quote_stale(seg, q, now_ns, cli->freshness_ms, cli->heartbeat_ms);
     char p[STK_DECIMAL_MAX], b[STK_DECIMAL_MAX], a[STK_DECIMAL_MAX];
     uint64_t age_ms = age_of(q, now_ns) / 1000000u;
     fputs("\"ticker\":", f);
@@ -90,8 +91,7 @@ void stk_cli_json_quote(FILE *f, const char *ticker, const struct stk_quote *q, 
             stk_cli_dec(q->price, p), stk_cli_dec(q->bid, b), stk_cli_dec(q->ask, a), q->bid_size,
             q->ask_size, (unsigned long long)q->volume,
             (unsigned long long)(q->src_ts_ns / 1000000u), (unsigned long long)q->src_ts_ns,
-            (unsigned long long)age_ms, age_ms > freshness_ms ? "true" : "false",
-            (unsigned long long)q->seq);
+            (unsigned long long)age_ms, stale ? "true" : "false", (unsigned long long)q->seq);
 }
 
 /* "2026-11-21T05:51:46.123456Z" (UTC, microseconds) into buf. */
@@ -115,6 +115,8 @@ static const char *read_error_code(int r)
         return "NO_DATA";
     case -EBUSY:
         return "BUSY";
+    case -EFAULT:
+        return "UNAVAILABLE";
     default:
         return "INTERNAL";
     }
@@ -138,14 +140,19 @@ int stk_cli_quotes(struct stk_cli *cli)
         printf("%-12s %14s %14s %14s %9s %9s %14s %8s\n", "SYMBOL", "PRICE", "BID", "ASK",
                "BID_SIZE", "ASK_SIZE", "VOLUME", "AGE");
     }
+    uint32_t shown = 0;
     for (uint32_t i = 0; i < n; i++) {
         struct stk_quote q;
+        /* validated: printable ASCII, no spaces; NULL for an entry that is
+         * no valid name, which is not shown (no escapes reach a terminal) */
         const char *name = stk_seg_symbol(seg, i);
+        if (!name)
+            continue;
         int r = stk_quote_read(seg, i, &q);
         if (cli->json) {
-            printf("%s{", i ? "," : "");
+            printf("%s{", shown++ ? "," : "");
             if (r == 0) {
-                stk_cli_json_quote(stdout, name, &q, now, cli->freshness_ms);
+                stk_cli_json_quote(stdout, cli, seg, name, &q, now);
             } else {
                 printf("\"ticker\":");
                 stk_cli_json_str(stdout, name);
@@ -154,6 +161,7 @@ int stk_cli_quotes(struct stk_cli *cli)
             printf("}");
             continue;
         }
+        shown++;
         if (r < 0) {
             printf("%-12s %14s   (%s)\n", name, "-", stk_strerror(r));
             continue;
@@ -165,9 +173,14 @@ int stk_cli_quotes(struct stk_cli *cli)
     }
     if (cli->json)
         printf("]}\n");
-    else if (n == 0)
+    else if (shown == 0)
         printf("(no symbols yet)\n");
+    int lost = stk_seg_usable(seg);
     stk_seg_close(seg);
+    if (lost < 0) {
+        fprintf(stderr, "seqtick: fatal: segment '%s': %s\n", cli->shm, stk_strerror(lost));
+        return STK_EXIT_SYSTEM;
+    }
     return fflush(stdout) == 0 ? 0 : STK_EXIT_SYSTEM;
 }
 
@@ -211,7 +224,7 @@ int stk_cli_get(struct stk_cli *cli)
     }
     if (cli->json) {
         printf("{");
-        stk_cli_json_quote(stdout, ticker, &q, now, cli->freshness_ms);
+        stk_cli_json_quote(stdout, cli, seg, ticker, &q, now);
         printf("}\n");
     } else {
         char p[STK_DECIMAL_MAX], b[STK_DECIMAL_MAX], a[STK_DECIMAL_MAX], s[STK_DECIMAL_MAX];
@@ -224,7 +237,8 @@ int stk_cli_get(struct stk_cli *cli)
         printf("  volume   %llu\n", (unsigned long long)q.volume);
         printf("  time     %s (source)\n", utc_time(q.src_ts_ns, t, sizeof(t)));
         printf("  age      %s%s\n", stk_cli_age(age_of(&q, now), age, sizeof(age)),
-               age_of(&q, now) / 1000000u > cli->freshness_ms ? " (stale)" : "");
+               stk_quote_stale(seg, &q, now, cli->freshness_ms, cli->heartbeat_ms) ? " (stale)"
+                                                                                   : "");
         printf("  seq      %llu\n", (unsigned long long)q.seq);
     }
     rc = fflush(stdout) == 0 ? 0 : STK_EXIT_SYSTEM;
@@ -277,7 +291,7 @@ int stk_cli_history(struct stk_cli *cli)
         printf(",\"head\":%llu,\"ticks\":[", (unsigned long long)stk_ring_head(seg, (uint32_t)idx));
         for (int i = 0; i < got; i++) {
             printf("%s{\"tick\":%llu,", i ? "," : "", (unsigned long long)ticks[i].seq);
-            stk_cli_json_quote(stdout, ticker, &ticks[i], now, cli->freshness_ms);
+            stk_cli_json_quote(stdout, cli, seg, ticker, &ticks[i], now);
             printf("}");
         }
         printf("]}\n");

@@ -95,7 +95,7 @@ static void follow(struct top *t)
     if (!stk_seg_replaced(t->seg))
         return;
     struct stk_seg *seg;
-    if (stk_seg_open(t->cli->shm, &seg) < 0) {
+    if (stk_cli_open_quiet(t->cli, &seg) < 0) {
         t->retired = true;
         return;
     }
@@ -137,8 +137,10 @@ static void frame_text(struct top *t)
     if (t->interactive && rows > (uint32_t)term_rows() - 3)
         rows = (uint32_t)term_rows() - 3;
     for (uint32_t i = 0; i < rows; i++) {
-        const char *name = stk_seg_symbol(seg, i);
+        const char *name = stk_seg_symbol(seg, i); /* validated, or NULL: not shown */
         struct stk_quote q;
+        if (!name)
+            continue;
         int r = stk_quote_read(seg, i, &q);
         if (r < 0) {
             printf("%-12s %14s   (%s)%s\n", name, "-", stk_strerror(r),
@@ -185,22 +187,27 @@ static void frame_json(struct top *t)
     else
         printf("%llu", (unsigned long long)(hb / 1000000u));
     printf(",\"ticks_per_s\":%.1f,\"quotes\":[", t->total_rate);
+    uint32_t shown = 0;
     for (uint32_t i = 0; i < n; i++) {
-        const char *name = stk_seg_symbol(seg, i);
+        const char *name = stk_seg_symbol(seg, i); /* validated, or NULL: not shown */
         struct stk_quote q;
+        if (!name)
+            continue;
         int r = stk_quote_read(seg, i, &q);
-        printf("%s{", i ? "," : "");
+        printf("%s{", shown++ ? "," : "");
         if (r < 0) {
             printf("\"ticker\":");
             stk_cli_json_str(stdout, name);
-            printf(",\"error\":\"%s\"}", r == -ENODATA ? "NO_DATA" : "BUSY");
+            printf(",\"error\":\"%s\"}", r == -ENODATA ? "NO_DATA"
+                                         : r == -EBUSY ? "BUSY"
+                                                       : "UNAVAILABLE");
             continue;
         }
         if (!t->first[i])
             t->first[i] = q.price;
         char c[STK_DECIMAL_MAX];
         int64_t d = q.price - t->first[i];
-        stk_cli_json_quote(stdout, name, &q, now, t->cli->freshness_ms);
+        stk_cli_json_quote(stdout, t->cli, seg, name, &q, now);
         printf(",\"change\":%s,\"change_pct\":%.4f,\"ticks_per_s\":%.1f}", stk_cli_dec(d, c),
                t->first[i] ? 100.0 * (double)d / (double)t->first[i] : 0.0, t->rate[i]);
     }

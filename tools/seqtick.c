@@ -56,12 +56,41 @@ uint64_t stk_cli_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+int stk_cli_open_quiet(const struct stk_cli *cli, struct stk_seg **ret_seg)
+{
+    struct stk_seg_open_opts opts;
+    int r = stk_config_owner(cli->owner, &opts);
+    if (r < 0)
+        return r == -ENOENT ? -ESRCH : r;
+    (void)stk_sigbus_guard(); /* a segment truncated under us must not kill us */
+    struct stk_seg *seg;
+    r = stk_seg_open_opts(cli->shm, &opts, &seg);
+    if (r < 0)
+        return r;
+    r = stk_seg_usable(seg); /* the library's rule: closed or garbage is no segment */
+    if (r < 0) {
+        stk_seg_close(seg);
+        return r;
+    }
+    *ret_seg = seg;
+    return 0;
+}
+
 int stk_cli_open(const struct stk_cli *cli, struct stk_seg **ret_seg)
 {
-    int r = stk_seg_open(cli->shm, ret_seg);
+    int r = stk_cli_open_quiet(cli, ret_seg);
     if (r == 0)
         return 0;
-    fprintf(stderr, "seqtick: fatal: unable to open segment '%s': %s\n", cli->shm, stk_strerror(r));
+    if (r == -ESRCH)
+        fprintf(stderr, "seqtick: fatal: shm.owner '%s': no such user\n", cli->owner);
+    else if (r == -ESTALE)
+        fprintf(stderr,
+                "seqtick: fatal: segment '%s' is closed (retired, no producer): "
+                "unavailable\n",
+                cli->shm);
+    else
+        fprintf(stderr, "seqtick: fatal: unable to open segment '%s': %s\n", cli->shm,
+                stk_strerror(r));
     if (r == -ENOENT)
         fprintf(stderr,
                 "seqtick: hint: no /dev/shm%s: is seqtick-supervisor (or "
@@ -170,6 +199,8 @@ int main(int argc, char **argv)
         }
         have_conf = true;
         cli.freshness_ms = conf.server.freshness_ms;
+        cli.heartbeat_ms = conf.producer.heartbeat_ms;
+        cli.owner = conf.shm.owner;
     }
     cli.shm = shm_opt ? shm_opt : have_conf ? conf.shm.name : DEFAULT_SHM;
     cli.status_file = status_opt  ? status_opt

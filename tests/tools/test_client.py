@@ -167,12 +167,14 @@ class ClientTest(unittest.TestCase):
             t = time.monotonic()
             self.assertFalse(seg.wait(0.4))  # polls for a successor, no busy loop
             self.assertGreater(time.monotonic() - t, 0.35)
-        # Closed but kept (unlink_on_exit = false): its last quotes stay readable.
+        # Closed but kept (unlink_on_exit = false): unavailable, as the server
+        # and the CLI say (the library's one rule), until a producer revives it.
         self.writer("--rate", 0, "--count", 6, "--close").finish()
         with seqtick.Segment(self.shm) as seg:
             self.assertEqual(seg.info()["state"], "closed")
             for _ in range(3):
-                self.assertEqual(seg.quote("MSFT").volume, 200)
+                with self.assertRaises(seqtick.NoSegmentError):
+                    seg.quote("MSFT")
             t = time.monotonic()
             self.assertFalse(seg.wait(0.4))
             self.assertGreater(time.monotonic() - t, 0.35)

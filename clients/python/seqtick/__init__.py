@@ -14,6 +14,7 @@ every read goes through the library's seqlock, so a Quote is never torn.
 """
 import ctypes
 import errno as _errno
+import pwd as _pwd
 import struct as _struct
 import time as _time
 from decimal import Context as _Context, Decimal as _Decimal
@@ -27,6 +28,8 @@ __all__ = ["Segment", "Quote", "SeqtickError", "LibraryError", "NoSegmentError",
 __version__ = "0.1.0"
 
 PRICE_SCALE = 100000000  # prices are fixed point, value x 10^8
+FRESHNESS_MS = 5000      # server.freshness_ms default
+HEARTBEAT_MS = 100       # producer.heartbeat_ms default
 STATE_NAMES = {0: "init", 1: "live", 2: "closed"}
 
 _E8 = _Decimal(PRICE_SCALE)
@@ -112,13 +115,32 @@ class Segment:
     libseqtick.so cannot be found. Not thread-safe: one Segment per thread.
     With follow=True (default) a replaced segment (the supervisor retired it,
     or the name now names another file) is re-opened by name transparently.
+
+    `owner` is the user that must own the segment file (a user name or a uid;
+    default: this process's uid), as shm.owner in the config: a file at the
+    name owned by anyone else, or one that is not a regular file (a FIFO), is
+    refused. A segment closed by its producer, or with a garbage state, is
+    "unavailable" (NoSegmentError), as the server and the CLI say: the
+    library's one rule (stk_seg_usable). The library's SIGBUS guard is on, so
+    a segment truncated under this process is dropped and re-opened instead
+    of killing it.
     """
 
-    def __init__(self, name="/seqtick", follow=True):
+    def __init__(self, name="/seqtick", follow=True, owner=None):
         self._L = L = _lib.lib()
         self.name = name
         self.follow = follow
         self._h = None
+        self._opts = _lib.StkSegOpenOpts()
+        if owner is not None:
+            if isinstance(owner, str) and not owner.isdigit():
+                try:
+                    owner = _pwd.getpwnam(owner).pw_uid
+                except KeyError:
+                    raise SeqtickError(f"owner '{owner}': no such user") from None
+            self._opts.flags = _lib.OPEN_OWNER
+            self._opts.owner_uid = int(owner)
+        L.stk_sigbus_guard()
         # Hot-path objects made once: untyped entry point (no argtypes
         # conversion), one preallocated stk_quote and its pointer, one unpacker.
         self._qread = L["stk_quote_read"]
@@ -129,12 +151,16 @@ class Segment:
 
     # ---- lifecycle ------------------------------------------------------
 
-    def _open(self):
+    def _open_handle(self):
         h = ctypes.c_void_p()
-        r = self._L.stk_seg_open(self.name.encode(), ctypes.byref(h))
+        r = self._L.stk_seg_open_opts(self.name.encode(), ctypes.byref(self._opts),
+                                      ctypes.byref(h))
         if r < 0:
             raise from_open(self.name, r, _lib.strerror(r))
-        self._attach(h)
+        return h
+
+    def _open(self):
+        self._attach(self._open_handle())
 
     def _attach(self, h):
         L = self._L
@@ -150,7 +176,6 @@ class Segment:
         self._seqview = memoryview(arr).cast("B").cast("Q")
         self._idx = {}
         self._seen = L.stk_seg_epoch(h)
-        self._closed_ok = False  # the name holds a closed segment, no successor
 
     def _detach(self):
         h, self._h = self._h, None
@@ -196,13 +221,46 @@ class Segment:
         self._check()
         if not self._L.stk_seg_replaced(self._h):
             return False
-        h = ctypes.c_void_p()
-        r = self._L.stk_seg_open(self.name.encode(), ctypes.byref(h))
-        if r < 0:
-            raise from_open(self.name, r, _lib.strerror(r))
+        h = self._open_handle()
         self._detach()
         self._attach(h)
         return True
+
+    def usable(self):
+        """0 if the segment may be read (state init or live), else the
+        library's negative errno: -ESTALE closed, -EUCLEAN garbage state or
+        generation, -EFAULT truncated under us (stk_seg_usable)."""
+        self._check()
+        return self._L.stk_seg_usable(self._h)
+
+    def _unavailable(self):
+        """The segment is not usable: follow a successor, or raise."""
+        u = self._L.stk_seg_usable(self._h)
+        if u == 0:
+            return
+        if self.follow:
+            try:
+                self.refresh()
+            except NoSegmentError:
+                pass
+            u = self._L.stk_seg_usable(self._h) if self._h is not None else u
+            if u == 0:
+                return
+        raise NoSegmentError(f"segment '{self.name}' is unavailable: {_lib.strerror(u)}", -u)
+
+    def alive(self, heartbeat_ms=HEARTBEAT_MS):
+        """True if the producer is alive by the library's rule (stk_seg_alive):
+        the segment usable and live, its heartbeat at most 3 x heartbeat_ms old."""
+        self._check()
+        return bool(self._L.stk_seg_alive(self._h, 0, heartbeat_ms, None))
+
+    def stale(self, quote, freshness_ms=FRESHNESS_MS, heartbeat_ms=HEARTBEAT_MS):
+        """True if `quote` is stale by the rule the server and the CLI use
+        (stk_quote_stale): older than freshness_ms, or the producer not alive."""
+        self._check()
+        q = _lib.StkQuote(*quote[1:])
+        return bool(self._L.stk_quote_stale(self._h, ctypes.byref(q), 0, freshness_ms,
+                                            heartbeat_ms))
 
     # ---- symbols and quotes --------------------------------------------
 
@@ -210,7 +268,9 @@ class Segment:
         """Names of every published symbol, in table order."""
         self._check()
         L, h = self._L, self._h
-        return [L.stk_seg_symbol(h, i).decode() for i in range(L.stk_seg_nsymbols(h))]
+        # the library returns validated ASCII names, None for an invalid entry
+        names = (L.stk_seg_symbol(h, i) for i in range(L.stk_seg_nsymbols(h)))
+        return [n.decode("ascii") for n in names if n is not None]
 
     def __contains__(self, ticker):
         try:
@@ -247,12 +307,18 @@ class Segment:
         idx = self._idx.get(ticker)
         if idx is None:
             idx = self._index(ticker)
-        # A retired segment (state closed) is followed on the next read.
-        if self._state.value == 2 and self.follow and not self._closed_ok:
-            self._follow_now()
-            idx = self._index(ticker)
+        # Not live: the library's rule decides (closed, garbage, truncated
+        # are unavailable: follow a successor or raise NoSegmentError).
+        if self._state.value != 1 and self._L.stk_seg_usable(self._h):
+            h = self._h
+            self._unavailable()
+            if self._h is not h:
+                idx = self._index(ticker)
         r = self._qread(self._h, idx, self._qp)
         if r:
+            if self._L.stk_seg_usable(self._h):
+                self._unavailable()
+                return self.quote(ticker)
             raise self._read_error(r, ticker)
         return _new_tuple(Quote, (ticker,) + self._unpack(self._q))
 
@@ -323,17 +389,6 @@ class Segment:
 
     # ---- waiting and updates --------------------------------------------
 
-    def _follow_now(self):
-        """The segment is retired: switch to its successor, or raise."""
-        if not self.follow:
-            raise NoSegmentError(f"segment '{self.name}' was retired (closed or replaced)")
-        if not self.refresh():
-            raise NoSegmentError(f"segment '{self.name}' was retired")
-        if self._state.value == 2:
-            # The name still holds a closed segment (a clean shutdown that
-            # kept it): serve its last quotes until a producer revives it.
-            self._closed_ok = True
-
     def _try_follow(self):
         """Follow a replaced segment; False if the name has no segment now."""
         try:
@@ -367,7 +422,7 @@ class Segment:
                 if closed and not self.follow:
                     raise NoSegmentError(f"segment '{self.name}' was retired")
             if self.follow and (closed or L.stk_seg_replaced(self._h)):
-                if self._try_follow() and self._state.value != 2:
+                if self._try_follow() and L.stk_seg_usable(self._h) == 0:
                     return True
                 if closed:  # no live successor yet: poll for one instead of spinning
                     _time.sleep(min(0.05, ms / 1000))
@@ -405,7 +460,8 @@ class Segment:
             if len(last) < n:
                 cur = self._seqs(n) if from_current else None
                 for i in range(len(last), n):
-                    names.append(L.stk_seg_symbol(h, i).decode())
+                    nm = L.stk_seg_symbol(h, i)  # validated ASCII, or None: skipped
+                    names.append(None if nm is None else nm.decode("ascii"))
                     last.append(cur[i] if cur else 0)
                 from_current = False  # later symbols and successors: from their first quote
             seqs = self._seqs(n)
@@ -415,10 +471,13 @@ class Segment:
                     if seqs[i] == last[i]:
                         continue
                     name = names[i]
-                    if want is not None and name not in want:
+                    if name is None or (want is not None and name not in want):
                         last[i] = seqs[i]
                         continue
                     r = self._qread(h, i, self._qp)
+                    if r and L.stk_seg_usable(h):
+                        self._unavailable()  # follows a successor, or raises
+                        break
                     if r == -_errno.ENODATA:
                         last[i] = seqs[i]
                         continue

@@ -72,6 +72,14 @@ assert StkHeader.epoch.offset == 64 and StkHeader.producer_heartbeat_ns.offset =
 assert StkHeader.ticks_total.offset == 192 and ctypes.sizeof(StkHeader) == 232
 
 
+class StkSegOpenOpts(ctypes.Structure):
+    """struct stk_seg_open_opts of seqtick.h."""
+    _fields_ = [("flags", ctypes.c_uint32), ("owner_uid", ctypes.c_uint32)]
+
+
+OPEN_OWNER = 0x1  # STK_OPEN_OWNER
+
+
 def _candidates():
     env = os.environ.get("SEQTICK_LIB")
     if env:
@@ -89,9 +97,18 @@ def _declare(lib):
     P = ctypes.c_void_p
     sigs = {
         "stk_seg_open": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(P)]),
+        "stk_seg_open_opts": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(StkSegOpenOpts),
+                                             ctypes.POINTER(P)]),
+        "stk_seg_usable": (ctypes.c_int, [P]),
+        "stk_sigbus_guard": (ctypes.c_int, []),
+        "stk_seg_alive": (ctypes.c_int, [P, ctypes.c_uint64, ctypes.c_uint64,
+                                         ctypes.POINTER(ctypes.c_uint64)]),
+        "stk_quote_stale": (ctypes.c_int, [P, ctypes.POINTER(StkQuote), ctypes.c_uint64,
+                                           ctypes.c_uint64, ctypes.c_uint64]),
         "stk_seg_close": (None, [P]),
         "stk_seg_header": (P, [P]),
         "stk_seg_nsymbols": (ctypes.c_uint32, [P]),
+        # a validated, NUL-terminated name (printable ASCII), or None
         "stk_seg_symbol": (ctypes.c_char_p, [P, ctypes.c_uint32]),
         "stk_seg_lookup": (ctypes.c_int, [P, ctypes.c_char_p]),
         "stk_seg_record": (P, [P, ctypes.c_uint32]),

@@ -53,6 +53,15 @@ def from_open(name, r, text):
     if e == _errno.EACCES:
         return SeqtickError(f"segment '{name}': permission denied (the segment mode is "
                             f"shm.mode; run as its owner or group)", e)
+    if e == _errno.ENODEV:
+        return SeqtickError(f"segment '{name}' is not a regular file (a FIFO or device at "
+                            f"/dev/shm{name}?): refused", e)
+    if e == _errno.EPERM:
+        return SeqtickError(f"segment '{name}' is owned by another user: refused (pass "
+                            f"owner= the user that runs the producer)", e)
+    if e == _errno.ESTALE:
+        return NoSegmentError(f"segment '{name}' is closed (retired, no producer): "
+                              f"unavailable", e)
     if e == _errno.EINVAL:
         return SeqtickError(f"bad segment name '{name}': a '/' then [A-Za-z0-9._-]", e)
     return SeqtickError(f"unable to open segment '{name}': {text}", e)
