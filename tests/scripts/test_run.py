@@ -21,6 +21,34 @@ HAVE_STACK = all(os.path.exists(os.path.join(stktest.BUILD, f, "seqtick-" + f))
                  for f in ("producer", "server", "supervisor"))
 
 
+def steps(lines):
+    """The supervisor's own lines, as their first words ("segment",
+    "producer: started", ...), up to "all N children ready"; the two
+    children's "ready" lines may come in either order, so both read "child ready"."""
+    out = []
+    for line in lines:
+        if line.startswith(("producer: ", "server: ")) or "]: " not in line:
+            continue
+        words = line.split("]: ", 1)[1].split()
+        key = words[0] + (" " + words[1] if words[0].endswith(":") else "")
+        out.append("child ready" if key.endswith(": pid") else key)
+        if key == "all":
+            break
+    return out
+
+
+def supervisor_steps(lines):
+    return steps(lines)
+
+
+def readme_steps():
+    """The same steps from README.md's "What you see" log."""
+    with open(os.path.join(stktest.SOURCE, "README.md")) as f:
+        text = f.read()
+    block = text.split("Within a second the log shows", 1)[1].split("```", 2)[1]
+    return steps(block.strip().splitlines())
+
+
 class Run(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="stk-run-")
@@ -62,6 +90,7 @@ class Run(unittest.TestCase):
                     break
             log = "".join(lines)
             self.assertIn("children ready", log)
+            self.assertEqual(supervisor_steps(log.splitlines()), readme_steps())
             self.assertIn(os.path.join(self.dir, "mine.conf"), log)
             self.assertTrue(os.path.exists(stktest.shm_path(self.shm)))
             # Ctrl-C reaches the whole foreground process group as SIGINT.
