@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* spawn.c — fork + exec with the child set up the way DESIGN.md says: default
+/* spawn.c — fork + exec with the child set up the way docs/supervisor.md says: default
  * signals and an empty mask, own process group, PDEATHSIG, only fds 0-3, and
  * an exec failure reported through a close-on-exec pipe. */
 #include <errno.h>
