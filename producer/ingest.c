@@ -1,232 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /* ingest.c — the JSON-line protocol of `exec:` and `stdin` feeds: a strict
- * parser over jsmn with a one-pass fast path for the common line shape, a
+ * parser (common/json.c's validator) with a one-pass fast path for the common line shape, a
  * bounded line splitter, and the per-line path into the segment with
  * bad-line counting and a rate-limited log. */
-#define JSMN_STATIC
-#define JSMN_STRICT
-#include <jsmn.h>
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "json-private.h"
 #include "log-private.h"
 #include "producer.h"
-#include "scan-private.h"
 #include "segment-private.h"
 
 /* An ingest object has 8 known keys; room for some unknown ones too. */
 #define TOKENS_MAX 64
-
-bool stk_utf8_valid(const char *str, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)str, *end = s + len;
-    while (s < end) {
-        /* fast path: eight ASCII bytes at a time */
-        while (end - s >= 8) {
-            uint64_t w;
-            memcpy(&w, s, 8);
-            if (w & 0x8080808080808080ull)
-                break;
-            s += 8;
-        }
-        if (s == end)
-            break;
-        unsigned c = *s;
-        if (c < 0x80) {
-            s++;
-            continue;
-        }
-        size_t n;
-        unsigned cp;
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return false; /* continuation byte, overlong 0xc0/0xc1, or > 0xf4 */
-        }
-        if ((size_t)(end - s) <= n)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        s += n + 1;
-    }
-    return true;
-}
-
-/* ---- strict JSON syntax (RFC 8259) -------------------------------------
- * jsmn tokenises but tolerates some malformed input (a trailing comma, for
- * one); this recursive-descent check runs first so only well-formed JSON is
- * ever accepted. No allocation; nesting is bounded. */
-
-#define JSON_DEPTH_MAX 32
-
-struct jv {
-    const char *p, *end;
-    int depth;
-};
-
-static void jv_ws(struct jv *j)
-{
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\r' || *j->p == '\n'))
-        j->p++;
-}
-
-static bool jv_lit(struct jv *j, const char *lit, size_t n)
-{
-    if ((size_t)(j->end - j->p) < n || memcmp(j->p, lit, n) != 0)
-        return false;
-    j->p += n;
-    return true;
-}
-
-static bool jv_digits(struct jv *j)
-{
-    const char *s = j->p;
-    while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-        j->p++;
-    return j->p > s;
-}
-
-static bool jv_number(struct jv *j)
-{
-    if (j->p < j->end && *j->p == '-')
-        j->p++;
-    if (j->p < j->end && *j->p == '0')
-        j->p++;
-    else if (!jv_digits(j))
-        return false;
-    if (j->p < j->end && *j->p == '.') {
-        j->p++;
-        if (!jv_digits(j))
-            return false;
-    }
-    if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
-        j->p++;
-        if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
-            j->p++;
-        if (!jv_digits(j))
-            return false;
-    }
-    return true;
-}
-
-static bool is_hex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static bool jv_string(struct jv *j)
-{
-    j->p++; /* the opening quote */
-    while (j->p < j->end) {
-        unsigned char c = (unsigned char)*j->p++;
-        if (c == '"')
-            return true;
-        if (c < 0x20)
-            return false;
-        if (c == '\\') {
-            if (j->p == j->end)
-                return false;
-            char e = *j->p++;
-            if (e == 'u') {
-                if (j->end - j->p < 4 || !is_hex(j->p[0]) || !is_hex(j->p[1]) || !is_hex(j->p[2]) ||
-                    !is_hex(j->p[3]))
-                    return false;
-                j->p += 4;
-            } else if (!strchr("\"\\/bfnrt", e) || e == 0) {
-                return false;
-            }
-        }
-    }
-    return false;
-}
-
-static bool jv_value(struct jv *j);
-
-static bool jv_container(struct jv *j, char close, bool object)
-{
-    if (++j->depth > JSON_DEPTH_MAX)
-        return false;
-    j->p++;
-    jv_ws(j);
-    if (j->p < j->end && *j->p == close) {
-        j->p++;
-        j->depth--;
-        return true;
-    }
-    for (;;) {
-        if (object) {
-            if (j->p == j->end || *j->p != '"' || !jv_string(j))
-                return false;
-            jv_ws(j);
-            if (j->p == j->end || *j->p++ != ':')
-                return false;
-            jv_ws(j);
-        }
-        if (!jv_value(j))
-            return false;
-        jv_ws(j);
-        if (j->p == j->end)
-            return false;
-        char c = *j->p++;
-        if (c == close)
-            break;
-        if (c != ',')
-            return false;
-        jv_ws(j);
-    }
-    j->depth--;
-    return true;
-}
-
-static bool jv_value(struct jv *j)
-{
-    if (j->p == j->end)
-        return false;
-    switch (*j->p) {
-    case '{':
-        return jv_container(j, '}', true);
-    case '[':
-        return jv_container(j, ']', false);
-    case '"':
-        return jv_string(j);
-    case 't':
-        return jv_lit(j, "true", 4);
-    case 'f':
-        return jv_lit(j, "false", 5);
-    case 'n':
-        return jv_lit(j, "null", 4);
-    default:
-        return jv_number(j);
-    }
-}
-
-/* 1 if s[0..len) is one JSON value with only whitespace around it. */
-static bool json_valid(const char *s, size_t len)
-{
-    struct jv j = {s, s + len, 0};
-    jv_ws(&j);
-    if (!jv_value(&j))
-        return false;
-    jv_ws(&j);
-    return j.p == j.end;
-}
 
 static bool tok_eq(const char *js, const jsmntok_t *t, const char *s, size_t n)
 {
@@ -271,10 +60,8 @@ static int skip_value(const jsmntok_t *tok, int ntok, int i)
  * known fields, as json.dumps or printf writes it. stk_ingest_parse_fast()
  * recognises exactly this and nothing else:
  *
- *   line   = "{" sp pair *(sp "," sp pair) sp "}"   nothing before or after
- *   sp     = *" "                                   spaces only: no tab, CR, LF
- *   pair   = key sp ":" sp value                    at most FAST_PAIRS_MAX pairs
- *   key    = '"' *plain '"'      plain = 0x20..0x7e except '"' and '\'
+ *   line   = the flat object of json-private.h (stk_flat_*), at most
+ *            FAST_PAIRS_MAX pairs, only spaces between tokens
  *   symbol : '"' 1*31 (0x21..0x7e except '"' and '\') '"'
  *   price, bid, ask : '"' *plain '"' or an RFC 8259 number, either way text
  *                     stk_decimal_parse() takes (returns 0 for)
@@ -285,18 +72,16 @@ static int skip_value(const jsmntok_t *tok, int ntok, int i)
  *   at most STK_INGEST_LINE_MAX bytes
  *
  * Why that is safe: every byte is printable ASCII, so the line is valid
- * UTF-8 with no NUL; the grammar is a subset of RFC 8259, so json_valid()
- * holds; at most 1 + 2 × 16 tokens, well inside TOKENS_MAX, so jsmn holds
- * them all; every scalar is followed by ' ', ',' or '}', where a jsmn
- * primitive ends too, so each value covers the same bytes as its jsmn token;
- * keys are compared byte for byte as tok_eq() does; string values have no
- * escapes, so their raw text (what the strict path converts) is their text;
- * a decimal in the usual form (-12.345) is converted inline to the value
- * stk_decimal_parse() gives, any other goes through stk_decimal_parse()
- * itself, on the same bytes as the strict path; integers follow tok_uint()'s
- * rule (no sign, no leading zero, no fraction, in range). So whatever it
- * accepts the strict path accepts with the same *t. It never rejects: any
- * other line, good or bad, takes the strict path, which alone names errors.
+ * UTF-8 with no NUL; the grammar is a subset of RFC 8259 (json-private.h's
+ * flat object, no escapes, no nesting), so the strict validator holds; at
+ * most 1 + 2 × 16 tokens, well inside TOKENS_MAX; every scalar is followed by ' ', ',' or '}',
+ * where a jsmn primitive ends too, so each value covers the same bytes as its jsmn token; keys are
+ * compared byte for byte as tok_eq() does; string values have no escapes, so their raw text (what
+ * the strict path converts) is their text; a decimal in the usual form (-12.345) is converted
+ * inline to the value stk_decimal_parse() gives, any other goes through stk_decimal_parse() itself,
+ * on the same bytes as the strict path; integers follow tok_uint()'s rule (no sign, no leading
+ * zero, no fraction, in range). So whatever it accepts the strict path accepts with the same *t. It
+ * never rejects: any other line, good or bad, takes the strict path, which alone names errors.
  * tests/producer/test_ingest_fast.c checks both paths agree (differential,
  * with seeded mutants). */
 
@@ -305,35 +90,6 @@ bool stk_ingest_fast_path = true;
 #define FAST_PAIRS_MAX 16
 #define FAST_SYMBOL 0x40u /* beside the STK_ING_* bits */
 #define FAST_PRICE 0x80u
-
-/* An RFC 8259 number at p: returns the byte after it, or NULL. (A byte that
- * cannot follow a number, such as the 1 of "01", is left to the caller's
- * separator test, which refuses it.) */
-static const char *json_number(const char *p, const char *e)
-{
-    if (p < e && *p == '-')
-        p++;
-    if (p >= e || !stk_scan_digit(*p))
-        return NULL;
-    if (*p++ != '0')
-        while (p < e && stk_scan_digit(*p))
-            p++;
-    if (p < e && *p == '.') {
-        if (++p >= e || !stk_scan_digit(*p))
-            return NULL;
-        while (p < e && stk_scan_digit(*p))
-            p++;
-    }
-    if (p < e && (*p == 'e' || *p == 'E')) {
-        if (++p < e && (*p == '+' || *p == '-'))
-            p++;
-        if (p >= e || !stk_scan_digit(*p))
-            return NULL;
-        while (p < e && stk_scan_digit(*p))
-            p++;
-    }
-    return p;
-}
 
 /* The usual form of a decimal, -?(0|[1-9][0-9]{0,9})(\.[0-9]{1,8})?, ×
  * 10^8 into *v (at most 9999999999.99999999: no overflow); other forms
@@ -377,7 +133,7 @@ static inline const char *decimal_value(const char *p, const char *e, int64_t *v
             return NULL;
         return end;
     }
-    const char *end = json_number(p, e);
+    const char *end = stk_json_number_end(p, e);
     if (!end || decimal(p, (size_t)(end - p), v) != 0)
         return NULL;
     return end;
@@ -404,26 +160,6 @@ static inline const char *uint_value(const char *p, const char *e, uint64_t max,
     return p;
 }
 
-/* The value of a key the fast path does not know: a plain string, a
- * number, true, false or null. Returns the byte after it, or NULL. */
-static inline const char *other_value(const char *p, const char *e)
-{
-    if (p >= e)
-        return NULL;
-    switch (*p) {
-    case '"':
-        return stk_scan_plain_str(p, e);
-    case 't':
-        return e - p >= 4 && !memcmp(p, "true", 4) ? p + 4 : NULL;
-    case 'f':
-        return e - p >= 5 && !memcmp(p, "false", 5) ? p + 5 : NULL;
-    case 'n':
-        return e - p >= 4 && !memcmp(p, "null", 4) ? p + 4 : NULL;
-    default:
-        return json_number(p, e);
-    }
-}
-
 /* The bit of a known key (k[0..n), its text between the quotes), or 0. */
 static inline unsigned key_bit(const char *k, size_t n)
 {
@@ -448,23 +184,20 @@ bool stk_ingest_parse_fast(const char *line, size_t len, struct stk_ingest_tick 
     const char *p = line, *e = line + len;
     struct stk_ingest_tick out;
     unsigned seen = 0;
-    if (len > STK_INGEST_LINE_MAX || p >= e || *p++ != '{')
+    if (len > STK_INGEST_LINE_MAX || !(p = stk_flat_open(p, e)))
         return false;
     memset(&out, 0, sizeof(out));
     for (int pairs = 0;; pairs++) {
         if (pairs == FAST_PAIRS_MAX)
             return false;
-        p = stk_scan_sp(p, e);
-        const char *k = p;
-        p = stk_scan_plain_str(p, e);
-        if (!p)
+        const char *k;
+        size_t kn;
+        if (!(p = stk_flat_key(p, e, &k, &kn)))
             return false;
-        unsigned bit = key_bit(k + 1, (size_t)(p - k) - 2);
+        unsigned bit = key_bit(k, kn);
         if (seen & bit)
             return false; /* a duplicate known key: the strict path refuses it */
         seen |= bit;
-        if (!(p = stk_scan_colon(p, e)))
-            return false;
         const char *v = p;
         uint64_t u = 0;
         switch (bit) {
@@ -502,21 +235,16 @@ bool stk_ingest_parse_fast(const char *line, size_t len, struct stk_ingest_tick 
             p = uint_value(p, e, UINT64_MAX, &out.q.src_ts_ns);
             break;
         default:
-            p = other_value(p, e);
+            p = stk_flat_scalar(p, e);
             break;
         }
         if (!p)
             return false;
-        p = stk_scan_sp(p, e);
-        if (p >= e)
+        int more = stk_flat_next(&p, e);
+        if (more == STK_FLAT_END)
+            break;
+        if (more == STK_FLAT_NO)
             return false;
-        if (*p == ',') {
-            p++;
-            continue;
-        }
-        if (*p++ != '}' || p != e)
-            return false;
-        break;
     }
     if (!(seen & FAST_SYMBOL) || !(seen & FAST_PRICE))
         return false;
@@ -539,23 +267,31 @@ int stk_ingest_parse_line(const char *line, size_t len, struct stk_ingest_tick *
         FAIL(-EINVAL, "line too long");
     if (stk_ingest_fast_path && stk_ingest_parse_fast(line, len, t))
         return 0;
-    if (!stk_utf8_valid(line, len))
-        FAIL(-EINVAL, "invalid UTF-8");
-    if (memchr(line, '\0', len))
-        FAIL(-EINVAL, "NUL byte in line");
 
-    if (!json_valid(line, len))
+    /* RFC 8259 with the module's limits (which also refuse bad UTF-8 and
+     * NUL bytes); an unknown key may repeat (only the known ones are
+     * refused twice, below) */
+    struct stk_json j;
+    const char *err;
+    int pr = stk_json_parse_flags(&j, line, len, STK_JSON_DUP_KEYS, &err);
+    int ntok = j.ntok;
+    /* at most TOKENS_MAX < STK_JSON_SMALL_TOKENS are used below: those live
+     * in j.small, which freeing leaves alone */
+    stk_json_free(&j);
+    if (pr == -ENOMEM)
+        FAIL(-ENOMEM, "out of memory");
+    if (pr < 0) {
+        /* the reason, in the order the protocol names them */
+        if (!stk_utf8_valid(line, len))
+            FAIL(-EINVAL, "invalid UTF-8");
+        if (memchr(line, '\0', len))
+            FAIL(-EINVAL, "NUL byte in line");
         FAIL(-EINVAL, "not valid JSON");
-
-    jsmn_parser jp;
-    jsmntok_t tok[TOKENS_MAX];
-    jsmn_init(&jp);
-    int ntok = jsmn_parse(&jp, line, len, tok, TOKENS_MAX);
-    if (ntok == JSMN_ERROR_NOMEM)
+    }
+    if (ntok > TOKENS_MAX)
         FAIL(-EINVAL, "too many JSON tokens");
-    if (ntok < 0)
-        FAIL(-EINVAL, "not valid JSON");
-    if (ntok == 0 || tok[0].type != JSMN_OBJECT)
+    const jsmntok_t *tok = j.tok;
+    if (tok[0].type != JSMN_OBJECT)
         FAIL(-EINVAL, "not a JSON object");
     /* exactly one value on the line: only whitespace after the object */
     for (size_t k = (size_t)tok[0].end; k < len; k++)

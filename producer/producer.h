@@ -144,7 +144,8 @@ struct stk_ingest_tick {
  * most 8 decimals), bid_size, ask_size (u32), volume, ts_ns (u64). Unknown
  * keys are ignored; duplicate known keys, other types, trailing data and
  * invalid UTF-8 are errors. Pure: no segment needed. Returns 0 and fills *t,
- * or -EINVAL / -ERANGE with *why set to a static reason. */
+ * or -EINVAL / -ERANGE (-ENOMEM: no memory for the tokens of a line of more
+ * than 128) with *why set to a static reason. */
 int stk_ingest_parse_line(const char *line, size_t len, struct stk_ingest_tick *t,
                           const char **why);
 
@@ -161,9 +162,6 @@ bool stk_ingest_parse_fast(const char *line, size_t len, struct stk_ingest_tick 
 /* Whether stk_ingest_parse_line tries stk_ingest_parse_fast first (default
  * true; tests and seqtick-bench turn it off to compare with the strict path). */
 extern bool stk_ingest_fast_path;
-
-/* 1 if s[0..len) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
-bool stk_utf8_valid(const char *s, size_t len);
 
 /* Splits a byte stream into lines of at most STK_INGEST_LINE_MAX bytes. */
 struct stk_linebuf {

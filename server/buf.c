@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "buf.h"
+#include "json-private.h"
 #include "seqtick.h"
 
 int stk_buf_grow(struct stk_buf *b, size_t more)
@@ -52,31 +53,11 @@ int stk_buf_putc(struct stk_buf *b, char c)
     return 0;
 }
 
-static const char digits2[] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
-
 int stk_buf_u64(struct stk_buf *b, uint64_t v)
 {
-    char tmp[20], *p = tmp + sizeof(tmp);
-    if (b->cap - b->len < sizeof(tmp) && stk_buf_grow(b, sizeof(tmp)) < 0)
+    if (b->cap - b->len < 20 && stk_buf_grow(b, 20) < 0)
         return b->err;
-    while (v >= 100) {
-        unsigned r = (unsigned)(v % 100);
-        v /= 100;
-        p -= 2;
-        memcpy(p, digits2 + (size_t)r * 2, 2);
-    }
-    if (v >= 10) {
-        p -= 2;
-        memcpy(p, digits2 + (size_t)v * 2, 2);
-    } else {
-        *--p = (char)('0' + v);
-    }
-    size_t n = (size_t)(tmp + sizeof(tmp) - p);
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
+    b->len = (size_t)(stk_json_u64(b->data + b->len, v) - b->data);
     return 0;
 }
 
@@ -101,42 +82,12 @@ int stk_buf_decimal(struct stk_buf *b, int64_t v)
 
 int stk_buf_json_str(struct stk_buf *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     /* worst case every byte becomes \u00XX */
-    if (stk_buf_grow(b, n * 6 + 2) < 0)
+    if (stk_buf_grow(b, n * STK_JSON_ESC_MAX + 2) < 0)
         return -ENOMEM;
-    char *o = b->data + b->len;
-    *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = (char)c;
-        } else if (c < 0x20) {
-            *o++ = '\\';
-            switch (c) {
-            case '\n':
-                *o++ = 'n';
-                break;
-            case '\r':
-                *o++ = 'r';
-                break;
-            case '\t':
-                *o++ = 't';
-                break;
-            default:
-                *o++ = 'u';
-                *o++ = '0';
-                *o++ = '0';
-                *o++ = hex[c >> 4];
-                *o++ = hex[c & 15];
-            }
-        } else {
-            *o++ = (char)c;
-        }
-    }
-    *o++ = '"';
-    b->len = (size_t)(o - b->data);
+    b->data[b->len++] = '"';
+    b->len += stk_json_escape(b->data + b->len, n * STK_JSON_ESC_MAX, s, n, NULL);
+    b->data[b->len++] = '"';
     return 0;
 }
 

@@ -51,8 +51,8 @@ int stk_buf_i64(struct stk_buf *b, int64_t v);
 /* Fixed-point value × 10^8 as an exact JSON number (189.25, never 189.2499). */
 int stk_buf_decimal(struct stk_buf *b, int64_t v);
 
-/* s[0..n) as a JSON string with quotes; bytes < 0x20, '"' and '\\' escaped;
- * other bytes copied (the caller passes valid UTF-8). */
+/* s[0..n) as a JSON string with quotes, escaped by stk_json_escape() (the
+ * caller passes valid UTF-8). */
 int stk_buf_json_str(struct stk_buf *b, const char *s, size_t n);
 
 /* printf-style append. */

@@ -6,9 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "json-private.h"
 #include "log-private.h"
-#include "scan-private.h"
 #include "segment-private.h"
 #include "server.h"
 
@@ -107,51 +106,6 @@ static uint64_t now_ms(struct stk_server *s)
 }
 
 /* The quote fields (no braces). */
-/* Unsigned decimal into p (no bounds: 20 bytes at most); returns the end. */
-static char *put_u64(char *p, uint64_t v)
-{
-    static const char d2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
-                             "34353637383940414243444546474849505152535455565758596061626364656667"
-                             "6869707172737475767778798081828384858687888990919293949596979899";
-    static const uint64_t pow10[20] = {1ull,
-                                       10ull,
-                                       100ull,
-                                       1000ull,
-                                       10000ull,
-                                       100000ull,
-                                       1000000ull,
-                                       10000000ull,
-                                       100000000ull,
-                                       1000000000ull,
-                                       10000000000ull,
-                                       100000000000ull,
-                                       1000000000000ull,
-                                       10000000000000ull,
-                                       100000000000000ull,
-                                       1000000000000000ull,
-                                       10000000000000000ull,
-                                       100000000000000000ull,
-                                       1000000000000000000ull,
-                                       10000000000000000000ull};
-    unsigned n = 1;
-    while (n < 20 && v >= pow10[n])
-        n++;
-    char *t = p + n;
-    while (v >= 100) {
-        unsigned r = (unsigned)(v % 100);
-        v /= 100;
-        t -= 2;
-        memcpy(t, d2 + (size_t)r * 2, 2);
-    }
-    if (v >= 10) {
-        t -= 2;
-        memcpy(t, d2 + (size_t)v * 2, 2);
-    } else {
-        *--t = (char)('0' + v);
-    }
-    return p + n;
-}
-
 #define PUT_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) += sizeof(lit) - 1)
 
 /* The fields of a record that do not depend on the time of the reply, from
@@ -169,15 +123,15 @@ static size_t quote_text(char *out, const struct stk_quote *q)
     PUT_LIT(p, ",\"ask\":");
     p += stk_decimal_format(q->ask, p, STK_DECIMAL_MAX);
     PUT_LIT(p, ",\"bid_size\":");
-    p = put_u64(p, q->bid_size);
+    p = stk_json_u64(p, q->bid_size);
     PUT_LIT(p, ",\"ask_size\":");
-    p = put_u64(p, q->ask_size);
+    p = stk_json_u64(p, q->ask_size);
     PUT_LIT(p, ",\"volume\":");
-    p = put_u64(p, q->volume);
+    p = stk_json_u64(p, q->volume);
     PUT_LIT(p, ",\"ts_ms\":");
-    p = put_u64(p, q->src_ts_ns / 1000000u);
+    p = stk_json_u64(p, q->src_ts_ns / 1000000u);
     PUT_LIT(p, ",\"ts_ns\":");
-    p = put_u64(p, q->src_ts_ns);
+    p = stk_json_u64(p, q->src_ts_ns);
     return (size_t)(p - out);
 }
 
@@ -228,7 +182,7 @@ static void quote_fields(struct stk_buf *b, struct stk_server *s, uint32_t sym, 
     memcpy(p, e->text, e->len);
     p += e->len;
     PUT_LIT(p, ",\"age_ms\":");
-    p = put_u64(p, age / 1000000u);
+    p = stk_json_u64(p, age / 1000000u);
     if (stale)
         PUT_LIT(p, ",\"stale\":true");
     else
@@ -649,9 +603,10 @@ static void index_fields(struct req *r)
  *
  * Nearly every request on a busy connection is a get_quote in one shape:
  * a flat object of v, id, type and ticker, compact or with single spaces
- * (json.dumps). fast_get_quote() recognises exactly that shape and nothing
- * else: v the number 1, id an integer or a string of printable ASCII without
- * escapes, type the string "get_quote", ticker a string of printable ASCII
+ * (json.dumps). fast_get_quote() recognises exactly that shape (the flat
+ * object of json-private.h) and nothing else: v the number 1, id a number or
+ * a string of printable ASCII without escapes, type the string "get_quote",
+ * ticker a string of printable ASCII
  * without escapes of at most STK_NAME_MAX bytes, each key once, nothing else.
  * Every line it accepts is valid JSON that the strict path would accept with
  * the same fields, so the reply is byte for byte the strict path's; it never
@@ -662,61 +617,46 @@ bool stk_ndjson_fast_path = true;
 
 enum { FK_V = 1, FK_ID = 2, FK_TYPE = 4, FK_TICKER = 8, FK_ALL = 15 };
 
-/* -?(0|[1-9][0-9]*) at p: returns the byte after it, or NULL. (A fraction,
- * exponent or leading zero leaves a byte the caller's separator test refuses.) */
-static inline const char *json_integer(const char *p, const char *e)
-{
-    if (p < e && *p == '-')
-        p++;
-    if (p >= e || *p < '0' || *p > '9')
-        return NULL;
-    if (*p++ != '0')
-        while (p < e && *p >= '0' && *p <= '9')
-            p++;
-    return p;
-}
-
 /* Serve line as a get_quote if it has the one common shape (see above).
  * Returns true if it did; false leaves r untouched for the strict path. */
 static bool fast_get_quote(struct req *r)
 {
-    const char *p = r->line, *e = r->line + r->len;
+    const char *e = r->line + r->len, *p = stk_flat_open(r->line, e);
     const char *id = NULL, *tk = NULL;
     size_t id_len = 0, tk_len = 0;
     unsigned seen = 0;
-    if (p >= e || *p++ != '{')
+    if (!p)
         return false;
     for (;;) {
-        p = stk_scan_sp(p, e);
-        const char *ke = stk_scan_plain_str(p, e);
-        if (!ke)
+        const char *key;
+        size_t kn;
+        if (!(p = stk_flat_key(p, e, &key, &kn)))
             return false;
-        size_t kn = (size_t)(ke - p) - 2;
         unsigned bit;
-        if (kn == 1 && p[1] == 'v')
+        if (kn == 1 && key[0] == 'v')
             bit = FK_V;
-        else if (kn == 2 && !memcmp(p + 1, "id", 2))
+        else if (kn == 2 && !memcmp(key, "id", 2))
             bit = FK_ID;
-        else if (kn == 4 && !memcmp(p + 1, "type", 4))
+        else if (kn == 4 && !memcmp(key, "type", 4))
             bit = FK_TYPE;
-        else if (kn == 6 && !memcmp(p + 1, "ticker", 6))
+        else if (kn == 6 && !memcmp(key, "ticker", 6))
             bit = FK_TICKER;
         else
             return false;
         if (seen & bit)
             return false; /* duplicate key: the strict path refuses it */
         seen |= bit;
-        if (!(p = stk_scan_colon(ke, e)))
-            return false;
         const char *v = p;
         switch (bit) {
         case FK_V:
-            p = json_integer(p, e);
+            p = stk_json_number_end(p, e);
             if (!p || p - v != 1 || *v != '1')
                 return false;
             break;
         case FK_ID:
-            p = p < e && *p == '"' ? stk_scan_plain_str(p, e) : json_integer(p, e);
+            /* a plain string or a number: echoed as written, as the strict
+             * path echoes the raw text of a scalar id */
+            p = p < e && *p == '"' ? stk_scan_plain_str(p, e) : stk_json_number_end(p, e);
             if (!p)
                 return false;
             id = v;
@@ -735,18 +675,13 @@ static bool fast_get_quote(struct req *r)
             tk_len = (size_t)(p - v) - 2;
             break;
         }
-        p = stk_scan_sp(p, e);
-        if (p >= e)
+        int more = stk_flat_next(&p, e);
+        if (more == STK_FLAT_END)
+            break;
+        if (more == STK_FLAT_NO)
             return false;
-        if (*p == ',') {
-            p++;
-            continue;
-        }
-        if (*p++ != '}')
-            return false;
-        break;
     }
-    if (p != e || seen != FK_ALL)
+    if (seen != FK_ALL)
         return false;
     char name[STK_NAME_MAX + 1];
     memcpy(name, tk, tk_len);

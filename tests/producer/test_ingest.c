@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* test_ingest.c — the JSON-line protocol: good lines parsed exactly, every
- * kind of bad line rejected with a reason, UTF-8 validation, the bounded line
- * splitter, and the per-line path into a real segment (unknown symbols added
- * while capacity lasts, then dropped and counted; bad lines counted). */
+ * kind of bad line rejected with a reason, the bounded line splitter, and
+ * the per-line path into a real segment (unknown symbols added while
+ * capacity lasts, then dropped and counted; bad lines counted). UTF-8 and
+ * JSON themselves are tests/common/test_json.c's. */
 #include <errno.h>
 #include <fcntl.h>
 
@@ -129,21 +130,6 @@ START_TEST(bad_lines)
         o += (size_t)snprintf(big + o, sizeof(big) - o, "%s%d", i ? "," : "", i);
     snprintf(big + o, sizeof(big) - o, "]}");
     ck_assert_int_lt(parse(big, &t, &why), 0);
-}
-END_TEST
-
-START_TEST(utf8)
-{
-    ck_assert(stk_utf8_valid("plain ascii text, long enough for the fast path", 47));
-    ck_assert(stk_utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x93\x88", 9));
-    ck_assert(stk_utf8_valid("\xef\xbf\xbf\xf4\x8f\xbf\xbf", 7));
-    ck_assert(!stk_utf8_valid("\x80", 1));
-    ck_assert(!stk_utf8_valid("\xc1\xbf", 2));
-    ck_assert(!stk_utf8_valid("\xe0\x80\xaf", 3));
-    ck_assert(!stk_utf8_valid("\xf0\x80\x80\xaf", 4));
-    ck_assert(!stk_utf8_valid("\xed\xbf\xbf", 3));
-    ck_assert(!stk_utf8_valid("abcdefgh\xf5\x80\x80\x80", 12));
-    ck_assert(!stk_utf8_valid("abc\xc3", 4));
 }
 END_TEST
 
@@ -279,7 +265,6 @@ int main(void)
     const struct test_case tests[] = {
         {"core", good_lines},
         {"errors", bad_lines},
-        {"errors", utf8},
         {"limits", linebuf_splits_and_bounds},
         {"core", sink_into_segment},
     };

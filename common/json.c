@@ -1,102 +1,72 @@
 /* SPDX-License-Identifier: MIT */
-/* json.c — jsmn (Debian's header-only tokenizer, the measured fastest) plus
- * the strict checks it leaves out; see json.h for the list. */
+/* json.c — the strict JSON validator: jsmn (Debian's header-only tokenizer,
+ * the measured fastest) plus the checks it leaves out (literals, numbers,
+ * separators, control characters, UTF-8, surrogates, duplicate keys,
+ * trailing data, nesting depth); the UTF-8 and number checks, the string
+ * escaper and the integer formatter every program shares. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* the one translation unit holding jsmn's code (static); json.h gives the
- * others its types, with the same STRICT / PARENT_LINKS layout */
-#define JSMN_STRICT
-#define JSMN_PARENT_LINKS
+/* the one translation unit holding jsmn's code (static); json-private.h
+ * gives the others its types, with the same STRICT / PARENT_LINKS layout */
 #define JSMN_STATIC
-#include <jsmn.h>
+#include "json-private.h"
 
-#include "json.h"
-
-int stk_utf8_check(const unsigned char *s, size_t n)
+bool stk_utf8_valid(const char *str, size_t len)
 {
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
+    const unsigned char *s = (const unsigned char *)str, *end = s + len;
+    while (s < end) {
+        /* fast path: eight ASCII bytes at a time */
+        while (end - s >= 8) {
+            uint64_t w;
+            memcpy(&w, s, 8);
+            if (w & 0x8080808080808080ull)
+                break;
+            s += 8;
+        }
+        if (s == end)
+            break;
+        unsigned c = *s;
         if (c < 0x80) {
-            i++;
+            s++;
             continue;
         }
-        size_t need;
-        unsigned lo = 0x80, hi = 0xbf;
+        size_t n;
+        unsigned cp;
         if (c >= 0xc2 && c <= 0xdf) {
-            need = 1;
+            n = 1;
+            cp = c & 0x1f;
         } else if (c >= 0xe0 && c <= 0xef) {
-            need = 2;
-            if (c == 0xe0)
-                lo = 0xa0; /* overlong */
-            else if (c == 0xed)
-                hi = 0x9f; /* UTF-16 surrogates */
+            n = 2;
+            cp = c & 0x0f;
         } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3;
-            if (c == 0xf0)
-                lo = 0x90; /* overlong */
-            else if (c == 0xf4)
-                hi = 0x8f; /* > U+10FFFF */
+            n = 3;
+            cp = c & 0x07;
         } else {
-            return -EINVAL;
+            return false; /* continuation byte, overlong 0xc0/0xc1, or > 0xf4 */
         }
-        if (n - i <= need)
-            return -EINVAL;
-        unsigned char c1 = s[i + 1];
-        if (c1 < lo || c1 > hi)
-            return -EINVAL;
-        for (size_t k = 2; k <= need; k++)
-            if ((s[i + k] & 0xc0) != 0x80)
-                return -EINVAL;
-        i += need + 1;
+        if ((size_t)(end - s) <= n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[k] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        s += n + 1;
     }
-    return 0;
-}
-
-static int is_digit(char c)
-{
-    return c >= '0' && c <= '9';
+    return true;
 }
 
 int stk_json_number_check(const char *s, size_t n)
 {
-    size_t i = 0;
-    if (i < n && s[i] == '-')
-        i++;
-    if (i >= n)
-        return -EINVAL;
-    if (s[i] == '0') {
-        i++;
-    } else if (s[i] >= '1' && s[i] <= '9') {
-        while (i < n && is_digit(s[i]))
-            i++;
-    } else {
-        return -EINVAL;
-    }
-    if (i < n && s[i] == '.') {
-        i++;
-        if (i >= n || !is_digit(s[i]))
-            return -EINVAL;
-        while (i < n && is_digit(s[i]))
-            i++;
-    }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            i++;
-        if (i >= n || !is_digit(s[i]))
-            return -EINVAL;
-        while (i < n && is_digit(s[i]))
-            i++;
-    }
-    return i == n ? 0 : -EINVAL;
+    return stk_json_number_end(s, s + n) == s + n && n ? 0 : -EINVAL;
 }
 
-/* One linear pass before jsmn: NUL bytes (jsmn would stop at them), UTF-8,
- * raw control characters inside strings, and nesting depth (so a 20,000-deep
- * line is refused before any token is allocated). */
+#ifdef STK_JSON_HAVE_PARSER
 /* byte classes for the pre-scan: 0 plain, 1 '"', 2 '\\', 3 control, 4 opener,
  * 5 closer, 6 non-ASCII, 7 NUL */
 static const unsigned char cls_ascii[128] = {
@@ -184,7 +154,7 @@ static int prescan(const char *src, size_t len, bool *escapes, const char **err)
             }
         }
     }
-    if (!ascii && stk_utf8_check(s, len) < 0) {
+    if (!ascii && !stk_utf8_valid(src, len)) {
         *err = "invalid UTF-8";
         return -EINVAL;
     }
@@ -385,7 +355,7 @@ static int key_cmp_r(const void *x, const void *y, void *ctx)
 }
 
 /* Validate token t and its subtree; returns the index after it or -1. */
-static int check(const struct stk_json *j, int t, const char **err)
+static int check(const struct stk_json *j, int t, unsigned flags, const char **err)
 {
     const jsmntok_t *k = &j->tok[t];
     const char *s = j->src;
@@ -421,11 +391,12 @@ static int check(const struct stk_json *j, int t, const char **err)
     bool obj = k->type == JSMN_OBJECT;
     size_t pos = (size_t)k->start + 1;
     int next = t + 1;
-    int nkeys = k->size;
+    /* the keys are collected for the duplicate test only */
+    int nkeys = obj && !(flags & STK_JSON_DUP_KEYS) ? k->size : 0;
     int keys_small[16];
     bool esc[16]; /* key c has a backslash (pairwise path only) */
     int *keys = keys_small;
-    if (obj && nkeys > 16) {
+    if (nkeys > 16) {
         keys = malloc(sizeof(int) * (size_t)nkeys);
         if (!keys) {
             *err = "out of memory";
@@ -451,7 +422,8 @@ static int check(const struct stk_json *j, int t, const char **err)
                 *err = "invalid \\u escape (unpaired surrogate)";
                 goto fail_free;
             }
-            keys[c] = next;
+            if (c < nkeys)
+                keys[c] = next;
             size_t vb, ve;
             next++;
             if (next >= j->ntok)
@@ -460,7 +432,7 @@ static int check(const struct stk_json *j, int t, const char **err)
             if (!gap_ok(s, e, vb, ':'))
                 goto syntax_free;
         }
-        int after = check(j, next, err);
+        int after = check(j, next, flags, err);
         if (after < 0)
             goto fail_free;
         span(j, next, &b, &e);
@@ -469,7 +441,7 @@ static int check(const struct stk_json *j, int t, const char **err)
     }
     if (!gap_ok(s, pos, (size_t)k->end - 1, 0))
         goto syntax_free;
-    if (obj && nkeys > 1) {
+    if (nkeys > 1) {
         if (nkeys <= 16) {
             for (int a = 0; a < nkeys; a++)
                 for (int b = a + 1; b < nkeys; b++)
@@ -499,7 +471,8 @@ syntax:
     return -1;
 }
 
-int stk_json_parse(struct stk_json *j, const char *src, size_t len, const char **ret_err)
+int stk_json_parse_flags(struct stk_json *j, const char *src, size_t len, unsigned flags,
+                         const char **ret_err)
 {
     jsmn_parser p;
     j->src = src;
@@ -526,7 +499,7 @@ int stk_json_parse(struct stk_json *j, const char *src, size_t len, const char *
                 *ret_err = "trailing data after the JSON value";
                 return -EINVAL;
             }
-        return check(j, 0, ret_err) < 0 ? -EINVAL : 0;
+        return check(j, 0, flags, ret_err) < 0 ? -EINVAL : 0;
     }
     jsmn_init(&p);
     r = jsmn_parse(&p, src, len, j->small, STK_JSON_SMALL_TOKENS);
@@ -561,7 +534,7 @@ int stk_json_parse(struct stk_json *j, const char *src, size_t len, const char *
         *ret_err = "malformed JSON";
         return -EINVAL;
     }
-    int after = check(j, 0, ret_err);
+    int after = check(j, 0, flags, ret_err);
     if (after < 0)
         return -EINVAL;
     if (after != j->ntok || !gap_ok(src, e, len, 0)) {
@@ -569,6 +542,11 @@ int stk_json_parse(struct stk_json *j, const char *src, size_t len, const char *
         return -EINVAL;
     }
     return 0;
+}
+
+int stk_json_parse(struct stk_json *j, const char *src, size_t len, const char **ret_err)
+{
+    return stk_json_parse_flags(j, src, len, 0, ret_err);
 }
 
 void stk_json_free(struct stk_json *j)
@@ -671,7 +649,7 @@ int stk_json_int(const struct stk_json *j, int t, int64_t *ret)
         return -EINVAL;
     uint64_t v = 0;
     for (; i < n; i++) {
-        if (!is_digit(s[i]))
+        if (!stk_scan_digit(s[i]))
             return -EINVAL;
         if (v > (UINT64_MAX - 9) / 10)
             return -ERANGE;
@@ -681,4 +659,110 @@ int stk_json_int(const struct stk_json *j, int t, int64_t *ret)
         return -ERANGE;
     *ret = neg ? (int64_t)(0 - v) : (int64_t)v;
     return 0;
+}
+#endif /* STK_JSON_HAVE_PARSER */
+
+/* What each byte becomes inside a JSON string: 0 itself, else the letter of
+ * its short escape, or 'u' for \u00XX. */
+static const char esc_class[256] = {
+    [0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u',  [0x04] = 'u', [0x05] = 'u',
+    [0x06] = 'u', [0x07] = 'u', ['\b'] = 'b', ['\t'] = 't',  ['\n'] = 'n', [0x0b] = 'u',
+    ['\f'] = 'f', ['\r'] = 'r', [0x0e] = 'u', [0x0f] = 'u',  [0x10] = 'u', [0x11] = 'u',
+    [0x12] = 'u', [0x13] = 'u', [0x14] = 'u', [0x15] = 'u',  [0x16] = 'u', [0x17] = 'u',
+    [0x18] = 'u', [0x19] = 'u', [0x1a] = 'u', [0x1b] = 'u',  [0x1c] = 'u', [0x1d] = 'u',
+    [0x1e] = 'u', [0x1f] = 'u', ['"'] = '"',  ['\\'] = '\\', [0x7f] = 'u',
+};
+
+size_t stk_json_escape(char *out, size_t cap, const char *s, size_t n, size_t *ret_used)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0, i = 0;
+    while (i < n) {
+        /* a run of bytes that are their own text, copied at once */
+        size_t r = i;
+        while (r < n && !esc_class[(unsigned char)s[r]])
+            r++;
+        size_t k = r - i < cap - o ? r - i : cap - o;
+        memcpy(out + o, s + i, k);
+        o += k;
+        i += k;
+        if (i == n || i < r)
+            break;
+        unsigned char c = (unsigned char)s[i];
+        char e = esc_class[c];
+        size_t need = e == 'u' ? 6 : 2;
+        if (cap - o < need)
+            break;
+        out[o] = '\\';
+        out[o + 1] = e;
+        if (e == 'u') {
+            memcpy(out + o + 2, "00", 2);
+            out[o + 4] = hex[c >> 4];
+            out[o + 5] = hex[c & 15];
+        }
+        o += need;
+        i++;
+    }
+    if (ret_used)
+        *ret_used = i;
+    return o;
+}
+
+void stk_json_fput_str(FILE *f, const char *s)
+{
+    char chunk[256];
+    size_t n = s ? strlen(s) : 0;
+    fputc('"', f);
+    while (n) {
+        size_t used;
+        size_t k = stk_json_escape(chunk, sizeof(chunk), s, n, &used);
+        fwrite(chunk, 1, k, f);
+        s += used;
+        n -= used;
+    }
+    fputc('"', f);
+}
+
+char *stk_json_u64(char *p, uint64_t v)
+{
+    static const char d2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
+                             "34353637383940414243444546474849505152535455565758596061626364656667"
+                             "6869707172737475767778798081828384858687888990919293949596979899";
+    static const uint64_t pow10[20] = {1ull,
+                                       10ull,
+                                       100ull,
+                                       1000ull,
+                                       10000ull,
+                                       100000ull,
+                                       1000000ull,
+                                       10000000ull,
+                                       100000000ull,
+                                       1000000000ull,
+                                       10000000000ull,
+                                       100000000000ull,
+                                       1000000000000ull,
+                                       10000000000000ull,
+                                       100000000000000ull,
+                                       1000000000000000ull,
+                                       10000000000000000ull,
+                                       100000000000000000ull,
+                                       1000000000000000000ull,
+                                       10000000000000000000ull};
+    unsigned n = 1;
+    while (n < 20 && v >= pow10[n])
+        n++;
+    char *t = p + n;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        t -= 2;
+        memcpy(t, d2 + (size_t)r * 2, 2);
+    }
+    if (v >= 10) {
+        t -= 2;
+        memcpy(t, d2 + (size_t)v * 2, 2);
+    } else {
+        *--t = (char)('0' + v);
+    }
+    return p + n;
 }
