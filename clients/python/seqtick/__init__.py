@@ -168,6 +168,7 @@ class Segment:
         addr = L.stk_seg_header(h)
         self._hdr = _lib.StkHeader.from_address(addr)
         self._state = ctypes.c_uint32.from_address(addr + _lib.StkHeader.state.offset)
+        self._gen = ctypes.c_uint64.from_address(addr + _lib.StkHeader.generation.offset)
         self.capacity = self._hdr.capacity
         self.history_len = self._hdr.history
         self.generation = self._hdr.generation
@@ -182,7 +183,7 @@ class Segment:
         # Views into the mapping must go before it is unmapped.
         if getattr(self, "_seqview", None) is not None:
             self._seqview.release()
-        self._seqview = self._hdr = self._state = None
+        self._seqview = self._hdr = self._state = self._gen = None
         self._idx = {}
         if h is not None:
             self._L.stk_seg_close(h)
@@ -238,15 +239,17 @@ class Segment:
         u = self._L.stk_seg_usable(self._h)
         if u == 0:
             return
+        why = _lib.strerror(u)
         if self.follow:
             try:
                 self.refresh()
-            except NoSegmentError:
-                pass
-            u = self._L.stk_seg_usable(self._h) if self._h is not None else u
-            if u == 0:
-                return
-        raise NoSegmentError(f"segment '{self.name}' is unavailable: {_lib.strerror(u)}", -u)
+                u = self._L.stk_seg_usable(self._h)
+                if u == 0:
+                    return
+                why = _lib.strerror(u)
+            except SeqtickError as e:  # nothing readable at the name now
+                why = str(e)
+        raise NoSegmentError(f"segment '{self.name}' is unavailable: {why}", -u)
 
     def alive(self, heartbeat_ms=HEARTBEAT_MS):
         """True if the producer is alive by the library's rule (stk_seg_alive):
@@ -309,7 +312,8 @@ class Segment:
             idx = self._index(ticker)
         # Not live: the library's rule decides (closed, garbage, truncated
         # are unavailable: follow a successor or raise NoSegmentError).
-        if self._state.value != 1 and self._L.stk_seg_usable(self._h):
+        if ((self._state.value != 1 or self._gen.value != self.generation)
+                and self._L.stk_seg_usable(self._h)):
             h = self._h
             self._unavailable()
             if self._h is not h:
