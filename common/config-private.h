@@ -16,7 +16,12 @@ struct stk_program_conf {
     char *name;    /* NAME of [program.NAME] */
     char *command; /* run by /bin/sh -c; required */
     int64_t grace_ms, backoff_min_ms, backoff_max_ms, max_restarts, restart_window_s;
+    int restart;              /* STK_RESTART_*, -1 until set */
+    int64_t ready_timeout_ms; /* -1 until set */
 };
+
+/* restart = always | on-failure | never */
+enum { STK_RESTART_ALWAYS, STK_RESTART_ON_FAILURE, STK_RESTART_NEVER };
 
 /* A sim parameter: one value for every symbol, with exceptions per symbol
  * (volatility, drift: "0.25 TSLA=0.6") or per pair of symbols (correlation:
@@ -79,6 +84,8 @@ struct stk_config {
         int64_t max_restarts;
         int64_t restart_window_s;
         int64_t watchdog_ms; /* producer heartbeat stuck this long: SIGKILL; 0 = off */
+        int restart;              /* STK_RESTART_*: [program.*] default (built-ins: always) */
+        int64_t ready_timeout_ms; /* not ready this long after start: logged; 0 = off */
         char *pidfile;
         char *status_file; /* default pidfile + ".status" */
         char *bindir;      /* NULL: beside our executable, build tree, PATH */

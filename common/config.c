@@ -34,6 +34,7 @@ enum ktype {
     K_SYMBOLS, /* comma- or space-separated symbols */
     K_LEVEL,   /* log level */
     K_FORMAT,  /* log format */
+    K_RESTART, /* always | on-failure | never */
     K_UNIT,    /* auto | s | ms | us | ns */
     K_SIMSYM,  /* number and/or SYMBOL=number items, each in [min, max] */
     K_SIMPAIR, /* number and/or SYM1:SYM2=number items, each in [min, max] */
@@ -84,6 +85,8 @@ static const struct key keys[] = {
     {"supervisor", "max_restarts", K_I64, F(supervisor.max_restarts), 0, 1e9},
     {"supervisor", "restart_window_s", K_I64, F(supervisor.restart_window_s), 1, 1e7},
     {"supervisor", "watchdog_ms", K_I64, F(supervisor.watchdog_ms), 0, 3600000},
+    {"supervisor", "restart", K_RESTART, F(supervisor.restart), 0, 0},
+    {"supervisor", "ready_timeout_ms", K_I64, F(supervisor.ready_timeout_ms), 0, 86400000},
     {"supervisor", "pidfile", K_STR, F(supervisor.pidfile), 0, 0},
     {"supervisor", "status_file", K_STR, F(supervisor.status_file), 0, 0},
     {"supervisor", "bindir", K_STR, F(supervisor.bindir), 0, 0},
@@ -103,6 +106,9 @@ static const struct key program_keys[] = {
     {"program", "max_restarts", K_I64, offsetof(struct stk_program_conf, max_restarts), 0, 1e9},
     {"program", "restart_window_s", K_I64, offsetof(struct stk_program_conf, restart_window_s), 1,
      1e7},
+    {"program", "restart", K_RESTART, offsetof(struct stk_program_conf, restart), 0, 0},
+    {"program", "ready_timeout_ms", K_I64, offsetof(struct stk_program_conf, ready_timeout_ms), 0,
+     86400000},
 };
 #define NPKEYS (sizeof(program_keys) / sizeof(program_keys[0]))
 #define PROGRAMS_MAX 64
@@ -236,6 +242,8 @@ int stk_config_defaults(struct stk_config *c)
     c->supervisor.max_restarts = 0;
     c->supervisor.restart_window_s = 60;
     c->supervisor.watchdog_ms = 5000;
+    c->supervisor.restart = STK_RESTART_ALWAYS;
+    c->supervisor.ready_timeout_ms = 10000;
     c->supervisor.pidfile = strdup("/tmp/seqtick.pid");
     c->supervisor.status_file = NULL; /* derived from pidfile after loading */
     c->supervisor.bindir = NULL;
@@ -579,6 +587,17 @@ static int set_value(struct ctx *x, const struct key *k, void *base, const char 
         *(int *)field = f;
         return 1;
     }
+    case K_RESTART:
+        if (!strcmp(v, "always"))
+            *(int *)field = STK_RESTART_ALWAYS;
+        else if (!strcmp(v, "on-failure"))
+            *(int *)field = STK_RESTART_ON_FAILURE;
+        else if (!strcmp(v, "never"))
+            *(int *)field = STK_RESTART_NEVER;
+        else
+            return fail(x, "%s: '%s' is not a restart policy (always, on-failure, never)", what,
+                        v);
+        return 1;
     case K_SIMSYM:
     case K_SIMPAIR:
         return parse_sim_param(x, k, what, v, field);
@@ -629,6 +648,8 @@ static int program_section(struct ctx *x, const char *section, const char *name,
         memset(p, 0, sizeof(*p));
         p->grace_ms = p->backoff_min_ms = p->backoff_max_ms = -1;
         p->max_restarts = p->restart_window_s = -1;
+        p->restart = -1;
+        p->ready_timeout_ms = -1;
         if (!(p->name = strdup(pname)))
             return fail(x, "%s: out of memory", what);
         c->nprograms++;
@@ -644,7 +665,7 @@ static int program_section(struct ctx *x, const char *section, const char *name,
     }
     return fail(x,
                 "%s: unknown key (command, grace_ms, backoff_min_ms, backoff_max_ms, "
-                "max_restarts, restart_window_s)",
+                "max_restarts, restart_window_s, restart, ready_timeout_ms)",
                 what);
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* spawn.c — fork + exec with the child set up the way docs/supervisor.md says: default
- * signals and an empty mask, own process group, PDEATHSIG, only fds 0-3, and
- * an exec failure reported through a close-on-exec pipe. */
+/* spawn.c — fork + exec with the child set up the way docs/supervisor.md
+ * says: its own cgroup (cgroup tracking), default signals and an empty mask,
+ * own process group, PDEATHSIG, only fds 0-3, and a set-up or exec failure
+ * reported through a close-on-exec pipe. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -35,9 +36,23 @@ static void report(int fd, int err)
 }
 
 /* Runs in the child between fork and exec: async-signal-safe calls only. */
-static void __attribute__((noreturn)) child(pid_t parent, const char *path, char *const argv[],
-                                            char *const envp[], int out_w, int ready_w, int err_w)
+static void __attribute__((noreturn))
+child(pid_t parent, const char *path, char *const argv[], char *const envp[], int join_fd,
+      int out_w, int ready_w, int err_w)
 {
+    /* Into its own cgroup first, so nothing it starts is ever outside it.
+     * A failure is reported as -errno: not an exec error. */
+    if (join_fd >= 0) {
+        ssize_t w;
+        do
+            w = write(join_fd, "0", 1);
+        while (w < 0 && errno == EINTR);
+        if (w != 1) {
+            report(err_w, w < 0 ? -errno : -EIO);
+            _exit(EXIT_SETUP);
+        }
+    }
+
     /* Every handler back to default while everything is still blocked (the
      * parent blocked all signals around fork): libev's handlers must never
      * run here, and a SIG_IGN would survive exec (the child would ignore
@@ -93,7 +108,8 @@ static void __attribute__((noreturn)) child(pid_t parent, const char *path, char
     _exit(EXIT_EXEC);
 }
 
-int stk_spawn(const char *path, char *const argv[], char *const envp[], struct stk_spawned *ret)
+int stk_spawn(const char *path, char *const argv[], char *const envp[], int join_fd,
+              struct stk_spawned *ret)
 {
     int out[2] = {-1, -1}, rdy[2] = {-1, -1}, err[2] = {-1, -1};
     int r;
@@ -108,7 +124,7 @@ int stk_spawn(const char *path, char *const argv[], char *const envp[], struct s
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0)
-        child(parent, path, argv, envp, out[1], rdy[1], err[1]);
+        child(parent, path, argv, envp, join_fd, out[1], rdy[1], err[1]);
     int fork_errno = errno;
     (void)sigprocmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {

@@ -51,6 +51,8 @@ static void render_child(FILE *f, const struct stk_child *c)
         fprintf(f, "{\"signal\":%d}", c->last_value);
     else
         fputs("null", f);
+    /* ready_timeout_ms passed without readiness */
+    fprintf(f, ",\"not_ready\":%s", c->not_ready ? "true" : "false");
     fputs(",\"command\":", f);
     stk_json_string(f, c->cmdline);
     fputc('}', f);
@@ -63,6 +65,7 @@ void stk_status_render(FILE *f, const struct stk_sup *sup, uint64_t now_ns)
     stk_json_string(f, sup->config_path);
     fputs(",\"shm\":", f);
     stk_json_string(f, sup->cfg.shm.name);
+    fprintf(f, ",\"tracking\":\"%s\"", stk_tree_mode_name(sup));
     fprintf(f, ",\"all_ready\":%s,\"children\":[", sup->all_ready ? "true" : "false");
     for (size_t i = 0; i < sup->nchildren; i++) {
         if (i)

@@ -51,6 +51,8 @@ static struct stk_policy base_policy(const struct stk_config *cfg)
         .backoff_max_ms = cfg->supervisor.backoff_max_ms,
         .max_restarts = cfg->supervisor.max_restarts,
         .restart_window_s = cfg->supervisor.restart_window_s,
+        .restart = STK_RESTART_ALWAYS, /* built-ins; [program.*] see below */
+        .ready_timeout_ms = cfg->supervisor.ready_timeout_ms,
     };
     return p;
 }
@@ -69,6 +71,9 @@ static struct stk_policy program_policy(const struct stk_config *cfg,
         p.max_restarts = pc->max_restarts;
     if (pc->restart_window_s >= 0)
         p.restart_window_s = pc->restart_window_s;
+    p.restart = pc->restart >= 0 ? pc->restart : cfg->supervisor.restart;
+    if (pc->ready_timeout_ms >= 0)
+        p.ready_timeout_ms = pc->ready_timeout_ms;
     return p;
 }
 
@@ -136,8 +141,8 @@ static size_t leftovers(struct stk_sup *sup, pid_t pgid, int sig)
         for (size_t i = 0; i < sup->nchildren; i++)
             if (sup->children[i]->pid == pid)
                 leader = true;
-        if (leader || pid <= 0)
-            continue;
+        if (leader || pid <= 0 || stk_tree_owns(sup, (pid_t)pid))
+            continue; /* a tree's processes are its child's business */
         if (pgid > 0) {
             char stat_path[64], st[512];
             snprintf(stat_path, sizeof(stat_path), "/proc/%ld/stat", pid);
@@ -210,10 +215,14 @@ static void check_done(struct stk_sup *sup)
 void stk_sup_changed(struct stk_sup *sup)
 {
     static int last_err;
-    bool all = sup->nchildren > 0;
-    for (size_t i = 0; i < sup->nchildren; i++)
-        if (!sup->children[i]->ready)
+    bool all = sup->nchildren > 0, stack = true;
+    for (size_t i = 0; i < sup->nchildren; i++) {
+        const struct stk_child *c = sup->children[i];
+        if (!c->ready && c->state != STK_CS_DONE)
             all = false;
+        if (!c->ready && c->kind != STK_CHILD_PROGRAM)
+            stack = false;
+    }
     bool became = all && !sup->all_ready && !sup->stopping;
     sup->all_ready = all;
     /* The file first: whoever hears "ready" finds it saying so. */
@@ -224,10 +233,14 @@ void stk_sup_changed(struct stk_sup *sup)
     if (became) {
         stk_info("all %zu children ready, %.3f s after start", sup->nchildren,
                  (double)(stk_now_ns() - sup->started_ns) / 1e9);
-        if (!sup->notified_ready) {
-            sup->notified_ready = true;
-            notify(sup, "READY=1");
-        }
+    }
+    /* The stack is ready when the producer and the server are: a
+     * [program.*] that is failed, done or slow never holds it back. */
+    if (stack && !sup->notified_ready && !sup->stopping) {
+        sup->notified_ready = true;
+        stk_info("producer and server ready, %.3f s after start: READY=1",
+                 (double)(stk_now_ns() - sup->started_ns) / 1e9);
+        notify(sup, "READY=1");
     }
     check_done(sup);
 }
@@ -408,6 +421,13 @@ static void stop_all(struct stk_sup *sup)
     ev_timer_set(&sup->w_stop_grace, (double)sup->cfg.supervisor.grace_ms / 1000.0, 0.);
     ev_timer_start(sup->loop, &sup->w_stop_grace);
     ev_timer_start(sup->loop, &sup->w_stop_poll);
+    /* Each tree is bounded by its grace + 1 s: past the longest (and a
+     * margin), nothing more is waited for. */
+    int64_t longest = sup->cfg.supervisor.grace_ms;
+    for (size_t i = 0; i < sup->nchildren; i++)
+        if (sup->children[i]->pol.grace_ms > longest)
+            longest = sup->children[i]->pol.grace_ms;
+    sup->stop_deadline = stk_mono_ns() + (uint64_t)longest * 1000000u + 1500000000ull;
     check_done(sup);
 }
 
@@ -415,7 +435,7 @@ static void kill_all(struct stk_sup *sup)
 {
     for (size_t i = 0; i < sup->nchildren; i++) {
         struct stk_child *c = sup->children[i];
-        if (c->state == STK_CS_STOPPING && c->pid > 0)
+        if (c->state == STK_CS_STOPPING && !c->grace_done)
             stk_child_event(c, STK_CE_TIMER); /* grace over now */
     }
     size_t n = leftovers(sup, 0, SIGKILL);
@@ -439,7 +459,14 @@ static void stop_grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void stop_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    check_done(w->data);
+    struct stk_sup *sup = w->data;
+    if (sup->stop_deadline && stk_mono_ns() > sup->stop_deadline) {
+        stk_error("stop: still not everything gone past every grace + 1 s; exiting anyway");
+        sup->exit_code = 1;
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    check_done(sup);
 }
 
 /* A repeat of the signal that began the stop sooner than this is the same
@@ -669,6 +696,9 @@ int stk_sup_init(struct stk_sup *sup, const char *config_path)
         stk_error("fatal: out of memory");
         return STK_EXIT_SYSTEM;
     }
+    /* How trees are known; what a SIGKILLed predecessor left dies first. */
+    if ((r = stk_tree_init(sup)) != 0)
+        return r;
     stk_watchdog_setup(sup);
     stk_info("supervising %zu children (config %s, pidfile %s, status %s)", sup->nchildren,
              sup->config_path, sup->cfg.supervisor.pidfile, sup->status_path);
@@ -685,6 +715,7 @@ static void cleanup(struct stk_sup *sup)
     sup->children = NULL;
     sup->nchildren = 0;
     stk_out_close_all();
+    stk_tree_fini(sup);
     if (sup->loop) {
         ev_signal_stop(sup->loop, &sup->w_term);
         ev_signal_stop(sup->loop, &sup->w_int);

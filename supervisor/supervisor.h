@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* supervisor.h — seqtick-supervisor's internals: the per-child state machine
  * (child.c), fork/exec set-up (spawn.c), child output (output.c), the status
- * file (status.c), reload digests (reload.c) and the whole (supervisor.c). */
+ * file (status.c), reload digests (reload.c), process-tree tracking
+ * (tree.c) and the whole (supervisor.c). */
 #ifndef SEQTICK_SUPERVISOR_H
 #define SEQTICK_SUPERVISOR_H
 
@@ -33,7 +34,8 @@ enum stk_child_state {
     STK_CS_RUNNING,  /* ready: reported "\n", or a [program.NAME] alive for 1 s */
     STK_CS_BACKOFF,  /* died quickly; waiting out the restart delay */
     STK_CS_STOPPING, /* CONT+TERM sent to its group; SIGKILL at grace_ms */
-    STK_CS_FAILED,   /* gave up: max_restarts within restart_window_s */
+    STK_CS_FAILED,   /* gave up: max_restarts within restart_window_s, or exit 100 */
+    STK_CS_DONE,     /* exited and its restart policy says not to run it again */
     STK_CS_NSTATES
 };
 
@@ -41,7 +43,7 @@ enum stk_child_event {
     STK_CE_START,   /* run it (first start, or after a give-up/stop) */
     STK_CE_READY,   /* "\n" on the readiness fd */
     STK_CE_EXIT,    /* the process was reaped (libev already waited for it) */
-    STK_CE_TIMER,   /* backoff over (BACKOFF) or grace over (STOPPING) */
+    STK_CE_TIMER,   /* backoff over (BACKOFF); grace, then its 1 s bound, over (STOPPING) */
     STK_CE_STOP,    /* stop it for good (supervisor stopping, program removed) */
     STK_CE_RESTART, /* settings changed: stop it, then start it again */
     STK_CE_NEVENTS
@@ -55,6 +57,31 @@ struct stk_policy {
     int64_t backoff_max_ms;
     int64_t max_restarts; /* 0 = never give up */
     int64_t restart_window_s;
+    int restart;              /* STK_RESTART_* */
+    int64_t ready_timeout_ms; /* 0 = never judged */
+};
+
+/* A child that exits with this code has a configuration error: FAILED at once. */
+#define STK_EXIT_CONFIG_ERROR 100
+
+/* How the supervisor knows every process of a child's tree (tree.c). */
+enum stk_track {
+    STK_TRACK_PGROUP, /* process group + subreaper + /proc scan (always there) */
+    STK_TRACK_CGROUP, /* one cgroup v2 per child */
+};
+
+/* A process known by pid and start time (clock ticks after boot, field 22
+ * of /proc/PID/stat): a pid reused by another process never matches. */
+struct stk_tproc {
+    pid_t pid;
+    uint64_t start;
+};
+
+/* What tree.c reads of /proc/PID/stat. */
+struct stk_pstat {
+    pid_t pid, ppid, pgrp, sid;
+    char state; /* 'R', 'S', 'Z', ... */
+    uint64_t start;
 };
 
 /* What to do once a stopping child has been reaped. */
@@ -90,6 +117,9 @@ struct stk_child {
     uint64_t window_count; /* restarts counted in it */
     bool ready;
     bool killed;        /* needed SIGKILL while stopping */
+    bool grace_done;    /* STOPPING: SIGKILL sent, the last 1 s is running */
+    bool not_ready;     /* ready_timeout_ms passed without readiness */
+    unsigned ready_bytes; /* read from the readiness fd so far */
     bool ever_ran;      /* a start happened (restarts counts the later ones) */
     int last_exit;      /* 0 none, 1 code, 2 signal */
     int last_value;     /* exit code or signal number */
@@ -104,6 +134,17 @@ struct stk_child {
     int ready_fd; /* read end of the readiness pipe, -1 */
     int err_fd;   /* read end of the exec-error pipe, -1 */
     struct stk_outpipe *out;
+
+    /* tree.c: the process tree of the current/last start */
+    pid_t pgid;                /* its process group (the leader's pid) */
+    uint64_t leader_start;     /* the leader's start time */
+    struct stk_tproc *members; /* pgroup mode: the tree as last scanned */
+    size_t nmembers, capmembers;
+    char *cg;           /* cgroup mode: its cgroup folder */
+    char **envp;        /* sup->envp plus SEQTICK_TREE=NAME@PIDFILE */
+    uint64_t died_mono; /* CLOCK_MONOTONIC of the leader's last death */
+    ev_timer w_tree;    /* STOPPING with the leader reaped: polls the tree */
+    ev_timer w_ready_to; /* ready_timeout_ms */
 };
 
 struct stk_sup {
@@ -135,6 +176,20 @@ struct stk_sup {
     ev_timer w_stop_poll;  /* re-checks leftovers while stopping */
     ev_timer w_watchdog;   /* supervisor.watchdog_ms: the producer's heartbeat */
     struct stk_watchdog watchdog;
+    bool stack_ready;       /* producer and server ready once: READY=1 sent */
+    uint64_t stop_deadline; /* CLOCK_MONOTONIC past which the stop gives up waiting */
+
+    /* tree.c */
+    enum stk_track track;
+    char *cg_base;          /* cgroup mode: <mount><our cgroup>/seqtick.<shm> */
+    char *cg_rel;           /* the same relative to the mount */
+    char *procs_path;       /* <pidfile>.procs: what a SIGKILLed supervisor left */
+    char *tree_suffix;      /* "@<pidfile>" ending every SEQTICK_TREE value */
+    char *procs_text;       /* what procs_path holds now */
+    struct stk_pstat *scan; /* pgroup mode: /proc as last read */
+    size_t nscan, capscan;
+    uint64_t scan_mono; /* when (0: never) */
+    ev_timer w_scan;    /* pgroup mode: re-reads the trees every second */
 };
 
 /* ---- child.c: policy (pure) and the per-child state machine ------------- */
@@ -164,6 +219,49 @@ void stk_child_event(struct stk_child *c, enum stk_child_event ev);
 /* Release a child that has no process (pid 0) and no timers running. */
 void stk_child_free(struct stk_child *c);
 
+/* ---- tree.c: every process of every child ------------------------------ */
+
+/* Parse the text of /proc/PID/stat (len bytes, need not be NUL-terminated).
+ * Returns 0, or -EINVAL when it is not that format. Pure, for the tests. */
+int stk_pstat_parse(const char *buf, size_t len, struct stk_pstat *out);
+
+/* Choose the tracking mode (cgroup v2 where we may create cgroups, else
+ * process groups; env SEQTICK_TRACKING=pgroup|cgroup|auto forces it), log
+ * it, then find, log and SIGKILL what a previous supervisor on the same
+ * pidfile (or shm name, in cgroup mode) left running, waiting until it is
+ * gone. Call once the loop exists and before any child starts. Returns 0 or
+ * STK_EXIT_SYSTEM (logged). */
+int stk_tree_init(struct stk_sup *sup);
+
+/* At exit: remove the (empty) cgroups and the procs file. Idempotent. */
+void stk_tree_fini(struct stk_sup *sup);
+
+/* Before a fork: the child's cgroup and the fd of its cgroup.procs that the
+ * forked child writes itself into (*join_fd, -1 in pgroup mode; the caller
+ * closes it), and its environment (*envp). Returns 0 or -errno. */
+int stk_tree_prepare(struct stk_child *c, int *join_fd, char ***envp);
+
+/* After the fork: c->pid is the new leader; its tree starts with it. */
+void stk_tree_started(struct stk_child *c);
+
+/* Send sig (with SIGCONT just before it when cont) once to every process of
+ * c's tree, including ones that appear while it is being signalled; never
+ * to a pid that no longer names the process seen. Returns how many. */
+size_t stk_tree_signal(struct stk_child *c, int sig, bool cont);
+
+/* How many live processes c's tree has (0: gone). Reads /proc at most every
+ * few ms in pgroup mode. */
+size_t stk_tree_count(struct stk_child *c);
+
+/* True if pid belongs to a child's tree. */
+bool stk_tree_owns(struct stk_sup *sup, pid_t pid);
+
+/* Name of the mode for logs and the status file: "cgroup" or "pgroup". */
+const char *stk_tree_mode_name(const struct stk_sup *sup);
+
+/* Release what tree.c holds for c (its empty cgroup folder is removed). */
+void stk_tree_child_free(struct stk_child *c);
+
 /* ---- watchdog.c: a producer whose heartbeat stopped ---------------------- */
 
 /* One look at the segment header: child_pid is the supervised producer's pid
@@ -190,13 +288,16 @@ struct stk_spawned {
     int err_fd;   /* read end: exec failure errno (EOF = exec succeeded) */
 };
 
-/* fork + exec path with argv/envp; in the child, before exec: every signal
+/* fork + exec path with argv/envp; in the child, before exec: "0" written
+ * to join_fd when it is >= 0 (its cgroup.procs: the child joins its cgroup,
+ * a failure is reported as -errno on the exec-error pipe), every signal
  * back to default, empty mask, own process group, PDEATHSIG(SIGKILL) with a
  * getppid() check, stdin /dev/null, stdout/stderr to one pipe, the readiness
  * pipe on fd 3, nothing else open. All signals are blocked around fork so no
  * handler of ours runs in the child. Returns 0 and *ret, or -errno of
  * pipe2/fork (nothing is left open then). */
-int stk_spawn(const char *path, char *const argv[], char *const envp[], struct stk_spawned *ret);
+int stk_spawn(const char *path, char *const argv[], char *const envp[], int join_fd,
+              struct stk_spawned *ret);
 
 /* Read the exec-error pipe of a reaped child: the errno its exec failed
  * with, or 0 if exec succeeded (or nothing can be told). Closes fd. */

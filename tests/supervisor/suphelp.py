@@ -195,6 +195,7 @@ class Sup:
                         os.kill(p, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+        remove_cgroups(self.shm)
         stktest.shm_remove(self.shm)
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -209,6 +210,52 @@ class SupCase(unittest.TestCase):
     def tearDown(self):
         if self.s:
             self.s.close()
+
+
+def cgroup_base(shm):
+    """The cgroup folder a supervisor of ours on shm uses in cgroup mode."""
+    mnt = own = None
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                pre, _, post = line.partition(" - ")
+                if post.startswith("cgroup2 ") and pre.split()[3] == "/":
+                    mnt = pre.split()[4]
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                if line.startswith("0::"):
+                    own = line[3:].strip().rstrip("/")
+    except OSError:
+        return None
+    if mnt is None or own is None:
+        return None
+    return f"{mnt}{own}/seqtick.{shm.lstrip('/')}"
+
+
+def remove_cgroups(shm):
+    """Kill and remove what a failed test left in its cgroups."""
+    base = cgroup_base(shm)
+    if not base or not os.path.isdir(base):
+        return
+    for sub in os.listdir(base):
+        path = os.path.join(base, sub)
+        if not os.path.isdir(path):
+            continue
+        try:
+            with open(os.path.join(path, "cgroup.kill"), "w") as f:
+                f.write("1")
+        except OSError:
+            pass
+        for _ in range(100):
+            try:
+                os.rmdir(path)
+                break
+            except OSError:
+                time.sleep(0.01)
+    try:
+        os.rmdir(base)
+    except OSError:
+        pass
 
 
 def log_time(line):
