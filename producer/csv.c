@@ -172,9 +172,7 @@ static int symbol_field(const struct field *x, char out[STK_NAME_MAX + 1])
 int stk_csv_parse_row(const char *line, size_t len, enum stk_time_unit unit, bool first,
                       struct stk_csv_row *row, const char **why)
 {
-    struct field fld[CSV_FIELDS_MAX];
-    const char *f[CSV_FIELDS_MAX];
-    size_t fl[CSV_FIELDS_MAX];
+    struct field fld[CSV_FIELDS_MAX] = {{0}};
     const char *end = line + len;
     if (len && end[-1] == '\r')
         end--;
@@ -182,13 +180,9 @@ int stk_csv_parse_row(const char *line, size_t len, enum stk_time_unit unit, boo
     if (r < 0)
         return r;
     size_t nf = (size_t)r;
-    for (size_t i = 0; i < nf; i++) {
-        f[i] = fld[i].s;
-        fl[i] = fld[i].n;
-    }
     struct stk_csv_row out;
     memset(&out, 0, sizeof(out));
-    if (fl[0] == 0 || !stk_scan_digit(f[0][0])) {
+    if (fld[0].n == 0 || !stk_scan_digit(fld[0].s[0])) {
         if (first) /* a header: "timestamp,symbol,price,volume" */
             return -ENOMSG;
         *why = "timestamp is not a number";
@@ -198,7 +192,7 @@ int stk_csv_parse_row(const char *line, size_t len, enum stk_time_unit unit, boo
         *why = "too few fields (timestamp,symbol,price,volume[,bid,ask,bid_size,ask_size])";
         return -EINVAL;
     }
-    r = parse_ts(f[0], fl[0], unit, &out.q.src_ts_ns);
+    r = parse_ts(fld[0].s, fld[0].n, unit, &out.q.src_ts_ns);
     if (r < 0) {
         *why = r == -ERANGE ? "timestamp out of range (after 2554-07-21)" : "bad timestamp";
         return -EINVAL;
@@ -207,34 +201,34 @@ int stk_csv_parse_row(const char *line, size_t len, enum stk_time_unit unit, boo
         *why = "bad symbol (1..31 printable ASCII, no spaces)";
         return -EINVAL;
     }
-    if (stk_decimal_parse(f[2], fl[2], &out.q.price) < 0) {
+    if (stk_decimal_parse(fld[2].s, fld[2].n, &out.q.price) < 0) {
         *why = "bad price (a decimal with at most 8 decimals)";
         return -EINVAL;
     }
-    if (stk_scan_u64(f[3], fl[3], UINT64_MAX, &out.q.volume) < 0) {
+    if (stk_scan_u64(fld[3].s, fld[3].n, UINT64_MAX, &out.q.volume) < 0) {
         *why = "bad volume (an unsigned integer)";
         return -EINVAL;
     }
     out.q.bid = out.q.price;
     out.q.ask = out.q.price;
-    if (nf > 4 && fl[4] && stk_decimal_parse(f[4], fl[4], &out.q.bid) < 0) {
+    if (nf > 4 && fld[4].n && stk_decimal_parse(fld[4].s, fld[4].n, &out.q.bid) < 0) {
         *why = "bad bid";
         return -EINVAL;
     }
-    if (nf > 5 && fl[5] && stk_decimal_parse(f[5], fl[5], &out.q.ask) < 0) {
+    if (nf > 5 && fld[5].n && stk_decimal_parse(fld[5].s, fld[5].n, &out.q.ask) < 0) {
         *why = "bad ask";
         return -EINVAL;
     }
     uint64_t v;
-    if (nf > 6 && fl[6]) {
-        if (stk_scan_u64(f[6], fl[6], UINT32_MAX, &v) < 0) {
+    if (nf > 6 && fld[6].n) {
+        if (stk_scan_u64(fld[6].s, fld[6].n, UINT32_MAX, &v) < 0) {
             *why = "bad bid_size (an integer up to 4294967295)";
             return -EINVAL;
         }
         out.q.bid_size = (uint32_t)v;
     }
-    if (nf > 7 && fl[7]) {
-        if (stk_scan_u64(f[7], fl[7], UINT32_MAX, &v) < 0) {
+    if (nf > 7 && fld[7].n) {
+        if (stk_scan_u64(fld[7].s, fld[7].n, UINT32_MAX, &v) < 0) {
             *why = "bad ask_size (an integer up to 4294967295)";
             return -EINVAL;
         }

@@ -59,7 +59,7 @@ static void setup(void)
                    stk_sym_add(fx.w, "MSFT") == 2,
                "stk_sym_add");
     for (int i = 0; i < 6; i++)
-        publish(i & 1 ? 2 : 0, 18925000000 + i * 1000000);
+        publish(i & 1 ? 2 : 0, 18925000000 + (int64_t)i * 1000000);
     fx.ready = true;
     atexit(cleanup);
     stk_log_init("fuzz", STK_LOG_ERROR, STK_LOG_TEXT);
