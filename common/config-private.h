@@ -87,8 +87,9 @@ struct stk_config {
         int restart;              /* STK_RESTART_*: [program.*] default (built-ins: always) */
         int64_t ready_timeout_ms; /* not ready this long after start: logged; 0 = off */
         char *pidfile;
-        char *status_file; /* default pidfile + ".status" */
-        char *bindir;      /* NULL: beside our executable, build tree, PATH */
+        char *status_file;    /* default pidfile + ".status" */
+        char *control_socket; /* default pidfile + ".sock" */
+        char *bindir;         /* NULL: beside our executable, build tree, PATH */
     } supervisor;
 
     struct {

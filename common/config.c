@@ -89,6 +89,7 @@ static const struct key keys[] = {
     {"supervisor", "ready_timeout_ms", K_I64, F(supervisor.ready_timeout_ms), 0, 86400000},
     {"supervisor", "pidfile", K_STR, F(supervisor.pidfile), 0, 0},
     {"supervisor", "status_file", K_STR, F(supervisor.status_file), 0, 0},
+    {"supervisor", "control_socket", K_STR, F(supervisor.control_socket), 0, 0},
     {"supervisor", "bindir", K_STR, F(supervisor.bindir), 0, 0},
     {"log", "level", K_LEVEL, F(log.level), 0, 0},
     {"log", "format", K_FORMAT, F(log.format), 0, 0},
@@ -245,7 +246,8 @@ int stk_config_defaults(struct stk_config *c)
     c->supervisor.restart = STK_RESTART_ALWAYS;
     c->supervisor.ready_timeout_ms = 10000;
     c->supervisor.pidfile = strdup("/tmp/seqtick.pid");
-    c->supervisor.status_file = NULL; /* derived from pidfile after loading */
+    c->supervisor.status_file = NULL;    /* derived from pidfile after loading */
+    c->supervisor.control_socket = NULL; /* the same */
     c->supervisor.bindir = NULL;
     c->log.level = STK_LOG_INFO;
     c->log.format = STK_LOG_TEXT;
@@ -759,6 +761,12 @@ static int finish(struct ctx *x, const char *origin, char *err)
         if (!(c->supervisor.status_file = malloc(n)))
             return -ENOMEM;
         snprintf(c->supervisor.status_file, n, "%s.status", c->supervisor.pidfile);
+    }
+    if (!c->supervisor.control_socket) {
+        size_t n = strlen(c->supervisor.pidfile) + sizeof(".sock");
+        if (!(c->supervisor.control_socket = malloc(n)))
+            return -ENOMEM;
+        snprintf(c->supervisor.control_socket, n, "%s.sock", c->supervisor.pidfile);
     }
     return 0;
 }

@@ -4,7 +4,9 @@
 #ifndef SEQTICK_UTIL_PRIVATE_H
 #define SEQTICK_UTIL_PRIVATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Exit codes, s6 style: 0 ok, 100 usage or bad config, 111 system error. */
@@ -25,6 +27,16 @@ ssize_t stk_read_retry(int fd, void *buf, size_t len);
 /* If $SEQTICK_READY_FD names an open fd: write "\n" to it, close it, unset
  * the variable. Returns 1 if notified, 0 if there was no such fd, -errno. */
 int stk_ready_notify(void);
+
+/* Start time of process pid in clock ticks after boot (/proc/PID/stat field
+ * 22): with the pid, it names one process for good (a reused pid has a later
+ * start). Returns 0 and *ret_ticks, -ESRCH if there is no such process or it
+ * is a zombie, or -errno of reading /proc. */
+int stk_proc_start(pid_t pid, uint64_t *ret_ticks);
+
+/* True if pid is a live process (not a zombie) whose start time is
+ * start_ticks (0: any start; for records that lack it). */
+bool stk_proc_alive(pid_t pid, uint64_t start_ticks);
 
 /* Find the program `name` as the stack does: beside our own executable
  * (/proc/self/exe), then in the build tree's sibling folder

@@ -53,6 +53,48 @@ int stk_ready_notify(void)
     return r < 0 ? r : 1;
 }
 
+int stk_proc_start(pid_t pid, uint64_t *ret_ticks)
+{
+    char path[64], buf[1024];
+    if (pid <= 0)
+        return -ESRCH;
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? -ESRCH : -errno;
+    ssize_t n = stk_read_retry(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return n < 0 ? (int)n : -ESRCH;
+    buf[n] = 0;
+    /* The name (field 2) may hold anything, ')' included: after the last. */
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ')
+        return -EBADMSG;
+    p += 2;
+    if (*p == 'Z' || *p == 'X')
+        return -ESRCH;
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p, ' ');
+        if (!p)
+            return -EBADMSG;
+        p++;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long t = strtoull(p, &end, 10);
+    if (errno || end == p)
+        return -EBADMSG;
+    *ret_ticks = t;
+    return 0;
+}
+
+bool stk_proc_alive(pid_t pid, uint64_t start_ticks)
+{
+    uint64_t t;
+    return stk_proc_start(pid, &t) == 0 && (start_ticks == 0 || t == start_ticks);
+}
+
 static int executable(const char *path)
 {
     struct stat st;

@@ -60,8 +60,16 @@ static void render_child(FILE *f, const struct stk_child *c)
 
 void stk_status_render(FILE *f, const struct stk_sup *sup, uint64_t now_ns)
 {
-    fprintf(f, "{\"supervisor_pid\":%ld,\"started_ns\":%llu,\"updated_ns\":%llu,\"config\":",
-            (long)getpid(), (unsigned long long)sup->started_ns, (unsigned long long)now_ns);
+    /* With the pid, our start time tells a reader whether we still run: a
+     * reused pid has another (stk_proc_alive). */
+    static uint64_t start_ticks;
+    if (!start_ticks)
+        (void)stk_proc_start(getpid(), &start_ticks);
+    fprintf(f,
+            "{\"supervisor_pid\":%ld,\"supervisor_start_ticks\":%llu,\"started_ns\":%llu,"
+            "\"updated_ns\":%llu,\"config\":",
+            (long)getpid(), (unsigned long long)start_ticks, (unsigned long long)sup->started_ns,
+            (unsigned long long)now_ns);
     stk_json_string(f, sup->config_path);
     fputs(",\"shm\":", f);
     stk_json_string(f, sup->cfg.shm.name);

@@ -225,6 +225,9 @@ void stk_sup_changed(struct stk_sup *sup)
     }
     bool became = all && !sup->all_ready && !sup->stopping;
     sup->all_ready = all;
+    /* What led here is in the log before the file says so (best effort: a
+     * stalled reader keeps it buffered). */
+    (void)stk_log_flush();
     /* The file first: whoever hears "ready" finds it saying so. */
     int r = stk_status_write(sup);
     if (r < 0 && r != last_err)
@@ -240,6 +243,7 @@ void stk_sup_changed(struct stk_sup *sup)
         sup->notified_ready = true;
         stk_info("producer and server ready, %.3f s after start: READY=1",
                  (double)(stk_now_ns() - sup->started_ns) / 1e9);
+        (void)stk_log_flush();
         notify(sup, "READY=1");
     }
     check_done(sup);
@@ -316,6 +320,7 @@ static void reload(struct stk_sup *sup)
         return;
     }
     stk_info("reload: %s is valid; applying it", sup->config_path);
+    sup->reloads++;
     stk_log_init(STK_SUP_PROG, nc.log.level, nc.log.format);
     if (strcmp(nc.supervisor.status_file, sup->status_path)) {
         char *s = strdup(nc.supervisor.status_file);
@@ -495,6 +500,15 @@ static void term_cb(struct ev_loop *loop, ev_signal *w, int revents)
     stop_all(sup);
 }
 
+int stk_sup_reload(struct stk_sup *sup)
+{
+    unsigned long before = sup->reloads;
+    if (sup->stopping)
+        return -ECANCELED;
+    reload(sup);
+    return sup->reloads != before ? 0 : -EINVAL;
+}
+
 static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
     struct stk_sup *sup = w->data;
@@ -515,6 +529,89 @@ static void any_child_cb(struct ev_loop *loop, ev_child *w, int revents)
     check_done(sup);
 }
 
+/* ---- our own log: buffered, never blocking ------------------------------- */
+
+#define LOG_BUFFER (1u << 20)           /* what a stalled stderr reader may cost */
+#define LOG_HIGH_WATER (LOG_BUFFER / 2) /* children's pipes wait above this */
+#define LOG_LOW_WATER (LOG_BUFFER / 8)  /* ... until it is back under this */
+#define LOG_STALL_S 1.0                 /* no progress this long: the reader is stalled */
+#define LOG_CHECK_S 0.25
+#define LOG_EXIT_WAIT_MS 200 /* at exit, per step of a reader's progress */
+
+/* Write what is held; pace the children by what is left. A reader that took
+ * nothing for LOG_STALL_S is stalled: then the children are read again and
+ * what does not fit is dropped (and counted), so no child blocks on a log
+ * nobody reads. */
+static void log_drain(struct stk_sup *sup)
+{
+    size_t before = stk_log_pending();
+    long left = stk_log_flush();
+    size_t pending = left > 0 ? (size_t)left : 0;
+    ev_tstamp now = ev_now(sup->loop);
+    if (pending == 0 || pending < before)
+        sup->log_progress = now;
+    bool stalled = now - sup->log_progress > LOG_STALL_S;
+    bool pause =
+        !stalled && (pending > LOG_HIGH_WATER || (sup->log_paused && pending > LOG_LOW_WATER));
+    if (pause != sup->log_paused) {
+        sup->log_paused = pause;
+        stk_out_pace(pause);
+    }
+    if (sup->log_fd >= 0) {
+        if (pending && !ev_is_active(&sup->w_log))
+            ev_io_start(sup->loop, &sup->w_log);
+        else if (!pending && ev_is_active(&sup->w_log))
+            ev_io_stop(sup->loop, &sup->w_log);
+    }
+    if (pending && !ev_is_active(&sup->w_log_check))
+        ev_timer_start(sup->loop, &sup->w_log_check);
+    else if (!pending && ev_is_active(&sup->w_log_check))
+        ev_timer_stop(sup->loop, &sup->w_log_check);
+}
+
+static void log_prep_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    log_drain(w->data);
+}
+
+static void log_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    log_drain(w->data);
+}
+
+static void log_check_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    log_drain(w->data);
+}
+
+static void log_async_start(struct stk_sup *sup)
+{
+    int r = stk_log_async_begin(LOG_BUFFER, &sup->log_fd);
+    if (r < 0) {
+        sup->log_fd = -1;
+        stk_warn("unable to make the log non-blocking: %s; a stalled stderr reader would stall "
+                 "the supervisor",
+                 strerror(-r));
+        return;
+    }
+    sup->log_progress = ev_now(sup->loop);
+    ev_prepare_init(&sup->w_log_prep, log_prep_cb);
+    ev_io_init(&sup->w_log, log_io_cb, sup->log_fd >= 0 ? sup->log_fd : 0, EV_WRITE);
+    ev_timer_init(&sup->w_log_check, log_check_cb, LOG_CHECK_S, LOG_CHECK_S);
+    sup->w_log_prep.data = sup->w_log.data = sup->w_log_check.data = sup;
+    ev_prepare_start(sup->loop, &sup->w_log_prep);
+}
+
+static void log_async_stop(struct stk_sup *sup)
+{
+    if (sup->loop) {
+        ev_prepare_stop(sup->loop, &sup->w_log_prep);
+        ev_io_stop(sup->loop, &sup->w_log);
+        ev_timer_stop(sup->loop, &sup->w_log_check);
+    }
+    stk_log_async_end(LOG_EXIT_WAIT_MS);
+}
+
 /* ---- start-up ------------------------------------------------------------ */
 
 static int pidfile_lock(struct stk_sup *sup)
@@ -523,8 +620,7 @@ static int pidfile_lock(struct stk_sup *sup)
     for (int attempt = 0; attempt < 8; attempt++) {
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0) {
-            fprintf(stderr, STK_SUP_PROG ": fatal: unable to open '%s': %s\n", path,
-                    strerror(errno));
+            stk_error("fatal: unable to open pidfile '%s': %s", path, strerror(errno));
             return STK_EXIT_SYSTEM;
         }
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -535,13 +631,11 @@ static int pidfile_lock(struct stk_sup *sup)
             buf[strcspn(buf, "\n")] = 0;
             close(fd);
             if (e == EWOULDBLOCK)
-                fprintf(stderr,
-                        STK_SUP_PROG ": fatal: another supervisor (pid %s) holds the lock on "
-                                     "'%s'; refusing to start\n",
-                        buf[0] ? buf : "?", path);
+                stk_error("fatal: another supervisor (pid %s) holds the lock on '%s'; refusing "
+                          "to start",
+                          buf[0] ? buf : "?", path);
             else
-                fprintf(stderr, STK_SUP_PROG ": fatal: unable to lock '%s': %s\n", path,
-                        strerror(e));
+                stk_error("fatal: unable to lock '%s': %s", path, strerror(e));
             return STK_EXIT_SYSTEM;
         }
         /* The holder before us may have unlinked the file after we opened
@@ -558,7 +652,7 @@ static int pidfile_lock(struct stk_sup *sup)
         }
         close(fd);
     }
-    fprintf(stderr, STK_SUP_PROG ": fatal: unable to lock '%s': it keeps being replaced\n", path);
+    stk_error("fatal: unable to lock '%s': it keeps being replaced", path);
     return STK_EXIT_SYSTEM;
 }
 
@@ -628,6 +722,8 @@ int stk_sup_init(struct stk_sup *sup, const char *config_path)
     char err[STK_CONF_ERR_MAX];
     memset(sup, 0, sizeof(*sup));
     sup->pid_fd = -1;
+    sup->log_fd = -1;
+    sup->ctl_fd = -1;
     sup->started_ns = stk_now_ns();
 
     int r = stk_config_load(config_path, &sup->cfg, err);
@@ -679,6 +775,9 @@ int stk_sup_init(struct stk_sup *sup, const char *config_path)
     ev_signal_start(sup->loop, &sup->w_int);
     ev_signal_start(sup->loop, &sup->w_hup);
     ev_child_start(sup->loop, &sup->w_any);
+    log_async_start(sup);
+    if ((r = stk_ctl_open(sup)) != 0)
+        return r;
 
     struct stk_policy base = base_policy(&sup->cfg);
     char *pd = stk_reload_digest(sup->config_path, producer_sections);
@@ -700,8 +799,9 @@ int stk_sup_init(struct stk_sup *sup, const char *config_path)
     if ((r = stk_tree_init(sup)) != 0)
         return r;
     stk_watchdog_setup(sup);
-    stk_info("supervising %zu children (config %s, pidfile %s, status %s)", sup->nchildren,
-             sup->config_path, sup->cfg.supervisor.pidfile, sup->status_path);
+    stk_info("supervising %zu children (config %s, pidfile %s, status %s, control %s)",
+             sup->nchildren, sup->config_path, sup->cfg.supervisor.pidfile, sup->status_path,
+             sup->ctl_path ? sup->ctl_path : "none");
     for (size_t i = 0; i < sup->nchildren; i++)
         stk_child_event(sup->children[i], STK_CE_START);
     return 0;
@@ -716,6 +816,8 @@ static void cleanup(struct stk_sup *sup)
     sup->nchildren = 0;
     stk_out_close_all();
     stk_tree_fini(sup);
+    stk_ctl_close(sup);
+    log_async_stop(sup);
     if (sup->loop) {
         ev_signal_stop(sup->loop, &sup->w_term);
         ev_signal_stop(sup->loop, &sup->w_int);
@@ -757,6 +859,7 @@ int stk_sup_run(struct stk_sup *sup)
             stk_info("segment %s closed and kept", sup->cfg.shm.name);
         }
     }
+    stk_ctl_close(sup);
     (void)unlink(sup->status_path);
     /* Still holding the lock, so nobody else's pidfile is removed. */
     (void)unlink(sup->cfg.supervisor.pidfile);

@@ -190,6 +190,20 @@ struct stk_sup {
     size_t nscan, capscan;
     uint64_t scan_mono; /* when (0: never) */
     ev_timer w_scan;    /* pgroup mode: re-reads the trees every second */
+
+    /* Our own log, buffered and never blocking (output.c paces children). */
+    int log_fd;             /* stderr as a pipe/tty/socket to wait on, -1 */
+    bool log_paused;        /* children's pipes held: the log is over high water */
+    ev_tstamp log_progress; /* ev_now() when the log last drained something */
+    ev_prepare w_log_prep;  /* before each poll: write what this iteration logged */
+    ev_io w_log;            /* stderr writable again */
+    ev_timer w_log_check;   /* while bytes are held: notices a stalled reader */
+
+    /* control.c: the control socket */
+    unsigned long reloads; /* reloads applied (a refused one does not count) */
+    int ctl_fd;            /* listening socket, -1 */
+    char *ctl_path;        /* its path, removed at exit */
+    ev_io w_ctl;
 };
 
 /* ---- child.c: policy (pure) and the per-child state machine ------------- */
@@ -322,6 +336,11 @@ void stk_out_detach(struct stk_outpipe *o);
  * them all. */
 void stk_out_close_all(void);
 
+/* The supervisor's log is (true) or is no longer (false) over its high
+ * water: stop or resume reading every child's pipe, so a flood waits in the
+ * flooding child's pipe instead of in our memory. */
+void stk_out_pace(bool log_over_high_water);
+
 /* ---- status.c ------------------------------------------------------------ */
 
 /* Append s to f as a JSON string (with quotes). */
@@ -342,7 +361,24 @@ int stk_status_write(const struct stk_sup *sup);
  * or NULL (ENOMEM or unreadable file: then nothing compares equal). */
 char *stk_reload_digest(const char *path, const char *const sections[]);
 
+/* ---- control.c ----------------------------------------------------------- */
+
+/* Create the control socket at supervisor.control_socket (mode 0600; a
+ * socket already there is a dead supervisor's, as we hold the pidfile lock,
+ * and is replaced; anything else there is refused) and serve it on the
+ * loop. Logs its own errors. Returns 0 or the exit code to leave with. */
+int stk_ctl_open(struct stk_sup *sup);
+
+/* Close the socket and every connection, and remove the socket file if it
+ * is still the one we created. */
+void stk_ctl_close(struct stk_sup *sup);
+
 /* ---- supervisor.c -------------------------------------------------------- */
+
+/* Re-read and apply the configuration, as SIGHUP does. Returns 0 if it was
+ * applied, -EINVAL if it was refused (logged; the running one is kept),
+ * -ECANCELED while stopping. */
+int stk_sup_reload(struct stk_sup *sup);
 
 /* Load the config, lock the pidfile, create/re-open the segment, set up the
  * loop and start every child. Logs its own errors. Returns 0 or the exit

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* cli_status.c — `seqtick status`: the supervisor's status file (JSON, parsed
- * with jsmn) and the segment header's figures. A missing status file is not
- * an error (the stack may run without a supervisor); a missing segment is. */
+/* cli_status.c — `seqtick status`: the supervisor's live status (from its
+ * control socket; else its status file, which says whether it is stale), as
+ * JSON parsed with jsmn, and the segment header's figures. A missing status
+ * is not an error (the stack may run without a supervisor); a missing
+ * segment is. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define JSMN_STATIC
@@ -21,13 +24,24 @@ struct status {
     char *text;
     jsmntok_t *tok;
     int ntok;
+    bool live;  /* from the running supervisor's control socket */
+    bool alive; /* the supervisor it names runs (pid and start time) */
 };
 
-/* Read and parse the status file. Returns 0, -ENOENT (no file), -EBADMSG
- * (not a JSON object), or -errno. */
-static int status_load(const char *path, struct status *st)
+static int status_parse(struct status *st, size_t len);
+
+/* The live status from the control socket, else the status file. Returns 0,
+ * -ENOENT (neither), -EBADMSG (not a JSON object), or -errno. */
+static int status_load(const struct stk_cli *cli, struct status *st)
 {
+    char *reply = NULL;
     memset(st, 0, sizeof(*st));
+    if (stk_cli_ctl_request(cli->control_socket, "status", &reply) == 0) {
+        st->text = reply;
+        st->live = true;
+        return status_parse(st, strlen(reply));
+    }
+    const char *path = cli->status_file;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
@@ -48,6 +62,11 @@ static int status_load(const char *path, struct status *st)
     }
     close(fd);
     st->text[len] = 0;
+    return status_parse(st, len);
+}
+
+static int status_parse(struct status *st, size_t len)
+{
     jsmn_parser p;
     jsmn_init(&p);
     int n = jsmn_parse(&p, st->text, len, NULL, 0);
@@ -138,23 +157,42 @@ static const char *ago(uint64_t ns, uint64_t now, char *buf, size_t size)
     return stk_cli_age(now > ns ? now - ns : 0, buf, size);
 }
 
-static bool pid_alive(uint64_t pid)
+/* The producer the header names runs: the pid is a live process that
+ * started no later than the header's producer_start_ns (a reused pid is a
+ * younger process). Process start times count from boot, in clock ticks. */
+static bool producer_alive(uint32_t pid, uint64_t start_ns)
 {
-    return pid > 0 && pid < (1u << 22) && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+    uint64_t ticks;
+    if (pid == 0 || stk_proc_start((pid_t)pid, &ticks) < 0)
+        return false;
+    struct timespec rt, bt;
+    long hz = sysconf(_SC_CLK_TCK);
+    if (start_ns == 0 || hz <= 0 || clock_gettime(CLOCK_REALTIME, &rt) < 0 ||
+        clock_gettime(CLOCK_BOOTTIME, &bt) < 0)
+        return true;
+    double boot_s = (double)rt.tv_sec + rt.tv_nsec / 1e9 - (double)bt.tv_sec - bt.tv_nsec / 1e9;
+    double started_s = boot_s + (double)ticks / (double)hz;
+    return started_s <= (double)start_ns / 1e9 + 2.0; /* tick and clock-step slack */
 }
 
-static void print_status_text(const struct status *st, const char *path, uint64_t now)
+static void print_status_text(const struct status *st, const struct stk_cli *cli, uint64_t now)
 {
     char b1[256], b2[32], b3[32];
     uint64_t spid = num(st, member(st, 0, "supervisor_pid"));
-    printf("supervisor pid %llu (%s), up %s, all ready: %s\n", (unsigned long long)spid,
-           pid_alive(spid) ? "running" : "not running: stale status file",
-           ago(num(st, member(st, 0, "started_ns")), now, b2, sizeof(b2)),
-           boolean(st, member(st, 0, "all_ready")) ? "yes" : "no");
+    if (st->alive)
+        printf("supervisor pid %llu (running), up %s, all ready: %s\n", (unsigned long long)spid,
+               ago(num(st, member(st, 0, "started_ns")), now, b2, sizeof(b2)),
+               boolean(st, member(st, 0, "all_ready")) ? "yes" : "no");
+    else
+        printf("supervisor pid %llu not running: STALE status file, children unknown\n",
+               (unsigned long long)spid);
     printf("  config %s, shm %s\n", text(st, member(st, 0, "config"), b1, sizeof(b1)),
            text(st, member(st, 0, "shm"), b3, sizeof(b3)));
-    printf("  status file %s, updated %s ago\n", path,
-           ago(num(st, member(st, 0, "updated_ns")), now, b2, sizeof(b2)));
+    if (st->live)
+        printf("  live from %s\n", cli->control_socket);
+    else
+        printf("  status file %s, updated %s ago\n", cli->status_file,
+               ago(num(st, member(st, 0, "updated_ns")), now, b2, sizeof(b2)));
     int ch = member(st, 0, "children");
     if (ch < 0 || st->tok[ch].type != JSMN_ARRAY)
         return;
@@ -175,6 +213,13 @@ static void print_status_text(const struct status *st, const char *path, uint64_
                 snprintf(last, sizeof(last), "?");
         } else {
             snprintf(last, sizeof(last), "-");
+        }
+        if (!st->alive) {
+            /* What a dead supervisor last wrote: nobody knows now. */
+            printf("%-16s %-9s %8s %9s %9s %9s %6s  %s\n",
+                   text(st, member(st, c, "name"), name, 64), "unknown", "-", "-", "-", "-", "-",
+                   "-");
+            continue;
         }
         printf("%-16s %-9s %8llu %9llu %9s %9s %6s  %s\n",
                text(st, member(st, c, "name"), name, 64),
@@ -202,7 +247,7 @@ static void print_segment_text(struct stk_seg *seg, const char *name)
            last ? stk_cli_age(now > last ? now - last : 0, a1, sizeof(a1)) : "never");
     uint32_t pid = atomic_load(&h->producer_pid);
     printf("  producer pid %u (%s), heartbeat %s ago, restarts %u\n", pid,
-           pid && pid_alive(pid) ? "running" : "not running",
+           producer_alive(pid, atomic_load(&h->producer_start_ns)) ? "running" : "not running",
            stk_cli_age(stk_seg_heartbeat_age_ns(seg), a2, sizeof(a2)),
            atomic_load(&h->producer_restarts));
     printf(
@@ -228,7 +273,7 @@ static void print_segment_json(struct stk_seg *seg, const char *name)
            stk_cli_state_name(atomic_load(&h->state)), stk_seg_replaced(seg) ? "true" : "false",
            stk_seg_nsymbols(seg), h->capacity, h->history, (unsigned long long)stk_seg_epoch(seg),
            (unsigned long long)atomic_load(&h->last_update_ns), pid,
-           pid && pid_alive(pid) ? "true" : "false");
+           producer_alive(pid, atomic_load(&h->producer_start_ns)) ? "true" : "false");
     if (age == UINT64_MAX)
         printf("null");
     else
@@ -249,7 +294,10 @@ static void print_segment_json(struct stk_seg *seg, const char *name)
 int stk_cli_status(struct stk_cli *cli)
 {
     struct status st;
-    int sr = status_load(cli->status_file, &st);
+    int sr = status_load(cli, &st);
+    if (sr == 0)
+        st.alive = st.live || stk_proc_alive((pid_t)num(&st, member(&st, 0, "supervisor_pid")),
+                                             num(&st, member(&st, 0, "supervisor_start_ticks")));
     struct stk_seg *seg = NULL;
     int r = stk_seg_open(cli->shm, &seg);
     uint64_t now = stk_cli_now_ns();
@@ -259,8 +307,9 @@ int stk_cli_status(struct stk_cli *cli)
         printf(",\"supervisor\":");
         if (sr == 0 && st.tok) {
             printf("%.*s", st.tok[0].end - st.tok[0].start, st.text + st.tok[0].start);
-            printf(",\"supervisor_alive\":%s",
-                   pid_alive(num(&st, member(&st, 0, "supervisor_pid"))) ? "true" : "false");
+            printf(",\"supervisor_alive\":%s,\"source\":\"%s\",\"stale\":%s",
+                   st.alive ? "true" : "false", st.live ? "socket" : "file",
+                   st.alive ? "false" : "true");
         } else {
             printf("null,\"supervisor_alive\":null,\"status_error\":");
             stk_cli_json_str(stdout, sr == -EBADMSG ? "not a JSON object" : strerror(-sr));
@@ -277,7 +326,7 @@ int stk_cli_status(struct stk_cli *cli)
         printf("}\n");
     } else {
         if (sr == 0)
-            print_status_text(&st, cli->status_file, now);
+            print_status_text(&st, cli, now);
         else if (sr == -ENOENT)
             printf("no supervisor status (%s does not exist)\n", cli->status_file);
         else

@@ -15,6 +15,7 @@
 
 #define DEFAULT_SHM "/seqtick"
 #define DEFAULT_STATUS "/tmp/seqtick.pid.status"
+#define DEFAULT_SOCKET "/tmp/seqtick.pid.sock"
 
 static const struct {
     const char *name;
@@ -22,7 +23,11 @@ static const struct {
     int min_args, max_args;
     const char *what;
 } cmds[] = {
-    {"status", stk_cli_status, 0, 0, "supervisor status file and segment header figures"},
+    {"status", stk_cli_status, 0, 0, "supervisor status (live, else its file) and segment figures"},
+    {"restart", stk_cli_control, 1, 1, "restart NAME: stop a supervised program, start it again"},
+    {"stop", stk_cli_control, 1, 1, "stop NAME: stop a program and leave it stopped"},
+    {"start", stk_cli_control, 1, 1, "start NAME: start a stopped, failed or done program"},
+    {"reload", stk_cli_control, 0, 0, "re-read the configuration (as SIGHUP does)"},
     {"quotes", stk_cli_quotes, 0, 0, "table of every latest quote"},
     {"get", stk_cli_get, 1, 1, "get SYMBOL: one latest quote"},
     {"history", stk_cli_history, 1, 2, "history SYMBOL [N]: the last N ticks (default 20)"},
@@ -40,13 +45,16 @@ static void usage(FILE *f)
                "  -s, --shm NAME      segment name (default: config, else " DEFAULT_SHM ")\n"
                "      --status-file F supervisor status file (default: config, else\n"
                "                      " DEFAULT_STATUS ")\n"
+               "      --socket PATH   supervisor control socket (default: config, else\n"
+               "                      " DEFAULT_SOCKET ")\n"
                "  -j, --json          JSON output (top: one object per refresh)\n"
                "      --once          top: print one frame and exit\n"
                "  -n, --iterations N  top: N frames, then exit\n"
                "  -i, --interval MS   top: refresh period (default 1000)\n"
                "  -h, --help, -V, --version\n"
-               "exit: 0 ok, 1 unknown ticker or no quote, 100 usage, 111 no segment or system "
-               "error\n");
+               "exit: 0 ok, 1 unknown ticker or no quote, 100 usage (or a request the\n"
+               "      supervisor refused: unknown name), 111 no segment, supervisor not\n"
+               "      reachable, or system error\n");
 }
 
 uint64_t stk_cli_now_ns(void)
@@ -113,11 +121,12 @@ static long parse_long(const char *s, const char *what, long min)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_ONCE = 256, OPT_STATUS };
+    enum { OPT_ONCE = 256, OPT_STATUS, OPT_SOCKET };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"shm", required_argument, NULL, 's'},
         {"status-file", required_argument, NULL, OPT_STATUS},
+        {"socket", required_argument, NULL, OPT_SOCKET},
         {"json", no_argument, NULL, 'j'},
         {"once", no_argument, NULL, OPT_ONCE},
         {"iterations", required_argument, NULL, 'n'},
@@ -127,7 +136,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct stk_cli cli = {.interval_ms = 1000, .freshness_ms = 5000};
-    const char *shm_opt = NULL, *status_opt = NULL;
+    const char *shm_opt = NULL, *status_opt = NULL, *socket_opt = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "c:s:jn:i:hV", opts, NULL)) != -1) {
         switch (c) {
@@ -139,6 +148,9 @@ int main(int argc, char **argv)
             break;
         case OPT_STATUS:
             status_opt = optarg;
+            break;
+        case OPT_SOCKET:
+            socket_opt = optarg;
             break;
         case 'j':
             cli.json = true;
@@ -180,6 +192,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return STK_EXIT_USAGE;
     }
+    cli.command = name;
     cli.argc = argc - optind - 1;
     cli.argv = argv + optind + 1;
     if (cli.argc < cmds[i].min_args || cli.argc > cmds[i].max_args) {
@@ -206,6 +219,9 @@ int main(int argc, char **argv)
     cli.status_file = status_opt  ? status_opt
                       : have_conf ? conf.supervisor.status_file
                                   : DEFAULT_STATUS;
+    cli.control_socket = socket_opt  ? socket_opt
+                         : have_conf ? conf.supervisor.control_socket
+                                     : DEFAULT_SOCKET;
     int rc = cmds[i].fn(&cli);
     if (have_conf)
         stk_config_free(&conf);
