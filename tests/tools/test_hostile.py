@@ -439,7 +439,7 @@ except seqtick.NoSegmentError:
 
 
 class Stale(Base):
-    """Issue 11: the same frozen producer is stale for the server, the CLI
+    """One freshness rule: the same frozen producer is stale for the server, the CLI
     and the Python client (one library call)."""
 
     def readers(self, srv, c):
