@@ -49,6 +49,23 @@ class Docs(unittest.TestCase):
                 continue
         self.assertEqual(bad, [])
 
+    def test_no_words_only_the_builders_understand(self):
+        # where a sentence came from ("issue 11", "the issue's target",
+        # "seed 004's consumer") means nothing to a reader of the tree
+        insider = re.compile(r"\b[Ii]ssue \d+\b|\bthe issue'?s?\b|\bseed \d{3}\b")
+        bad = []
+        for rel in tree_files():
+            if rel.startswith("tests/fuzz/") or rel == "tests/scripts/test_docs.py":
+                continue  # fuzz corpora are bytes, not prose; this file names the words
+            try:
+                with open(os.path.join(SRC, rel), encoding="utf-8") as f:
+                    for n, line in enumerate(f, 1):
+                        if insider.search(line):
+                            bad.append(f"{rel}:{n}: {line.strip()}")
+            except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
+                continue
+        self.assertEqual(bad, [])
+
     def test_readme_first_screen(self):
         first = "\n".join(readme().splitlines()[:24])
         self.assertRegex(first, r"(?m)^scripts/run\b")
