@@ -18,6 +18,7 @@ static const struct {
     {"server", stk_bench_server, "NDJSON vs Redis RESP: requests/s, p50/p99/p99.9"},
     {"restart", stk_bench_restart, "supervisor restart latency after kill -9"},
     {"latency", stk_bench_latency, "producer write -> reader observes (spin and futex)"},
+    {"supervisor", stk_bench_supervisor, "supervisor CPU and RSS while a child floods `yes`"},
 };
 
 static void usage(FILE *f)

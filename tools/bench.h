@@ -9,5 +9,6 @@ int stk_bench_producer(int argc, char **argv);
 int stk_bench_server(int argc, char **argv);
 int stk_bench_restart(int argc, char **argv);
 int stk_bench_latency(int argc, char **argv);
+int stk_bench_supervisor(int argc, char **argv);
 
 #endif
