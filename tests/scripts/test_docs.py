@@ -52,7 +52,7 @@ class Docs(unittest.TestCase):
     def test_no_words_only_the_builders_understand(self):
         # where a sentence came from ("issue 11", "the issue's target",
         # "seed 004's consumer") means nothing to a reader of the tree
-        insider = re.compile(r"\b[Ii]ssue \d+\b|\bthe issue'?s?\b|\bseed \d{3}\b")
+        insider = re.compile(r"\b[Ii]ssue \d+\b|\b[Tt]he issue'?s?\b|\bseed \d{3}\b")
         bad = []
         for rel in tree_files():
             if rel.startswith("tests/fuzz/") or rel == "tests/scripts/test_docs.py":
