@@ -67,19 +67,28 @@ int stk_json_number_check(const char *s, size_t n)
 }
 
 #ifdef STK_JSON_HAVE_PARSER
-/* byte classes for the pre-scan: 0 plain, 1 '"', 2 '\\', 3 control, 4 opener,
- * 5 closer, 6 non-ASCII, 7 NUL */
-static const unsigned char cls_ascii[128] = {
-    [0] = 7,   [1] = 3,    [2] = 3,   [3] = 3,   [4] = 3,   [5] = 3,   [6] = 3,  [7] = 3,
-    [8] = 3,   [9] = 3,    [10] = 3,  [11] = 3,  [12] = 3,  [13] = 3,  [14] = 3, [15] = 3,
-    [16] = 3,  [17] = 3,   [18] = 3,  [19] = 3,  [20] = 3,  [21] = 3,  [22] = 3, [23] = 3,
-    [24] = 3,  [25] = 3,   [26] = 3,  [27] = 3,  [28] = 3,  [29] = 3,  [30] = 3, [31] = 3,
-    ['"'] = 1, ['\\'] = 2, ['{'] = 4, ['['] = 4, ['}'] = 5, [']'] = 5,
+/* Byte classes of the pre-scan, outside strings and inside them (0: a byte
+ * that needs nothing, the common case, skipped by a tight loop). Outside,
+ * control bytes and '\\' are jsmn's to refuse. */
+enum { C_PLAIN, C_QUOTE, C_BSLASH, C_CTRL, C_OPEN, C_CLOSE, C_HIGH, C_NUL };
+
+static const unsigned char out_cls[128] = {
+    [0] = C_NUL, ['"'] = C_QUOTE, ['{'] = C_OPEN, ['['] = C_OPEN, ['}'] = C_CLOSE, [']'] = C_CLOSE,
 };
 
-static inline unsigned char cls(unsigned char c)
+static const unsigned char in_cls[128] = {
+    [0] = C_NUL,   [1] = C_CTRL,  [2] = C_CTRL,    [3] = C_CTRL,      [4] = C_CTRL,  [5] = C_CTRL,
+    [6] = C_CTRL,  [7] = C_CTRL,  [8] = C_CTRL,    [9] = C_CTRL,      [10] = C_CTRL, [11] = C_CTRL,
+    [12] = C_CTRL, [13] = C_CTRL, [14] = C_CTRL,   [15] = C_CTRL,     [16] = C_CTRL, [17] = C_CTRL,
+    [18] = C_CTRL, [19] = C_CTRL, [20] = C_CTRL,   [21] = C_CTRL,     [22] = C_CTRL, [23] = C_CTRL,
+    [24] = C_CTRL, [25] = C_CTRL, [26] = C_CTRL,   [27] = C_CTRL,     [28] = C_CTRL, [29] = C_CTRL,
+    [30] = C_CTRL, [31] = C_CTRL, ['"'] = C_QUOTE, ['\\'] = C_BSLASH,
+};
+
+/* The class of byte c in a table of the ASCII ones. */
+static inline unsigned char cls(const unsigned char *t, unsigned char c)
 {
-    return c < 0x80 ? cls_ascii[c] : 6;
+    return c < 0x80 ? t[c] : C_HIGH;
 }
 
 /* One linear pass before jsmn: NUL bytes (jsmn would stop at them), UTF-8,
@@ -91,66 +100,56 @@ static int prescan(const char *src, size_t len, bool *escapes, const char **err)
     int depth = 0;
     bool ascii = true;
     size_t i = 0;
-    while (i < len) {
-        unsigned char k = cls(s[i++]);
+    for (;;) {
+        while (i < len && s[i] < 0x80 && !out_cls[s[i]])
+            i++;
+        if (i >= len)
+            break;
+        unsigned char k = cls(out_cls, s[i++]);
         switch (k) {
-        case 0:
-        case 3: /* control characters outside strings: jsmn refuses them */
-            continue;
-        case 4:
+        case C_OPEN:
             if (++depth > STK_JSON_MAX_DEPTH) {
                 *err = "nesting too deep";
                 return -EINVAL;
             }
             continue;
-        case 5:
+        case C_CLOSE:
             depth--;
             continue;
-        case 6:
+        case C_HIGH:
             ascii = false;
             continue;
-        case 7:
+        case C_NUL:
             *err = "NUL byte in request";
             return -EINVAL;
-        case 2:
-            continue;
         default: /* '"': the string runs to the next unescaped '"' */
             for (;;) {
+                while (i < len && s[i] < 0x80 && !in_cls[s[i]])
+                    i++;
                 if (i >= len)
                     return 0; /* unterminated: jsmn reports it */
-                unsigned char c = s[i++];
-                unsigned char ck = cls(c);
-                if (ck == 0)
-                    continue;
-                if (ck == 1)
+                k = cls(in_cls, s[i++]);
+                if (k == C_QUOTE)
                     break;
-                if (ck == 2) {
-                    *escapes = true;
-                    if (i < len && s[i] == 0) {
-                        *err = "NUL byte in request";
-                        return -EINVAL;
-                    }
-                    if (i < len && cls(s[i]) == 6)
-                        ascii = false;
-                    if (i < len && cls(s[i]) == 3) {
-                        *err = "control character in string";
-                        return -EINVAL;
-                    }
-                    i++;
-                    continue;
-                }
-                if (ck == 6) {
+                if (k == C_HIGH) {
                     ascii = false;
                     continue;
                 }
-                if (ck == 7) {
-                    *err = "NUL byte in request";
-                    return -EINVAL;
+                if (k == C_BSLASH) {
+                    *escapes = true;
+                    if (i >= len)
+                        continue;
+                    k = cls(in_cls, s[i]);
+                    if (k == C_HIGH)
+                        ascii = false;
+                    else if (k == C_CTRL || k == C_NUL)
+                        goto ctrl_or_nul;
+                    i++;
+                    continue;
                 }
-                if (ck == 3) {
-                    *err = "control character in string";
-                    return -EINVAL;
-                }
+            ctrl_or_nul:
+                *err = k == C_NUL ? "NUL byte in request" : "control character in string";
+                return -EINVAL;
             }
         }
     }
@@ -354,8 +353,37 @@ static int key_cmp_r(const void *x, const void *y, void *ctx)
     return key_cmp(ctx, *(const int *)x, *(const int *)y);
 }
 
-/* Validate token t and its subtree; returns the index after it or -1. */
-static int check(const struct stk_json *j, int t, unsigned flags, const char **err)
+/* What the walk over the tokens carries. */
+struct walk {
+    unsigned flags; /* STK_JSON_* */
+    bool high;      /* some string has a byte >= 0x80 (UTF-8 checked at the end) */
+    bool escapes;   /* some string has a backslash */
+};
+
+/* The body of a string token, s[0..n): -1 if it holds a raw control byte,
+ * else 1 if it has a backslash, 0 if not; notes bytes >= 0x80 in w. */
+static int str_scan(const char *str, size_t n, struct walk *w)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    int esc = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c < 0x80 && !in_cls[c])
+            continue;
+        if (c >= 0x80)
+            w->high = true;
+        else if (c == '\\')
+            esc = 1;
+        else if (c != '"')
+            return -1;
+    }
+    w->escapes |= esc;
+    return esc;
+}
+
+/* Validate token t (at nesting depth `depth` if a container) and its
+ * subtree; returns the index after it or -1. */
+static int check(const struct stk_json *j, int t, int depth, struct walk *w, const char **err)
 {
     const jsmntok_t *k = &j->tok[t];
     const char *s = j->src;
@@ -381,18 +409,26 @@ static int check(const struct stk_json *j, int t, unsigned flags, const char **e
         if (k->size != 0)
             goto syntax;
         size_t n = (size_t)(k->end - k->start);
-        if (j->escapes && memchr(s + k->start, '\\', n) &&
-            str_decode(s + k->start, n, NULL, 0) < 0) {
+        int esc = str_scan(s + k->start, n, w);
+        if (esc < 0) {
+            *err = "control character in string";
+            return -1;
+        }
+        if (esc && str_decode(s + k->start, n, NULL, 0) < 0) {
             *err = "invalid \\u escape (unpaired surrogate)";
             return -1;
         }
         return t + 1;
     }
+    if (depth > STK_JSON_MAX_DEPTH) {
+        *err = "nesting too deep";
+        return -1;
+    }
     bool obj = k->type == JSMN_OBJECT;
     size_t pos = (size_t)k->start + 1;
     int next = t + 1;
     /* the keys are collected for the duplicate test only */
-    int nkeys = obj && !(flags & STK_JSON_DUP_KEYS) ? k->size : 0;
+    int nkeys = obj && !(w->flags & STK_JSON_DUP_KEYS) ? k->size : 0;
     int keys_small[16];
     bool esc[16]; /* key c has a backslash (pairwise path only) */
     int *keys = keys_small;
@@ -415,7 +451,11 @@ static int check(const struct stk_json *j, int t, unsigned flags, const char **e
                 goto syntax_free;
             const char *ks = s + j->tok[next].start;
             size_t kn = (size_t)(j->tok[next].end - j->tok[next].start);
-            bool has_esc = j->escapes && memchr(ks, '\\', kn) != NULL;
+            int has_esc = str_scan(ks, kn, w);
+            if (has_esc < 0) {
+                *err = "control character in string";
+                goto fail_free;
+            }
             if (c < 16)
                 esc[c] = has_esc;
             if (has_esc && str_decode(ks, kn, NULL, 0) < 0) {
@@ -432,7 +472,7 @@ static int check(const struct stk_json *j, int t, unsigned flags, const char **e
             if (!gap_ok(s, e, vb, ':'))
                 goto syntax_free;
         }
-        int after = check(j, next, flags, err);
+        int after = check(j, next, depth + 1, w, err);
         if (after < 0)
             goto fail_free;
         span(j, next, &b, &e);
@@ -471,20 +511,17 @@ syntax:
     return -1;
 }
 
-int stk_json_parse_flags(struct stk_json *j, const char *src, size_t len, unsigned flags,
-                         const char **ret_err)
+/* jsmn and the walk over its tokens, which together refuse whatever the
+ * pre-scan refuses (a NUL byte stops jsmn short of the end, jsmn's strict
+ * mode refuses non-ASCII outside strings); only which message comes first
+ * differs, so a failure is named by the pre-scan when it fails too. */
+static int parse(struct stk_json *j, const char *src, size_t len, unsigned flags, bool *prescanned,
+                 const char **ret_err)
 {
     jsmn_parser p;
-    j->src = src;
-    j->len = len;
-    j->heap = NULL;
-    j->tok = j->small;
-    j->ntok = 0;
-    j->escapes = false;
-    int r = prescan(src, len, &j->escapes, ret_err);
-    if (r < 0)
-        return r;
+    struct walk w = {.flags = flags};
     size_t b0 = 0, e0 = len;
+    int r;
     while (b0 < len && is_ws(src[b0]))
         b0++;
     while (e0 > b0 && is_ws(src[e0 - 1]))
@@ -499,11 +536,17 @@ int stk_json_parse_flags(struct stk_json *j, const char *src, size_t len, unsign
                 *ret_err = "trailing data after the JSON value";
                 return -EINVAL;
             }
-        return check(j, 0, flags, ret_err) < 0 ? -EINVAL : 0;
+        return check(j, 0, 1, &w, ret_err) < 0 ? -EINVAL : 0;
     }
     jsmn_init(&p);
     r = jsmn_parse(&p, src, len, j->small, STK_JSON_SMALL_TOKENS);
     if (r == JSMN_ERROR_NOMEM) {
+        /* a big document: the pre-scan first, so a 20,000-deep one is
+         * refused before any token is allocated */
+        *prescanned = true;
+        bool esc = false;
+        if ((r = prescan(src, len, &esc, ret_err)) < 0)
+            return r;
         jsmn_init(&p);
         int count = jsmn_parse(&p, src, len, NULL, 0);
         if (count <= 0) {
@@ -534,14 +577,39 @@ int stk_json_parse_flags(struct stk_json *j, const char *src, size_t len, unsign
         *ret_err = "malformed JSON";
         return -EINVAL;
     }
-    int after = check(j, 0, flags, ret_err);
+    int after = check(j, 0, 1, &w, ret_err);
     if (after < 0)
         return -EINVAL;
     if (after != j->ntok || !gap_ok(src, e, len, 0)) {
         *ret_err = "trailing data after the JSON value";
         return -EINVAL;
     }
+    if (w.high && !stk_utf8_valid(src, len)) {
+        *ret_err = "invalid UTF-8";
+        return -EINVAL;
+    }
+    j->escapes = w.escapes;
     return 0;
+}
+
+int stk_json_parse_flags(struct stk_json *j, const char *src, size_t len, unsigned flags,
+                         const char **ret_err)
+{
+    j->src = src;
+    j->len = len;
+    j->heap = NULL;
+    j->tok = j->small;
+    j->ntok = 0;
+    j->escapes = false;
+    bool prescanned = false;
+    int r = parse(j, src, len, flags, &prescanned, ret_err);
+    if (r == -EINVAL && !prescanned) {
+        bool esc = false;
+        const char *why;
+        if (prescan(src, len, &esc, &why) < 0)
+            *ret_err = why;
+    }
+    return r;
 }
 
 int stk_json_parse(struct stk_json *j, const char *src, size_t len, const char **ret_err)
