@@ -717,10 +717,17 @@ __attribute__((noinline, cold)) static int record_load_patient(const struct stk_
     return rc;
 }
 
+/* -ERANGE for an index past nsymbols, or -EFAULT if that count was read
+ * from a mapping lost to a truncation (it reads 0 then). */
+static int index_error(const struct stk_seg *seg)
+{
+    return atomic_load_explicit(&seg->lost, memory_order_acquire) ? -EFAULT : -ERANGE;
+}
+
 int stk_quote_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *q)
 {
     if (index >= stk_seg_nsymbols(seg))
-        return -ERANGE;
+        return index_error(seg);
     const struct stk_record *r = &seg->records[index];
     int rc = stk_record_load(r, q);
     if (__builtin_expect(rc == -EBUSY, 0))
@@ -733,7 +740,7 @@ int stk_quote_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *
 int stk_quote_try(const struct stk_seg *seg, uint32_t index, struct stk_quote *q)
 {
     if (index >= stk_seg_nsymbols(seg))
-        return -ERANGE;
+        return index_error(seg);
     int rc = stk_record_load(&seg->records[index], q);
     /* zeros read after a truncation look like "never written": say lost */
     if (__builtin_expect(atomic_load_explicit(&seg->lost, memory_order_acquire), 0))
@@ -877,7 +884,7 @@ static uint64_t head_from_slots(const struct stk_seg *seg, uint32_t index)
 int stk_history_read(const struct stk_seg *seg, uint32_t index, struct stk_quote *out, size_t n)
 {
     if (index >= stk_seg_nsymbols(seg))
-        return -ERANGE;
+        return atomic_load_explicit(&seg->lost, memory_order_acquire) ? 0 : -ERANGE;
     uint64_t head = atomic_load_explicit(&seg->heads[index].head, memory_order_acquire);
     /* A head is believable if it is small enough for 2k+2 and its newest
      * slot names that tick (done, or being written); else ask the slots. */

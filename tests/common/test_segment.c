@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -672,6 +673,222 @@ START_TEST(test_heartbeat_and_state)
 }
 END_TEST
 
+/* ---- readers against hostile files (issue: hostile segments) ---- */
+
+/* The segment file mapped read-write by the test, to scribble on it. */
+static unsigned char *scribble_map(const char *name, size_t *ret_len)
+{
+    char path[256];
+    shm_file(name, path, sizeof(path));
+    int fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    struct stat st;
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    unsigned char *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ck_assert_ptr_ne(m, MAP_FAILED);
+    close(fd);
+    *ret_len = (size_t)st.st_size;
+    return m;
+}
+
+START_TEST(test_open_fifo_and_owner)
+{
+    const char *name = test_shm_name("fifo");
+    char path[256];
+    struct stk_seg *r = NULL;
+    shm_file(name, path, sizeof(path));
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    uint64_t t0 = stk_mono_ns();
+    ck_assert_int_eq(stk_seg_open(name, &r), -ENODEV); /* never blocks on the FIFO */
+    ck_assert_uint_lt(stk_mono_ns() - t0, 1000000000u);
+    unlink(path);
+    struct stk_seg_params p = params(name, 2, 2);
+    struct stk_seg *w;
+    ck_assert_int_eq(stk_seg_create_or_open(&p, &w, NULL), 0);
+    struct stk_seg_open_opts other = {.flags = STK_OPEN_OWNER, .owner_uid = geteuid() + 1};
+    ck_assert_int_eq(stk_seg_open_opts(name, &other, &r), -EPERM);
+    struct stk_seg_open_opts mine = {.flags = STK_OPEN_OWNER, .owner_uid = geteuid()};
+    ck_assert_int_eq(stk_seg_open_opts(name, &mine, &r), 0);
+    stk_seg_close(r);
+    ck_assert_int_eq(stk_seg_open_opts(name, NULL, &r), 0);
+    stk_seg_close(r);
+    stk_seg_close(w);
+    stk_seg_unlink(name);
+}
+END_TEST
+
+START_TEST(test_usable_rule)
+{
+    const char *name = test_shm_name("usable");
+    struct stk_seg_params p = params(name, 2, 2);
+    struct stk_seg *w, *r;
+    ck_assert_int_eq(stk_seg_create_or_open(&p, &w, NULL), 0);
+    ck_assert_int_eq(stk_seg_open(name, &r), 0);
+    struct stk_header *h = stk_seg_header_rw(w);
+    ck_assert_int_eq(stk_seg_usable(r), 0); /* init */
+    stk_seg_set_state(w, STK_STATE_LIVE);
+    ck_assert_int_eq(stk_seg_usable(r), 0);
+    stk_seg_set_state(w, STK_STATE_CLOSED);
+    ck_assert_int_eq(stk_seg_usable(r), -ESTALE);
+    ck_assert_int_eq(stk_seg_alive(r, 0, 100, NULL), 0);
+    stk_seg_set_state(w, 7);
+    ck_assert_int_eq(stk_seg_usable(r), -EUCLEAN);
+    ck_assert_int_eq(stk_seg_replaced(r), 1);
+    stk_seg_set_state(w, STK_STATE_LIVE);
+    atomic_store(&h->generation, atomic_load(&h->generation) + 5);
+    ck_assert_int_eq(stk_seg_usable(r), -EUCLEAN);
+    ck_assert_int_eq(stk_seg_wait(r, stk_seg_epoch(r), 0), -ESTALE);
+    stk_seg_close(r);
+    ck_assert_int_eq(stk_seg_open(name, &r), 0); /* a fresh open takes it as its own */
+    ck_assert_int_eq(stk_seg_usable(r), 0);
+    stk_seg_close(r);
+    stk_seg_close(w);
+    stk_seg_unlink(name);
+}
+END_TEST
+
+START_TEST(test_symbol_names_validated)
+{
+    const char *name = test_shm_name("names");
+    struct stk_seg_params p = params(name, 8, 2);
+    struct stk_seg *w, *r;
+    ck_assert_int_eq(stk_seg_create_or_open(&p, &w, NULL), 0);
+    ck_assert_int_eq(stk_sym_add(w, "AAPL"), 0);
+    ck_assert_int_eq(stk_sym_add(w, "B1"), 1);
+    ck_assert_int_eq(stk_sym_add(w, "C2"), 2);
+    ck_assert_int_eq(stk_sym_add(w, "MSFT"), 3);
+    size_t len;
+    unsigned char *m = scribble_map(name, &len);
+    struct stk_symbol *tab = (struct stk_symbol *)(void *)(m + STK_OFF_SYMBOLS);
+    memset(tab[1].name, 'A', 32);          /* no NUL: runs into index, flags, entry 2 */
+    memcpy(tab[2].name, "\xff\xfeX", 4);   /* high bytes */
+    struct stk_header *h = stk_seg_header_rw(w);
+    atomic_store(&h->nsymbols, 6); /* entries 4, 5 never written: "" */
+    ck_assert_int_eq(stk_seg_open(name, &r), 0);
+    ck_assert_str_eq(stk_seg_symbol(r, 0), "AAPL");
+    ck_assert_ptr_null(stk_seg_symbol(r, 1));
+    ck_assert_ptr_null(stk_seg_symbol(r, 2));
+    ck_assert_str_eq(stk_seg_symbol(r, 3), "MSFT");
+    ck_assert_ptr_null(stk_seg_symbol(r, 4));
+    ck_assert_ptr_null(stk_seg_symbol(r, 5));
+    ck_assert_ptr_null(stk_seg_symbol(r, 6));
+    ck_assert_int_eq(stk_seg_lookup(r, "MSFT"), 3);
+    ck_assert_int_eq(stk_seg_lookup(r, "C2"), -ENOENT);
+    ck_assert_int_eq(stk_seg_lookup(r, ""), -ENOENT);
+    /* a name scribbled after it was read does not change the handle's copy */
+    memcpy(tab[0].name, "A\x1b[2J", 6);
+    ck_assert_str_eq(stk_seg_symbol(r, 0), "AAPL");
+    ck_assert_int_eq(stk_symbol_check("AA\x1b", 3), -EINVAL);
+    ck_assert_int_eq(stk_symbol_check("A B", 3), -EINVAL);
+    ck_assert_int_eq(stk_symbol_check("BRK.B", 5), 0);
+    munmap(m, len);
+    stk_seg_close(r);
+    stk_seg_close(w);
+    stk_seg_unlink(name);
+}
+END_TEST
+
+START_TEST(test_sigbus_guard_truncation)
+{
+    const char *name = test_shm_name("trunc");
+    struct stk_seg_params p = params(name, 2, 4);
+    struct stk_seg *w, *r;
+    ck_assert_int_eq(stk_sigbus_guard(), 0);
+    ck_assert_int_eq(stk_sigbus_guard(), 0); /* once */
+    ck_assert_int_eq(stk_seg_create_or_open(&p, &w, NULL), 0);
+    ck_assert_int_eq(stk_sym_add(w, "AAPL"), 0);
+    struct stk_quote q = quote_of(7), out[4];
+    stk_tick_publish(w, 0, &q);
+    ck_assert_int_eq(stk_seg_open(name, &r), 0);
+    ck_assert_int_eq(stk_quote_read(r, 0, &out[0]), 0);
+    char path[256];
+    shm_file(name, path, sizeof(path));
+    ck_assert_int_eq(truncate(path, 0), 0);
+    /* the read faults; the guard swaps the mapping and the read goes on */
+    ck_assert_int_eq(stk_quote_read(r, 0, &out[0]), -EFAULT);
+    ck_assert_int_eq(stk_seg_usable(r), -EFAULT);
+    ck_assert_int_eq(stk_seg_replaced(r), 1);
+    ck_assert_int_eq(stk_quote_try(r, 0, &out[0]), -EFAULT);
+    ck_assert_int_lt(stk_history_read(r, 0, out, 4), 1);
+    ck_assert_int_eq(stk_seg_alive(r, 0, 100, NULL), 0);
+    stk_seg_close(r);
+    stk_seg_close(w);
+    stk_seg_unlink(name);
+}
+END_TEST
+
+START_TEST(test_quote_try_and_history_stuck)
+{
+    const char *name = test_shm_name("stuck");
+    struct stk_seg_params p = params(name, 4, 16);
+    struct stk_seg *w, *r;
+    ck_assert_int_eq(stk_seg_create_or_open(&p, &w, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(stk_sym_add(w, i == 0 ? "A" : i == 1 ? "B" : "C"), i);
+    for (uint64_t k = 0; k < 10; k++)
+        for (uint32_t i = 0; i < 3; i++) {
+            struct stk_quote q = quote_of(k);
+            stk_tick_publish(w, i, &q);
+        }
+    ck_assert_int_eq(stk_seg_open(name, &r), 0);
+    struct stk_record *rec = stk_seg_record_rw(w, 0);
+    atomic_store(&rec->seq, atomic_load(&rec->seq) + 1); /* left odd */
+    struct stk_quote q, out[16];
+    uint64_t t0 = stk_mono_ns();
+    ck_assert_int_eq(stk_quote_try(r, 0, &q), -EBUSY);
+    ck_assert_uint_lt(stk_mono_ns() - t0, 5000000u); /* no 20 ms of patience */
+    ck_assert_int_eq(stk_quote_read(r, 0, &q), -EBUSY);
+    ck_assert_int_eq(stk_quote_try(r, 1, &q), 0);
+    size_t len;
+    unsigned char *m = scribble_map(name, &len);
+    struct stk_record *slots = (struct stk_record *)(void *)(m + STK_OFF_SLOTS(4));
+    struct stk_ring_head *heads = (struct stk_ring_head *)(void *)(m + STK_OFF_HEADS(4));
+    atomic_store(&slots[0 * 16 + 9].seq, 2 * 9 + 1); /* A's newest slot mid-write */
+    ck_assert_int_eq(stk_history_read(r, 0, out, 16), 9);
+    for (int k = 0; k < 9; k++)
+        ck_assert_uint_eq(out[k].seq, (uint64_t)k);
+    atomic_store(&heads[1].head, (uint64_t)1 << 62); /* garbage heads */
+    atomic_store(&heads[2].head, UINT64_MAX);
+    for (uint32_t i = 1; i < 3; i++) {
+        t0 = stk_mono_ns();
+        ck_assert_int_eq(stk_history_read(r, i, out, 16), 10);
+        ck_assert_uint_lt(stk_mono_ns() - t0, 5000000u);
+        ck_assert_uint_eq(out[0].seq, 0);
+        ck_assert_uint_eq(out[9].seq, 9);
+        assert_quote_is(&out[9], 9);
+    }
+    ck_assert_int_eq(stk_history_read(r, 1, out, 3), 3);
+    ck_assert_uint_eq(out[0].seq, 7);
+    munmap(m, len);
+    stk_seg_close(r);
+    stk_seg_close(w);
+    stk_seg_unlink(name);
+}
+END_TEST
+
+START_TEST(test_alive_and_stale)
+{
+    const char *name = test_shm_name("stale");
+    struct stk_seg_params p = params(name, 2, 2);
+    struct stk_seg *w, *r;
+    ck_assert_int_eq(stk_seg_attach_writer(&p, &w, NULL), 0);
+    ck_assert_int_eq(stk_seg_open(name, &r), 0);
+    uint64_t now = stk_now_ns(), age;
+    struct stk_quote q = {.pub_ts_ns = now - 1000000000u}; /* 1 s old */
+    ck_assert_int_eq(stk_seg_alive(r, now, 100, &age), 1);
+    ck_assert_int_eq(stk_quote_stale(r, &q, now, 5000, 100), 0);
+    ck_assert_int_eq(stk_quote_stale(r, &q, now, 500, 100), 1); /* over freshness */
+    stk_seg_heartbeat(w, now - 400000000u);                     /* 4 beats missed */
+    ck_assert_int_eq(stk_seg_alive(r, now, 100, &age), 0);
+    ck_assert_uint_ge(age, 400000000u);
+    ck_assert_int_eq(stk_quote_stale(r, &q, now, 5000, 100), 1); /* frozen producer */
+    ck_assert_int_eq(stk_seg_alive(r, now, 1000, NULL), 1);    /* a slower heartbeat */
+    stk_seg_close(r);
+    stk_seg_close(w);
+    stk_seg_unlink(name);
+}
+END_TEST
+
 int main(void)
 {
     /* clang-format off */
@@ -691,6 +908,12 @@ int main(void)
         {"errors", test_foreign_file_kept},
         {"errors", test_replace_incompatible},
         {"errors", test_killed_writer_repair},
+        {"hostile", test_open_fifo_and_owner},
+        {"hostile", test_usable_rule},
+        {"hostile", test_symbol_names_validated},
+        {"hostile", test_sigbus_guard_truncation},
+        {"hostile", test_quote_try_and_history_stuck},
+        {"hostile", test_alive_and_stale},
     };
     /* clang-format on */
     return TEST_TABLE_RUN("segment", tests);
