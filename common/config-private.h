@@ -11,11 +11,20 @@
 
 #define STK_CONF_ERR_MAX 512
 
+/* Room for the line of every top-level key (see stk_config_where). */
+#define STK_CONF_KEYS_MAX 64
+
+/* First line of the supervisor's copy of an accepted file: "# seqtick:
+ * accepted copy of PATH". A file that starts with it is reported as PATH,
+ * its lines numbered from the line after the mark (the original's lines). */
+#define STK_CONF_COPY_MARK "# seqtick: accepted copy of "
+
 /* An inheritable per-program value is -1 until set. */
 struct stk_program_conf {
     char *name;    /* NAME of [program.NAME] */
     char *command; /* run by /bin/sh -c; required */
     int64_t grace_ms, backoff_min_ms, backoff_max_ms, max_restarts, restart_window_s;
+    int line;                 /* line of its first key */
     int restart;              /* STK_RESTART_*, -1 until set */
     int64_t ready_timeout_ms; /* -1 until set */
 };
@@ -38,7 +47,8 @@ struct stk_sim_param {
 };
 
 struct stk_config {
-    char *path; /* the file read, or NULL for defaults only */
+    char *path;                  /* the file read, or NULL for defaults only */
+    int line[STK_CONF_KEYS_MAX]; /* where each key was set (0: default); stk_config_where() */
 
     struct {
         char *name;
@@ -108,6 +118,16 @@ int stk_config_defaults(struct stk_config *c);
  * read; -EINVAL for a bad file, with "FILE:LINE: key: why" in err. *c is
  * untouched (not even allocated) on error. */
 int stk_config_load(const char *path, struct stk_config *c, char err[STK_CONF_ERR_MAX]);
+
+/* Read a whole config file into a heap string (NUL-terminated; a file that
+ * holds a NUL byte is refused with -EINVAL, one over 16 MiB with -EFBIG).
+ * Returns 0, or -errno with "…" in err. The supervisor reads once, then
+ * validates, digests and copies that very text. */
+int stk_config_read(const char *path, char **ret_text, char err[STK_CONF_ERR_MAX]);
+
+/* "FILE:LINE" where `key` ("section.name") was set, or "FILE" when it kept
+ * its default, into buf: the prefix of a message about that key. */
+void stk_config_where(const struct stk_config *c, const char *key, char *buf, size_t size);
 
 /* The same for a string, `origin` standing in for the file name. */
 int stk_config_load_string(const char *text, const char *origin, struct stk_config *c,

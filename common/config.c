@@ -95,6 +95,7 @@ static const struct key keys[] = {
     {"log", "format", K_FORMAT, F(log.format), 0, 0},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS <= STK_CONF_KEYS_MAX, "struct stk_config's line[] is too short");
 
 /* Per-program keys: offsets into struct stk_program_conf. */
 static const struct key program_keys[] = {
@@ -119,6 +120,7 @@ static const char *const default_symbols[] = {"AAPL",  "MSFT", "NVDA", "AMZN",
 
 struct ctx {
     struct stk_config *c;
+    int line;                   /* the line inih is on (counted by src_read) */
     char msg[STK_CONF_ERR_MAX]; /* first error, without FILE:LINE */
     bool seen[NKEYS];
     unsigned pseen[PROGRAMS_MAX]; /* bit per program key */
@@ -652,6 +654,7 @@ static int program_section(struct ctx *x, const char *section, const char *name,
         p->max_restarts = p->restart_window_s = -1;
         p->restart = -1;
         p->ready_timeout_ms = -1;
+        p->line = x->line;
         if (!(p->name = strdup(pname)))
             return fail(x, "%s: out of memory", what);
         c->nprograms++;
@@ -690,6 +693,7 @@ static int handler(void *user, const char *section, const char *name, const char
         if (x->seen[i])
             return fail(x, "%s: set twice", what);
         x->seen[i] = true;
+        x->c->line[i] = x->line;
         return set_value(x, &keys[i], x->c, what, value);
     }
     if (!section_known)
@@ -712,9 +716,15 @@ static bool key_seen(const struct ctx *x, const char *section, const char *name)
 static int finish(struct ctx *x, const char *origin, char *err)
 {
     struct stk_config *c = x->c;
+    char at[STK_CONF_ERR_MAX];
+    c->path = (char *)origin; /* for stk_config_where(); set for good by load() */
     if (c->supervisor.backoff_min_ms > c->supervisor.backoff_max_ms) {
+        stk_config_where(c,
+                         key_seen(x, "supervisor", "backoff_min_ms") ? "supervisor.backoff_min_ms"
+                                                                     : "supervisor.backoff_max_ms",
+                         at, sizeof(at));
         snprintf(err, STK_CONF_ERR_MAX,
-                 "%s: supervisor.backoff_min_ms (%lld) is above backoff_max_ms (%lld)", origin,
+                 "%s: supervisor.backoff_min_ms (%lld) is above backoff_max_ms (%lld)", at,
                  (long long)c->supervisor.backoff_min_ms, (long long)c->supervisor.backoff_max_ms);
         return -EINVAL;
     }
@@ -732,8 +742,9 @@ static int finish(struct ctx *x, const char *origin, char *err)
             const char *name = sp->by[j].a;
             if (stk_config_symbol_index(c, name) < 0 ||
                 (sp->by[j].b[0] && stk_config_symbol_index(c, name = sp->by[j].b) < 0)) {
-                snprintf(err, STK_CONF_ERR_MAX, "%s: %s: '%s' is not one of producer.symbols",
-                         origin, sim[i].what, name);
+                stk_config_where(c, sim[i].what, at, sizeof(at));
+                snprintf(err, STK_CONF_ERR_MAX, "%s: %s: '%s' is not one of producer.symbols", at,
+                         sim[i].what, name);
                 return -EINVAL;
             }
         }
@@ -744,16 +755,17 @@ static int finish(struct ctx *x, const char *origin, char *err)
     if (!key_seen(x, "supervisor", "watchdog_ms") && c->supervisor.watchdog_ms < 10 * hb3 / 3)
         c->supervisor.watchdog_ms = 10 * hb3 / 3;
     if (c->supervisor.watchdog_ms > 0 && c->supervisor.watchdog_ms < hb3) {
+        stk_config_where(c, "supervisor.watchdog_ms", at, sizeof(at));
         snprintf(err, STK_CONF_ERR_MAX,
                  "%s: supervisor.watchdog_ms (%lld) is under 3 x producer.heartbeat_ms (%u): a "
                  "healthy producer would be killed",
-                 origin, (long long)c->supervisor.watchdog_ms, c->producer.heartbeat_ms);
+                 at, (long long)c->supervisor.watchdog_ms, c->producer.heartbeat_ms);
         return -EINVAL;
     }
     for (size_t i = 0; i < c->nprograms; i++)
         if (!c->programs[i].command) {
-            snprintf(err, STK_CONF_ERR_MAX, "%s: [program.%s]: command is required", origin,
-                     c->programs[i].name);
+            snprintf(err, STK_CONF_ERR_MAX, "%s:%d: [program.%s]: command is required", origin,
+                     c->programs[i].line, c->programs[i].name);
             return -EINVAL;
         }
     if (!c->supervisor.status_file) {
@@ -771,10 +783,47 @@ static int finish(struct ctx *x, const char *origin, char *err)
     return 0;
 }
 
-static int load(FILE *f, const char *text, const char *origin, struct stk_config *ret, char *err)
+/* inih's reader over a string, one line (or the piece of one that fits)
+ * per call, counting lines for the handler: a key's line is known when it
+ * is set, so checks made after the whole file can still name it. */
+struct src {
+    const char *p;
+    struct ctx *x;
+    bool bol; /* the next piece starts a line */
+};
+
+static char *src_read(char *str, int num, void *stream)
+{
+    struct src *s = stream;
+    if (!*s->p || num < 2)
+        return NULL;
+    size_t n = 0;
+    while (s->p[n] && n < (size_t)num - 1 && (n == 0 || s->p[n - 1] != '\n'))
+        n++;
+    memcpy(str, s->p, n);
+    str[n] = 0;
+    if (s->bol)
+        s->x->line++;
+    s->bol = str[n - 1] == '\n';
+    s->p += n;
+    return str;
+}
+
+static int load(const char *text, const char *origin, struct stk_config *ret, char *err)
 {
     struct stk_config c;
     struct ctx x;
+    char copy_of[STK_CONF_ERR_MAX];
+    /* The supervisor's copy of an accepted file names the original on its
+     * first line: messages name that file, and its lines, not the copy. */
+    size_t mark = strlen(STK_CONF_COPY_MARK);
+    if (!strncmp(text, STK_CONF_COPY_MARK, mark)) {
+        const char *eol = strchr(text, '\n');
+        size_t n = eol ? (size_t)(eol - text) - mark : strlen(text + mark);
+        snprintf(copy_of, sizeof(copy_of), "%.*s", (int)n, text + mark);
+        origin = copy_of;
+        text = eol ? eol + 1 : "";
+    }
     int r = stk_config_defaults(&c);
     if (r < 0) {
         snprintf(err, STK_CONF_ERR_MAX, "%s: out of memory", origin);
@@ -790,7 +839,8 @@ static int load(FILE *f, const char *text, const char *origin, struct stk_config
     ini_max_line = 1 << 20;
     ini_stop_on_first_error = true;
     ini_allow_multiline = false;
-    int line = f ? ini_parse_file(f, handler, &x) : ini_parse_string(text, handler, &x);
+    struct src in = {.p = text, .x = &x, .bol = true};
+    int line = ini_parse_stream(src_read, &in, handler, &x);
     if (line != 0) {
         if (line < 0)
             snprintf(err, STK_CONF_ERR_MAX, "%s: cannot parse (out of memory)", origin);
@@ -803,6 +853,7 @@ static int load(FILE *f, const char *text, const char *origin, struct stk_config
         return -EINVAL;
     }
     r = finish(&x, origin, err);
+    c.path = NULL;
     if (r == 0 && !(c.path = strdup(origin)))
         r = -ENOMEM;
     if (r < 0) {
@@ -813,7 +864,9 @@ static int load(FILE *f, const char *text, const char *origin, struct stk_config
     return 0;
 }
 
-int stk_config_load(const char *path, struct stk_config *c, char err[STK_CONF_ERR_MAX])
+#define CONF_BYTES_MAX (16u << 20)
+
+int stk_config_read(const char *path, char **ret_text, char err[STK_CONF_ERR_MAX])
 {
     FILE *f = fopen(path, "re");
     struct stat st;
@@ -829,15 +882,72 @@ int stk_config_load(const char *path, struct stk_config *c, char err[STK_CONF_ER
         snprintf(err, STK_CONF_ERR_MAX, "unable to open config '%s': %s", path, strerror(errno));
         return r;
     }
-    int r = load(f, NULL, path, c, err);
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    int r = buf ? 0 : -ENOMEM;
+    while (r == 0) {
+        if (len + 1 >= cap) {
+            char *grown = cap < CONF_BYTES_MAX ? realloc(buf, cap * 2) : NULL;
+            if (!grown) {
+                r = cap < CONF_BYTES_MAX ? -ENOMEM : -EFBIG;
+                break;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        size_t n = fread(buf + len, 1, cap - 1 - len, f);
+        len += n;
+        if (n == 0) {
+            if (ferror(f))
+                r = -EIO;
+            break;
+        }
+    }
     fclose(f);
+    if (r == 0 && memchr(buf, 0, len))
+        r = -EINVAL;
+    if (r < 0) {
+        snprintf(err, STK_CONF_ERR_MAX, "%s: %s", path,
+                 r == -EINVAL  ? "holds a NUL byte (not a text file)"
+                 : r == -EFBIG ? "larger than 16 MiB"
+                               : strerror(-r));
+        free(buf);
+        return r;
+    }
+    buf[len] = 0;
+    *ret_text = buf;
+    return 0;
+}
+
+int stk_config_load(const char *path, struct stk_config *c, char err[STK_CONF_ERR_MAX])
+{
+    char *text = NULL;
+    int r = stk_config_read(path, &text, err);
+    if (r < 0 || !text)
+        return r < 0 ? r : -ENOMEM;
+    r = load(text, path, c, err);
+    free(text);
     return r;
 }
 
 int stk_config_load_string(const char *text, const char *origin, struct stk_config *c,
                            char err[STK_CONF_ERR_MAX])
 {
-    return load(NULL, text, origin, c, err);
+    return load(text, origin, c, err);
+}
+
+void stk_config_where(const struct stk_config *c, const char *key, char *buf, size_t size)
+{
+    const char *origin = c->path ? c->path : "(defaults)";
+    for (size_t i = 0; i < NKEYS; i++) {
+        size_t sl = strlen(keys[i].section);
+        if (!strncmp(key, keys[i].section, sl) && key[sl] == '.' &&
+            !strcmp(key + sl + 1, keys[i].name) && c->line[i] > 0) {
+            snprintf(buf, size, "%s:%d", origin, c->line[i]);
+            return;
+        }
+    }
+    snprintf(buf, size, "%s", origin);
 }
 
 const struct stk_program_conf *stk_config_program(const struct stk_config *c, const char *name)

@@ -15,6 +15,8 @@ struct stk_seg_params {
     uint32_t capacity; /* 1..STK_CAPACITY_MAX */
     uint32_t history;  /* power of two, 1..STK_HISTORY_MAX */
     mode_t mode;       /* never o+w: refused with -EPERM */
+    bool own;          /* the supervisor: take the ownership lock (see
+                        * stk_seg_create_or_open) before changing anything */
 };
 
 /* what stk_seg_create_or_open() did */
@@ -37,9 +39,19 @@ int stk_shm_name_check(const char *name);
  * read-write. A new one is built under a temporary name (O_CREAT|O_EXCL,
  * fchmod p->mode, posix_fallocate, header, state INIT) and published with
  * link() (fresh) or rename() (replacing), so no reader ever sees a half-built
- * header. Returns 0 with *ret_seg and *ret_how, or -errno: -ENOSPC when
- * /dev/shm cannot hold it, -EPERM for a world-writable mode, -EINVAL bad
- * params, or the open errors of stk_seg_open(). */
+ * header. Only a file with our magic at offset 0 is ever re-opened or
+ * replaced (an incompatible one: temp + rename, the old header closed); any
+ * other file at the name — not regular, under 8 bytes (0 included: we never
+ * publish an unfinished file), another magic — is left untouched: -EBADMSG.
+ * With p->own the caller also takes the supervisor's ownership lock, an OFD
+ * write lock on byte 0 of the file (held until stk_seg_close(); never in
+ * conflict with the producer's flock), before it changes anything: a fresh
+ * or replacing file is locked before it is published, and an existing one
+ * whose lock another holds is left alone with -EBUSY. Returns 0 with
+ * *ret_seg and *ret_how, or -errno: -EBADMSG not a seqtick segment, -EBUSY
+ * owned by another supervisor, -ENOSPC when /dev/shm cannot hold it, -EPERM
+ * for a world-writable mode, -EINVAL bad params, or the open errors of
+ * open(2) (-ELOOP a symlink, -EISDIR a folder, -EACCES). */
 int stk_seg_create_or_open(const struct stk_seg_params *p, struct stk_seg **ret_seg,
                            enum stk_seg_how *ret_how);
 
@@ -117,6 +129,11 @@ void stk_seg_heartbeat(struct stk_seg *seg, uint64_t now_ns);
 
 /* Set header.state (release); STK_STATE_CLOSED also wakes waiters. */
 void stk_seg_set_state(struct stk_seg *seg, uint32_t state);
+
+/* The pid of the process holding the ownership lock of segment `name`
+ * (found through /proc/PID/fdinfo, so only processes we may inspect), or
+ * -ESRCH none found, -ENOENT no such segment, -errno. */
+int stk_seg_owner(const char *name);
 
 /* Remove the segment's name (shm_unlink). Returns 0, -ENOENT, -errno. */
 int stk_seg_unlink(const char *name);

@@ -3,6 +3,7 @@
  * replace, validation before mapping, symbol table with a reader-side hash,
  * seqlocked latest records, history rings, epoch and futex wake-ups. */
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -348,6 +349,58 @@ static void retire(int fd, const struct stat *st)
     munmap(h, sizeof(*h));
 }
 
+/* The supervisor's ownership lock: an OFD write lock on byte 0 of the
+ * segment file. It lives on the open file description (not the process, so
+ * no close() elsewhere drops it, and it is not the producer's whole-file
+ * flock, which it never conflicts with); the kernel drops it when the last
+ * fd goes. Returns 0, -EBUSY (held by someone else) or -errno. */
+static int own_lock(int fd)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+        return 0;
+    return errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+}
+
+/* What create_or_open found at the name: fills *h and *st. Returns -EBADMSG
+ * when the file is not a seqtick segment (not a regular file, shorter than
+ * the 8-byte magic, or another magic: never ours to touch, whatever its
+ * size; a 0-byte file too, since we only ever publish finished files by
+ * link/rename), -errno when it cannot be read, else 0 with *ours set: the
+ * magic is ours, and header_check()'s verdict in *verdict (0: usable). */
+static int seg_classify(int fd, struct stk_header *h, struct stat *st, int *verdict)
+{
+    memset(h, 0, sizeof(*h));
+    if (fstat(fd, st) < 0)
+        return -errno;
+    if (!S_ISREG(st->st_mode))
+        return -EBADMSG;
+    ssize_t n;
+    do
+        n = pread(fd, h, 64, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    if (n < 8 || memcmp(h->magic, STK_MAGIC, 8) != 0)
+        return -EBADMSG;
+    if (n < 64) {
+        /* ours, cut short: replaced, from generation 0 */
+        atomic_store_explicit(&h->generation, 0, memory_order_relaxed);
+        *verdict = -EIO;
+        return 0;
+    }
+    *verdict = header_check(h, (uint64_t)st->st_size);
+    return 0;
+}
+
+/* The path still names the file open on fd (a lock on a file unlinked or
+ * replaced since we opened it guards nothing). */
+static bool still_named(const char *path, const struct stat *st)
+{
+    struct stat now;
+    return stat(path, &now) == 0 && now.st_dev == st->st_dev && now.st_ino == st->st_ino;
+}
+
 int stk_seg_create_or_open(const struct stk_seg_params *p, struct stk_seg **ret_seg,
                            enum stk_seg_how *ret_how)
 {
@@ -367,9 +420,25 @@ int stk_seg_create_or_open(const struct stk_seg_params *p, struct stk_seg **ret_
         struct stk_header h;
         struct stat st;
         enum stk_seg_how how;
-        int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        /* O_NONBLOCK: a FIFO planted at the name must not block the open. */
+        int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (fd >= 0) {
-            r = header_read(fd, &h, &st);
+            int verdict = 0;
+            r = seg_classify(fd, &h, &st, &verdict);
+            if (r < 0) {
+                /* Not ours (or unreadable): never replaced, never unlinked. */
+                close(fd);
+                return r;
+            }
+            if (p->own && (r = own_lock(fd)) < 0) {
+                close(fd);
+                return r;
+            }
+            if (p->own && !still_named(path, &st)) {
+                close(fd); /* its owner removed it as we opened it: look again */
+                continue;
+            }
+            r = verdict;
             if (r == 0 && h.capacity == p->capacity && h.history == p->history) {
                 how = STK_SEG_REOPENED;
                 if ((st.st_mode & 07777) != p->mode)
@@ -383,10 +452,6 @@ int stk_seg_create_or_open(const struct stk_seg_params *p, struct stk_seg **ret_
                     atomic_compare_exchange_strong(&mh->state, &closed, STK_STATE_INIT);
                     munmap(mh, sizeof(*mh));
                 }
-            } else if (r == -EBADMSG && st.st_size > 0) {
-                /* Not ours: never destroy a stranger's file. */
-                close(fd);
-                return -EBADMSG;
             } else {
                 uint64_t gen = r == 0 || r == -EIO ? atomic_load(&h.generation) : 0;
                 int nfd = -1;
@@ -395,8 +460,8 @@ int stk_seg_create_or_open(const struct stk_seg_params *p, struct stk_seg **ret_
                     close(fd);
                     return r;
                 }
-                if (rename(tmp, path) < 0) {
-                    r = -errno;
+                if ((p->own && (r = own_lock(nfd)) < 0) || rename(tmp, path) < 0) {
+                    r = r < 0 ? r : -errno;
                     unlink(tmp);
                     close(nfd);
                     close(fd);
@@ -416,9 +481,10 @@ int stk_seg_create_or_open(const struct stk_seg_params *p, struct stk_seg **ret_
             r = seg_build(p, 1, tmp, sizeof(tmp), &fd);
             if (r < 0)
                 return r;
-            /* link() publishes the finished file and fails if one appeared. */
-            if (link(tmp, path) < 0) {
-                r = -errno;
+            /* link() publishes the finished (and, for an owner, locked)
+             * file and fails if one appeared. */
+            if ((p->own && (r = own_lock(fd)) < 0) || link(tmp, path) < 0) {
+                r = r < 0 ? r : -errno;
                 unlink(tmp);
                 close(fd);
                 if (r == -EEXIST)
@@ -1066,6 +1132,76 @@ int stk_seg_replaced(const struct stk_seg *seg)
     if (stat(path, &st) < 0)
         return 1;
     return st.st_dev != seg->dev || st.st_ino != seg->ino;
+}
+
+/* One fd of process `pid`: does its fdinfo show an OFD lock on dev:ino? */
+static bool fd_holds_ofd(const char *pid, const char *fd, const char *devino)
+{
+    char p[300], buf[4096];
+    snprintf(p, sizeof(p), "/proc/%s/fdinfo/%s", pid, fd);
+    int f = open(p, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return false;
+    ssize_t n = read(f, buf, sizeof(buf) - 1);
+    close(f);
+    if (n <= 0)
+        return false;
+    buf[n] = 0;
+    for (char *l = strstr(buf, "lock:"); l; l = strstr(l + 1, "lock:")) {
+        char *eol = strchr(l, '\n');
+        if (eol)
+            *eol = 0;
+        bool hit = strstr(l, "OFDLCK") && strstr(l, devino);
+        if (eol)
+            *eol = '\n';
+        if (hit)
+            return true;
+    }
+    return false;
+}
+
+int stk_seg_owner(const char *name)
+{
+    char path[sizeof(SHM_DIR) + SHM_NAME_MAX + 2], devino[64];
+    struct stat st;
+    int r = stk_shm_name_check(name);
+    if (r < 0)
+        return r;
+    shm_path(path, sizeof(path), name);
+    if (stat(path, &st) < 0)
+        return -errno;
+    snprintf(devino, sizeof(devino), " %02x:%02x:%lu ", major(st.st_dev), minor(st.st_dev),
+             (unsigned long)st.st_ino);
+    DIR *proc = opendir("/proc");
+    if (!proc)
+        return -errno;
+    int found = -ESRCH;
+    struct dirent *pe;
+    while (found < 0 && (pe = readdir(proc))) {
+        if (pe->d_name[0] < '1' || pe->d_name[0] > '9')
+            continue;
+        char fdpath[300];
+        snprintf(fdpath, sizeof(fdpath), "/proc/%s/fd", pe->d_name);
+        DIR *fds = opendir(fdpath);
+        if (!fds)
+            continue; /* gone, or not ours to look into */
+        struct dirent *fe;
+        while (found < 0 && (fe = readdir(fds))) {
+            /* by inode, not by name: a file built under a temporary name
+             * and linked into place keeps that name in /proc */
+            char link[600];
+            struct stat fst;
+            snprintf(link, sizeof(link), "%s/%s", fdpath, fe->d_name);
+            if (fe->d_name[0] == '.' || stat(link, &fst) < 0 || fst.st_dev != st.st_dev ||
+                fst.st_ino != st.st_ino)
+                continue;
+            if (fd_holds_ofd(pe->d_name, fe->d_name, devino))
+                found = atoi(pe->d_name);
+        }
+        closedir(fds);
+    }
+    closedir(proc);
+    return found;
 }
 
 int stk_seg_unlink(const char *name)

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "preflight.h"
 #include "child.h"
 #include "log-private.h"
 #include "producer.h"
@@ -110,76 +111,17 @@ static int sim_setup(struct stk_producer *p)
 {
     const struct stk_config *c = p->cfg;
     size_t n = c->producer.nsymbols;
-    if (n == 0) {
-        stk_error("producer.symbols: the sim feed needs at least one symbol");
-        return -EINVAL;
-    }
-    if (n > c->shm.capacity) {
-        stk_error("producer.symbols: %zu symbols do not fit shm.capacity = %u", n, c->shm.capacity);
-        return -EINVAL;
+    const struct stk_sim_param *corr = &c->producer.correlation;
+    char err[STK_CONF_ERR_MAX];
+    /* the supervisor's pre-flight makes this very call */
+    int r = stk_producer_sim_new(c, &p->sim, err);
+    if (r < 0) {
+        stk_error("%s", err);
+        return r;
     }
     p->sim_index = calloc(n, sizeof(*p->sim_index));
     if (!p->sim_index)
         return -ENOMEM;
-    /* Model time per round (one tick of every symbol): what `rate` makes it
-     * in real time, so volatility is per wall-clock year; rate 0 runs the
-     * model as if at the default 1000 ticks/s. */
-    double rate = c->producer.rate ? (double)c->producer.rate : 1000.0;
-    const struct stk_sim_param *corr = &c->producer.correlation;
-    const char *const *names = (const char *const *)c->producer.symbols;
-    double *mu = calloc(n, sizeof(double)), *sigma = calloc(n, sizeof(double)), *matrix = NULL;
-    if (corr->n) {
-        if (n > STK_SIM_MATRIX_MAX) {
-            stk_error("producer.correlation: pair exceptions need at most %d symbols (%zu here)",
-                      STK_SIM_MATRIX_MAX, n);
-            free(mu);
-            free(sigma);
-            return -EINVAL;
-        }
-        matrix = calloc(n * n, sizeof(double));
-    }
-    if (!mu || !sigma || (corr->n && !matrix)) {
-        free(mu);
-        free(sigma);
-        free(matrix);
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        mu[i] = stk_sim_param_value(&c->producer.drift, names[i], NULL);
-        sigma[i] = stk_sim_param_value(&c->producer.volatility, names[i], NULL);
-        for (size_t j = 0; matrix && j < n; j++)
-            matrix[i * n + j] = i == j ? 1.0 : stk_sim_param_value(corr, names[i], names[j]);
-    }
-    struct stk_sim_params sp = {
-        .nsymbols = n,
-        .symbols = names,
-        .mu = mu,
-        .sigma = sigma,
-        .rho = corr->all,
-        .corr = matrix,
-        .dt_years = (double)n / rate / STK_SIM_YEAR_S,
-        .seed = c->producer.seed,
-    };
-    int r = stk_sim_new(&sp, &p->sim);
-    free(mu);
-    free(sigma);
-    free(matrix);
-    if (r == -EDOM) {
-        if (corr->n)
-            stk_error("producer.correlation: with its %zu pair exception(s) the correlation "
-                      "matrix of the %zu symbols is not positive definite (no set of returns "
-                      "can have these correlations)",
-                      corr->n, n);
-        else
-            stk_error("producer.correlation = %g: not a valid correlation for %zu symbols "
-                      "(needs > %g)",
-                      corr->all, n, n > 1 ? -1.0 / (double)(n - 1) : -1.0);
-        return -EINVAL;
-    }
-    if (r < 0) {
-        stk_error("sim: unable to set up the model: %s", strerror(-r));
-        return r;
-    }
     unsigned resumed = 0;
     for (size_t i = 0; i < n; i++) {
         r = stk_sym_add(p->seg, c->producer.symbols[i]);
@@ -264,7 +206,9 @@ static int csv_setup(struct stk_producer *p, const char *path)
     }
     int r = stk_csv_open(path, (enum stk_time_unit)unit, csv_bad, p, &p->csv);
     if (r < 0) {
-        stk_error("producer.feed = csv:%s: unable to open: %s", path,
+        char at[STK_CONF_ERR_MAX];
+        stk_config_where(p->cfg, "producer.feed", at, sizeof(at));
+        stk_error("%s: producer.feed: csv:%s: unable to open: %s", at, path,
                   r == -ENODATA ? "no files in the folder" : strerror(-r));
         return r == -ENODATA || r == -ENOENT ? -EINVAL : r;
     }
@@ -649,6 +593,10 @@ int stk_producer_new(const struct stk_config *cfg, struct stk_producer **ret)
     if (r < 0) {
         if (r == -EALREADY)
             stk_error("segment %s: another producer is attached (flock held)", sp.name);
+        else if (r == -EBADMSG)
+            stk_error("segment %s: /dev/shm%s is not a seqtick segment (no SEQTICK1 magic): "
+                      "refusing to replace it",
+                      sp.name, sp.name);
         else
             stk_error("segment %s: unable to attach as writer: %s", sp.name, stk_strerror(r));
         p->seg = NULL;

@@ -1,12 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* reload.c — what a child's settings are, as text, so SIGHUP restarts only the
- * children whose sections of the file changed (new keys included, whatever
- * their type: the file is compared, not the struct). */
+/* reload.c — the configuration the supervisor accepted: read once, checked
+ * in full (the parser, then every check a child makes at start), copied to
+ * the file the children are started with, and digested per section so a
+ * SIGHUP restarts only the children whose sections of the file changed (new
+ * keys included, whatever their type: the text is compared, not the struct). */
+#include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "preflight.h"
+#include "log-private.h"
 #include "supervisor.h"
+#include "util-private.h"
+
+const char *const stk_sup_producer_sections[] = {"producer", "shm", "log", NULL};
+const char *const stk_sup_server_sections[] = {"server", "shm", "log", NULL};
 
 struct lines {
     const char *const *sections;
@@ -47,11 +59,11 @@ static int cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-char *stk_reload_digest(const char *path, const char *const sections[])
+char *stk_reload_digest(const char *text, const char *const sections[])
 {
     struct lines l = {.sections = sections};
     char *out = NULL;
-    int r = ini_parse(path, collect, &l);
+    int r = ini_parse_string(text, collect, &l);
     if (r == 0 && !l.oom) {
         qsort(l.v, l.n, sizeof(*l.v), cmp);
         size_t len = 1;
@@ -68,4 +80,242 @@ char *stk_reload_digest(const char *path, const char *const sections[])
         free(l.v[i]);
     free(l.v);
     return out;
+}
+
+char *stk_reload_program_digest(const char *text, const char *name)
+{
+    char section[128];
+    snprintf(section, sizeof(section), "program.%s", name);
+    const char *const sections[] = {section, NULL};
+    return stk_reload_digest(text, sections);
+}
+
+int stk_sup_accept(const char *path, char **ret_text, struct stk_config *ret,
+                   char err[STK_CONF_ERR_MAX])
+{
+    char *text = NULL;
+    int r = stk_config_read(path, &text, err);
+    if (r == 0 && text)
+        r = stk_config_load_string(text, path, ret, err);
+    else if (r == 0)
+        r = -ENOMEM;
+    if (r != 0) {
+        free(text);
+        return r == -ENOMEM ? r : -EINVAL;
+    }
+    /* What the producer would refuse at start, by the very calls it makes
+     * (the server refuses nothing beyond the parser). A failure that may
+     * pass (a replay file not readable right now) is the producer's to
+     * report and retry. */
+    r = stk_producer_check(ret, err);
+    if (r < 0 && r != -EINVAL) {
+        stk_warn("%s (the producer will retry it)", err);
+        r = 0;
+    }
+    if (r < 0) {
+        stk_config_free(ret);
+        free(text);
+        return r;
+    }
+    *ret_text = text;
+    return 0;
+}
+
+int stk_sup_snapshot(struct stk_sup *sup, const char *text)
+{
+    char *path = sup->snapshot_path, *tmp = NULL;
+    if (!path && asprintf(&path, "%s.conf", sup->cfg.supervisor.pidfile) < 0)
+        return -ENOMEM;
+    if (asprintf(&tmp, "%s.tmp", path) < 0) {
+        if (path != sup->snapshot_path)
+            free(path);
+        return -ENOMEM;
+    }
+    (void)unlink(tmp); /* a previous supervisor's, killed mid-write */
+    int r = 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        r = -errno;
+    } else {
+        FILE *f = fdopen(fd, "w");
+        if (!f) {
+            r = -errno;
+            close(fd);
+        } else {
+            fprintf(f, "%s%s\n%s", STK_CONF_COPY_MARK, sup->config_path, text);
+            if (fflush(f) != 0 || ferror(f))
+                r = -errno ? -errno : -EIO;
+            if (fclose(f) != 0 && r == 0)
+                r = -errno;
+        }
+        if (r == 0 && rename(tmp, path) < 0)
+            r = -errno;
+        if (r < 0)
+            (void)unlink(tmp);
+    }
+    free(tmp);
+    if (r < 0) {
+        if (path != sup->snapshot_path)
+            free(path);
+        return r;
+    }
+    sup->snapshot_path = path;
+    return 0;
+}
+
+/* Failed or done: no process, none coming; a change brings it back. */
+static bool idle(const struct stk_child *c)
+{
+    return c->state == STK_CS_FAILED || c->state == STK_CS_DONE;
+}
+
+void stk_reload_apply(struct stk_sup *sup)
+{
+    struct stk_config nc;
+    char err[STK_CONF_ERR_MAX];
+    char *text = NULL;
+    const struct stk_config *oc = &sup->cfg;
+    memset(&nc, 0, sizeof(nc));
+    /* One read: the text validated is the text copied and digested, even
+     * if the file changes again meanwhile. */
+    int r = stk_sup_accept(sup->config_path, &text, &nc, err);
+    if (r < 0) {
+        stk_error("reload: %s; keeping the running configuration", err);
+        return;
+    }
+    const char *fixed = NULL;
+    if (strcmp(nc.shm.name, oc->shm.name))
+        fixed = "shm.name";
+    else if (nc.shm.capacity != oc->shm.capacity)
+        fixed = "shm.capacity";
+    else if (nc.shm.history != oc->shm.history)
+        fixed = "shm.history";
+    else if (strcmp(nc.supervisor.pidfile, oc->supervisor.pidfile))
+        fixed = "supervisor.pidfile";
+    if (fixed) {
+        stk_error("reload: %s: %s changed, which needs a supervisor restart; keeping the running "
+                  "configuration",
+                  sup->config_path, fixed);
+        stk_config_free(&nc);
+        free(text);
+        return;
+    }
+    /* Children started from now on (a crash restart included) run this. */
+    r = stk_sup_snapshot(sup, text);
+    if (r < 0) {
+        stk_error("reload: unable to write the accepted copy %s.conf: %s; keeping the running "
+                  "configuration",
+                  sup->cfg.supervisor.pidfile, strerror(-r));
+        stk_config_free(&nc);
+        free(text);
+        return;
+    }
+    stk_info("reload: %s is valid; applying it", sup->config_path);
+    sup->reloads++;
+    stk_log_init(STK_SUP_PROG, nc.log.level, nc.log.format);
+    if (strcmp(nc.supervisor.status_file, sup->status_path)) {
+        char *s = strdup(nc.supervisor.status_file);
+        if (s) {
+            (void)unlink(sup->status_path);
+            free(sup->status_path);
+            sup->status_path = s;
+        }
+    }
+    struct stk_policy base = stk_sup_policy(&nc, NULL);
+
+    /* Removed programs first (backwards: a removal shifts what follows). */
+    for (size_t i = sup->nchildren; i-- > 0;) {
+        struct stk_child *c = sup->children[i];
+        if (c->kind != STK_CHILD_PROGRAM || stk_config_program(&nc, c->name))
+            continue;
+        stk_info("reload: [program.%s] removed: stopping it", c->name);
+        c->after = STK_AFTER_REMOVE;
+        stk_child_event(c, STK_CE_STOP);
+    }
+
+    /* Restarts are sent once the new config is in place. */
+    struct stk_child **changed =
+        calloc(sup->nchildren + nc.nprograms + 1, sizeof(struct stk_child *));
+    size_t nchanged = 0;
+    if (!changed) {
+        stk_error("reload: out of memory; keeping the running configuration");
+        stk_config_free(&nc);
+        free(text);
+        return;
+    }
+    for (size_t i = 0; i < sup->nchildren; i++) {
+        struct stk_child *c = sup->children[i];
+        if (c->kind == STK_CHILD_PROGRAM)
+            continue;
+        c->pol = base;
+        char *d = stk_reload_digest(text, c->kind == STK_CHILD_PRODUCER ? stk_sup_producer_sections
+                                                                        : stk_sup_server_sections);
+        if (!d || !c->digest || strcmp(d, c->digest)) {
+            stk_info("reload: %s settings changed: %s it", c->name,
+                     idle(c) ? "starting" : "restarting");
+            free(c->digest);
+            c->digest = d;
+            changed[nchanged++] = c;
+        } else {
+            free(d);
+        }
+    }
+    for (size_t i = 0; i < nc.nprograms; i++) {
+        const struct stk_program_conf *pc = &nc.programs[i];
+        struct stk_policy pol = stk_sup_policy(&nc, pc);
+        struct stk_child *c = stk_sup_find_child(sup, pc->name);
+        char *d = stk_reload_program_digest(text, pc->name);
+        if (!c) {
+            stk_info("reload: [program.%s] added: starting it", pc->name);
+            c = stk_sup_add_child(sup, pc->name, STK_CHILD_PROGRAM, pc->command, d, &pol);
+            free(d);
+            if (!c) {
+                stk_error("reload: [program.%s]: out of memory", pc->name);
+                continue;
+            }
+            changed[nchanged++] = c;
+            continue;
+        }
+        c->pol = pol;
+        if (c->after == STK_AFTER_REMOVE)
+            c->after = STK_AFTER_RESTART; /* removed, then back before it stopped */
+        /* A running program restarts for a new command (its other keys
+         * apply as they are); one that failed or is done comes back for any
+         * change of its section. */
+        bool section = !d || !c->digest || strcmp(d, c->digest);
+        bool command = strcmp(c->command, pc->command) != 0;
+        if (command || (section && idle(c))) {
+            char *cmd = strdup(pc->command);
+            if (!cmd || !d) {
+                free(cmd);
+                free(d);
+                stk_error("reload: [program.%s]: out of memory", pc->name);
+                continue;
+            }
+            stk_info("reload: [program.%s] %s: %s it", pc->name,
+                     command ? "command changed" : "section changed",
+                     idle(c) ? "starting" : "restarting");
+            free(c->command);
+            free(c->digest);
+            c->command = cmd;
+            c->digest = d;
+            changed[nchanged++] = c;
+        } else if (section) {
+            free(c->digest);
+            c->digest = d;
+        } else {
+            free(d);
+        }
+    }
+    stk_config_free(&sup->cfg);
+    sup->cfg = nc;
+    free(text);
+    stk_watchdog_setup(sup);
+    for (size_t i = 0; i < nchanged; i++) {
+        struct stk_child *c = changed[i];
+        /* failed or done: nothing to stop, start it again */
+        stk_child_event(c, idle(c) ? STK_CE_START : STK_CE_RESTART);
+    }
+    free(changed);
+    stk_sup_changed(sup);
 }

@@ -25,9 +25,6 @@
 
 extern char **environ;
 
-static const char *const producer_sections[] = {"producer", "shm", "log", NULL};
-static const char *const server_sections[] = {"server", "shm", "log", NULL};
-
 #define STOP_POLL_S 0.05
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -105,10 +102,12 @@ void stk_sup_command(struct stk_sup *sup, struct stk_child *c, char *argv[5])
         resolve(sup, "seqtick-producer", "producer", c->exe, sizeof(c->exe));
     else
         resolve(sup, "seqtick-server", "server", c->exe, sizeof(c->exe));
-    snprintf(c->cmdline, sizeof(c->cmdline), "%s -c %s", c->exe, sup->config_path);
+    /* the accepted copy (see stk_sup_snapshot), once there is one */
+    char *conf = sup->snapshot_path ? sup->snapshot_path : sup->config_path;
+    snprintf(c->cmdline, sizeof(c->cmdline), "%s -c %s", c->exe, conf);
     argv[0] = c->exe;
     argv[1] = a_c;
-    argv[2] = sup->config_path;
+    argv[2] = conf;
     argv[3] = NULL;
 }
 
@@ -277,6 +276,23 @@ static struct stk_child *add_child(struct stk_sup *sup, const char *name, enum s
     return c;
 }
 
+struct stk_policy stk_sup_policy(const struct stk_config *cfg, const struct stk_program_conf *pc)
+{
+    return pc ? program_policy(cfg, pc) : base_policy(cfg);
+}
+
+struct stk_child *stk_sup_find_child(struct stk_sup *sup, const char *name)
+{
+    return find_child(sup, name);
+}
+
+struct stk_child *stk_sup_add_child(struct stk_sup *sup, const char *name, enum stk_child_kind kind,
+                                    const char *command, const char *digest,
+                                    const struct stk_policy *pol)
+{
+    return add_child(sup, name, kind, command, digest, pol);
+}
+
 void stk_sup_remove(struct stk_sup *sup, struct stk_child *c)
 {
     for (size_t i = 0; i < sup->nchildren; i++)
@@ -291,123 +307,7 @@ void stk_sup_remove(struct stk_sup *sup, struct stk_child *c)
     stk_sup_changed(sup);
 }
 
-/* ---- SIGHUP -------------------------------------------------------------- */
-
-static void reload(struct stk_sup *sup)
-{
-    struct stk_config nc;
-    char err[STK_CONF_ERR_MAX];
-    const struct stk_config *oc = &sup->cfg;
-    int r = stk_config_load(sup->config_path, &nc, err);
-    if (r < 0) {
-        stk_error("reload: %s; keeping the running configuration", err);
-        return;
-    }
-    const char *fixed = NULL;
-    if (strcmp(nc.shm.name, oc->shm.name))
-        fixed = "shm.name";
-    else if (nc.shm.capacity != oc->shm.capacity)
-        fixed = "shm.capacity";
-    else if (nc.shm.history != oc->shm.history)
-        fixed = "shm.history";
-    else if (strcmp(nc.supervisor.pidfile, oc->supervisor.pidfile))
-        fixed = "supervisor.pidfile";
-    if (fixed) {
-        stk_error("reload: %s: %s changed, which needs a supervisor restart; keeping the running "
-                  "configuration",
-                  sup->config_path, fixed);
-        stk_config_free(&nc);
-        return;
-    }
-    stk_info("reload: %s is valid; applying it", sup->config_path);
-    sup->reloads++;
-    stk_log_init(STK_SUP_PROG, nc.log.level, nc.log.format);
-    if (strcmp(nc.supervisor.status_file, sup->status_path)) {
-        char *s = strdup(nc.supervisor.status_file);
-        if (s) {
-            (void)unlink(sup->status_path);
-            free(sup->status_path);
-            sup->status_path = s;
-        }
-    }
-    struct stk_policy base = base_policy(&nc);
-
-    /* Removed programs first (backwards: a removal shifts what follows). */
-    for (size_t i = sup->nchildren; i-- > 0;) {
-        struct stk_child *c = sup->children[i];
-        if (c->kind != STK_CHILD_PROGRAM || stk_config_program(&nc, c->name))
-            continue;
-        stk_info("reload: [program.%s] removed: stopping it", c->name);
-        c->after = STK_AFTER_REMOVE;
-        stk_child_event(c, STK_CE_STOP);
-    }
-
-    /* Restarts are sent once the new config is in place. */
-    struct stk_child **changed =
-        calloc(sup->nchildren + nc.nprograms + 1, sizeof(struct stk_child *));
-    size_t nchanged = 0;
-    if (!changed) {
-        stk_error("reload: out of memory; keeping the running configuration");
-        stk_config_free(&nc);
-        return;
-    }
-    for (size_t i = 0; i < sup->nchildren; i++) {
-        struct stk_child *c = sup->children[i];
-        if (c->kind == STK_CHILD_PROGRAM)
-            continue;
-        c->pol = base;
-        char *d = stk_reload_digest(
-            sup->config_path, c->kind == STK_CHILD_PRODUCER ? producer_sections : server_sections);
-        if (!d || !c->digest || strcmp(d, c->digest)) {
-            stk_info("reload: %s settings changed: restarting it", c->name);
-            free(c->digest);
-            c->digest = d;
-            changed[nchanged++] = c;
-        } else {
-            free(d);
-        }
-    }
-    for (size_t i = 0; i < nc.nprograms; i++) {
-        const struct stk_program_conf *pc = &nc.programs[i];
-        struct stk_policy pol = program_policy(&nc, pc);
-        struct stk_child *c = find_child(sup, pc->name);
-        if (!c) {
-            stk_info("reload: [program.%s] added: starting it", pc->name);
-            c = add_child(sup, pc->name, STK_CHILD_PROGRAM, pc->command, pc->command, &pol);
-            if (!c) {
-                stk_error("reload: [program.%s]: out of memory", pc->name);
-                continue;
-            }
-            changed[nchanged++] = c;
-            continue;
-        }
-        c->pol = pol;
-        if (c->after == STK_AFTER_REMOVE)
-            c->after = STK_AFTER_RESTART; /* removed, then back before it stopped */
-        if (strcmp(c->command, pc->command)) {
-            char *cmd = strdup(pc->command), *dig = strdup(pc->command);
-            if (!cmd || !dig) {
-                free(cmd);
-                free(dig);
-                stk_error("reload: [program.%s]: out of memory", pc->name);
-                continue;
-            }
-            stk_info("reload: [program.%s] command changed: restarting it", pc->name);
-            free(c->command);
-            free(c->digest);
-            c->command = cmd;
-            c->digest = dig;
-            changed[nchanged++] = c;
-        }
-    }
-    stk_config_free(&sup->cfg);
-    sup->cfg = nc;
-    stk_watchdog_setup(sup);
-    for (size_t i = 0; i < nchanged; i++)
-        stk_child_event(changed[i], STK_CE_RESTART);
-    free(changed);
-    stk_sup_changed(sup);
-}
+/* ---- SIGHUP: reload.c's stk_reload_apply() ------------------------------ */
 
 /* ---- stopping ------------------------------------------------------------ */
 
@@ -505,7 +405,7 @@ int stk_sup_reload(struct stk_sup *sup)
     unsigned long before = sup->reloads;
     if (sup->stopping)
         return -ECANCELED;
-    reload(sup);
+    stk_reload_apply(sup);
     return sup->reloads != before ? 0 : -EINVAL;
 }
 
@@ -514,7 +414,7 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     struct stk_sup *sup = w->data;
     if (sup->stopping)
         return;
-    reload(sup);
+    stk_reload_apply(sup);
 }
 
 static void any_child_cb(struct ev_loop *loop, ev_child *w, int revents)
@@ -663,11 +563,28 @@ static int segment_open(struct stk_sup *sup)
         .capacity = sup->cfg.shm.capacity,
         .history = sup->cfg.shm.history,
         .mode = sup->cfg.shm.mode,
+        .own = true,
     };
     enum stk_seg_how how;
     int r = stk_seg_create_or_open(&p, &sup->seg, &how);
+    if (r == -EBUSY) {
+        int pid = stk_seg_owner(p.name);
+        char who[64] = "another supervisor";
+        if (pid > 0)
+            snprintf(who, sizeof(who), "another supervisor (pid %d)", pid);
+        stk_error("fatal: segment %s is owned by %s; refusing to start (and leaving it alone)",
+                  p.name, who);
+        return STK_EXIT_SYSTEM;
+    }
+    if (r == -EBADMSG) {
+        stk_error("fatal: /dev/shm%s is not a seqtick segment (no SEQTICK1 magic): refusing to "
+                  "replace or remove it; move it away or choose another shm.name",
+                  p.name);
+        return STK_EXIT_SYSTEM;
+    }
     if (r < 0) {
-        stk_error("fatal: unable to create or open segment '%s': %s", p.name, strerror(-r));
+        stk_error("fatal: unable to create or open segment '%s' (/dev/shm%s): %s", p.name, p.name,
+                  strerror(-r));
         return STK_EXIT_SYSTEM;
     }
     const struct stk_header *h = stk_seg_header(sup->seg);
@@ -726,7 +643,9 @@ int stk_sup_init(struct stk_sup *sup, const char *config_path)
     sup->ctl_fd = -1;
     sup->started_ns = stk_now_ns();
 
-    int r = stk_config_load(config_path, &sup->cfg, err);
+    /* The whole check, before anything is touched: the parser, then what
+     * the children would refuse at start (reload.c). */
+    int r = stk_sup_accept(config_path, &sup->accepted, &sup->cfg, err);
     if (r < 0) { /* a config that cannot be read is the user's input: 100 */
         fprintf(stderr, STK_SUP_PROG ": fatal: %s\n", r == -ENOMEM ? "out of memory" : err);
         return r == -ENOMEM ? STK_EXIT_SYSTEM : STK_EXIT_USAGE;
@@ -779,9 +698,15 @@ int stk_sup_init(struct stk_sup *sup, const char *config_path)
     if ((r = stk_ctl_open(sup)) != 0)
         return r;
 
+    /* Children run the accepted copy, never the file as edited since. */
+    if ((r = stk_sup_snapshot(sup, sup->accepted)) < 0) {
+        stk_error("fatal: unable to write the accepted copy %s.conf: %s",
+                  sup->cfg.supervisor.pidfile, strerror(-r));
+        return STK_EXIT_SYSTEM;
+    }
     struct stk_policy base = base_policy(&sup->cfg);
-    char *pd = stk_reload_digest(sup->config_path, producer_sections);
-    char *sd = stk_reload_digest(sup->config_path, server_sections);
+    char *pd = stk_reload_digest(sup->accepted, stk_sup_producer_sections);
+    char *sd = stk_reload_digest(sup->accepted, stk_sup_server_sections);
     bool ok = add_child(sup, "producer", STK_CHILD_PRODUCER, NULL, pd, &base) &&
               add_child(sup, "server", STK_CHILD_SERVER, NULL, sd, &base);
     free(pd);
@@ -789,8 +714,12 @@ int stk_sup_init(struct stk_sup *sup, const char *config_path)
     for (size_t i = 0; ok && i < sup->cfg.nprograms; i++) {
         const struct stk_program_conf *pc = &sup->cfg.programs[i];
         struct stk_policy pol = program_policy(&sup->cfg, pc);
-        ok = add_child(sup, pc->name, STK_CHILD_PROGRAM, pc->command, pc->command, &pol);
+        char *d = stk_reload_program_digest(sup->accepted, pc->name);
+        ok = d && add_child(sup, pc->name, STK_CHILD_PROGRAM, pc->command, d, &pol);
+        free(d);
     }
+    free(sup->accepted);
+    sup->accepted = NULL;
     if (!ok) {
         stk_error("fatal: out of memory");
         return STK_EXIT_SYSTEM;
@@ -831,6 +760,12 @@ static void cleanup(struct stk_sup *sup)
     }
     stk_seg_close(sup->seg);
     sup->seg = NULL;
+    /* The accepted copy is ours while the pidfile lock is. */
+    if (sup->snapshot_path)
+        (void)unlink(sup->snapshot_path);
+    free(sup->snapshot_path);
+    free(sup->accepted);
+    sup->snapshot_path = sup->accepted = NULL;
     if (sup->pid_fd >= 0)
         close(sup->pid_fd);
     free_env(sup->envp);
@@ -871,5 +806,9 @@ int stk_sup_run(struct stk_sup *sup)
 
 void stk_sup_abort(struct stk_sup *sup)
 {
+    /* Refused after taking the pidfile (a segment owned by another stack, a
+     * foreign file): leave no pidfile behind; the lock says it is ours. */
+    if (sup->pid_fd >= 0)
+        (void)unlink(sup->cfg.supervisor.pidfile);
     cleanup(sup);
 }

@@ -82,7 +82,6 @@ struct stk_pstat {
     pid_t pid, ppid, pgrp, sid;
     char state; /* 'R', 'S', 'Z', ... */
     uint64_t start;
-    long threads;
 };
 
 /* What to do once a stopping child has been reaped. */
@@ -151,7 +150,9 @@ struct stk_child {
 struct stk_sup {
     struct ev_loop *loop;
     struct stk_config cfg;
-    char *config_path; /* absolute when realpath() could make it so */
+    char *config_path;   /* absolute when realpath() could make it so */
+    char *snapshot_path; /* the accepted copy children run (PIDFILE.conf), or NULL */
+    char *accepted;      /* during stk_sup_init(): the text accepted */
     struct stk_seg *seg;
     int pid_fd;
     char *status_path;
@@ -356,11 +357,38 @@ int stk_status_write(const struct stk_sup *sup);
 
 /* ---- reload.c ------------------------------------------------------------ */
 
+/* The sections whose settings restart the producer / the server. */
+extern const char *const stk_sup_producer_sections[];
+extern const char *const stk_sup_server_sections[];
+
 /* The settings of `sections` (NULL-terminated, e.g. {"producer","shm","log"})
- * in the INI file at path as sorted "section.key=value" lines, so equal
- * settings compare equal however the file is ordered. Returns a heap string
- * or NULL (ENOMEM or unreadable file: then nothing compares equal). */
-char *stk_reload_digest(const char *path, const char *const sections[]);
+ * in the INI text as sorted "section.key=value" lines, so equal settings
+ * compare equal however the file is ordered. Returns a heap string or NULL
+ * (ENOMEM or unparsable text: then nothing compares equal). */
+char *stk_reload_digest(const char *text, const char *const sections[]);
+
+/* The same for the one section [program.NAME]. */
+char *stk_reload_program_digest(const char *text, const char *name);
+
+/* Read the file at path once and check it in full: the parser, then every
+ * check a child makes at start (stk_producer_check()). Returns 0 with the
+ * text read in *ret_text (heap) and the parsed config in *ret; -EINVAL
+ * with "FILE:LINE: key: why" in err; -ENOMEM. */
+int stk_sup_accept(const char *path, char **ret_text, struct stk_config *ret,
+                   char err[STK_CONF_ERR_MAX]);
+
+/* Write text as the accepted copy the producer and the server are started
+ * with: sup->snapshot_path (PIDFILE.conf, mode 0600, PATH.tmp + rename),
+ * its first line naming sup->config_path so their messages name the user's
+ * file and lines (STK_CONF_COPY_MARK). Sets sup->snapshot_path. Returns 0 or
+ * -errno. */
+int stk_sup_snapshot(struct stk_sup *sup, const char *text);
+
+/* SIGHUP: stk_sup_accept() the file, refuse a change of shm.* geometry or
+ * pidfile, write the accepted copy, then restart the children whose
+ * sections changed (and start again failed or done ones whose section
+ * changed). A refused file is logged and the running configuration kept. */
+void stk_reload_apply(struct stk_sup *sup);
 
 /* ---- control.c ----------------------------------------------------------- */
 
@@ -400,6 +428,14 @@ void stk_sup_changed(struct stk_sup *sup);
 
 /* A child left STOPPING for STOPPED with STK_AFTER_REMOVE: drop it. */
 void stk_sup_remove(struct stk_sup *sup, struct stk_child *c);
+
+/* For reload.c: the policy of a built-in child (pc NULL) or a program; a
+ * child by name; a new child (STOPPED), NULL on ENOMEM. */
+struct stk_policy stk_sup_policy(const struct stk_config *cfg, const struct stk_program_conf *pc);
+struct stk_child *stk_sup_find_child(struct stk_sup *sup, const char *name);
+struct stk_child *stk_sup_add_child(struct stk_sup *sup, const char *name, enum stk_child_kind kind,
+                                    const char *command, const char *digest,
+                                    const struct stk_policy *pol);
 
 /* Build argv for c into argv[] (pointers into c and sup, at most 4 + NULL)
  * and its executable into c->exe. */

@@ -138,7 +138,18 @@ START_TEST(test_errors_name_place)
     load_bad("[supervisor]\nwatchdog_ms = 250\n",
              "supervisor.watchdog_ms (250) is under 3 x producer.heartbeat_ms (100)");
     load_bad("[supervisor]\nwatchdog_ms = -1\n", "supervisor.watchdog_ms: -1 is out of range");
-    load_bad("[program.x]\ngrace_ms = 5\n", "[program.x]: command is required");
+    load_bad("[program.x]\ngrace_ms = 5\n", "t.conf:2: [program.x]: command is required");
+    /* checks across keys name where the key was set */
+    load_bad("[supervisor]\n\nwatchdog_ms = 250\n", "t.conf:3: supervisor.watchdog_ms (250)");
+    load_bad("[supervisor]\nbackoff_max_ms = 100\nbackoff_min_ms = 500\n",
+             "t.conf:3: supervisor.backoff_min_ms (500) is above");
+    load_bad("[producer]\nsymbols = A B\n\ndrift = A=0.1 C=0.2\n",
+             "t.conf:4: producer.drift: 'C' is not one of producer.symbols");
+    /* the supervisor's accepted copy reports the original file and its lines */
+    load_bad(STK_CONF_COPY_MARK "/etc/x.conf\n[producer]\nrate = fast\n",
+             "/etc/x.conf:2: producer.rate: 'fast' is not a whole number");
+    load_bad(STK_CONF_COPY_MARK "/etc/x.conf\n[producer]\n\nvolatility = IBM=1\n",
+             "/etc/x.conf:3: producer.volatility: 'IBM'");
     load_bad("[program.x]\ncommand = a\nfoo = 1\n", "t.conf:3: [program.x] foo: unknown key");
     load_bad("[program.x y]\ncommand = a\n", "program name must be");
     load_bad("[program.producer]\ncommand = a\n", "built-in child");
@@ -213,7 +224,7 @@ START_TEST(test_sim_params)
     load_bad("[producer]\nvolatility = TSLA=0.1 TSLA=0.2\n", "'TSLA' given twice");
     load_bad("[producer]\ndrift = ,\n", "producer.drift: is empty");
     load_bad("[producer]\nvolatility = IBM=0.3\n",
-             "t.conf: producer.volatility: 'IBM' is not one of producer.symbols");
+             "t.conf:2: producer.volatility: 'IBM' is not one of producer.symbols");
     load_bad("[producer]\nvolatility = ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFG=1\n", "bad symbol");
     load_bad("[producer]\nvolatility = AAPL:MSFT=0.1\n",
              "'AAPL:MSFT' is not one of producer.symbols");

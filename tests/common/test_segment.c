@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -490,6 +491,124 @@ START_TEST(test_foreign_file_kept)
 }
 END_TEST
 
+/* Any file that does not start with our magic is left as it is, whatever its
+ * size (0 bytes included: we only ever publish finished files); one that
+ * does but is cut short is ours, and replaced. */
+START_TEST(test_foreign_sizes)
+{
+    static const struct {
+        size_t size;
+        const char *text; /* NULL: 'x' bytes */
+    } cases[] = {
+        {0, NULL},  {6, "hello\n"},  {7, "SEQTICK"}, {37, "not a segment, just some text here.\n"},
+        {64, NULL}, {1 << 20, NULL},
+    };
+    struct stk_seg_params p = params(NULL, 4, 4);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *name = test_shm_name("alien");
+        char path[128];
+        shm_file(name, path, sizeof(path));
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+        ck_assert_int_ge(fd, 0);
+        char *data = malloc(cases[i].size + 1);
+        ck_assert_ptr_nonnull(data);
+        if (cases[i].text)
+            memcpy(data, cases[i].text, cases[i].size);
+        else
+            memset(data, 'x', cases[i].size);
+        ck_assert_int_eq(write(fd, data, cases[i].size), (ssize_t)cases[i].size);
+        close(fd);
+        struct stat before, after;
+        ck_assert_int_eq(stat(path, &before), 0);
+        struct stk_seg *w = NULL;
+        enum stk_seg_how how;
+        p.name = name;
+        p.own = false;
+        ck_assert_int_eq(stk_seg_create_or_open(&p, &w, &how), -EBADMSG);
+        ck_assert_int_eq(stk_seg_attach_writer(&p, &w, &how), -EBADMSG);
+        p.own = true;
+        ck_assert_int_eq(stk_seg_create_or_open(&p, &w, &how), -EBADMSG);
+        ck_assert_int_eq(stat(path, &after), 0);
+        ck_assert_uint_eq(after.st_ino, before.st_ino);
+        ck_assert_int_eq(after.st_size, (off_t)cases[i].size);
+        char *back = malloc(cases[i].size + 1);
+        fd = open(path, O_RDONLY);
+        ck_assert_int_eq(read(fd, back, cases[i].size + 1), (ssize_t)cases[i].size);
+        close(fd);
+        ck_assert_int_eq(memcmp(back, data, cases[i].size), 0);
+        free(back);
+        free(data);
+        unlink(path);
+    }
+    /* our magic, cut short (a 20-byte stub): ours, replaced from generation 1 */
+    const char *name = test_shm_name("stub");
+    char path[128];
+    shm_file(name, path, sizeof(path));
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    ck_assert_int_eq(write(fd, STK_MAGIC "0123456789ab", 20), 20);
+    close(fd);
+    struct stk_seg *w;
+    enum stk_seg_how how;
+    p.name = name;
+    p.own = true;
+    ck_assert_int_eq(stk_seg_create_or_open(&p, &w, &how), 0);
+    ck_assert_int_eq(how, STK_SEG_REPLACED);
+    ck_assert_uint_eq(atomic_load(&stk_seg_header(w)->generation), 1);
+    stk_seg_close(w);
+    stk_seg_unlink(name);
+}
+END_TEST
+
+/* The ownership lock: a second owner is refused before it changes anything
+ * (-EBUSY) and can name the holder; it never stops the producer's writer
+ * attach, and it goes with the owner's handle. */
+START_TEST(test_owner_lock)
+{
+    const char *name = test_shm_name("own");
+    struct stk_seg_params p = params(name, 4, 4);
+    struct stk_seg *sup, *sup2, *prod;
+    enum stk_seg_how how;
+    p.own = true;
+    ck_assert_int_eq(stk_seg_create_or_open(&p, &sup, &how), 0);
+    ck_assert_int_eq(how, STK_SEG_CREATED);
+    char path[128];
+    struct stat st, st2;
+    shm_file(name, path, sizeof(path));
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(stk_seg_owner(name), getpid());
+    /* the producer attaches as writer under the owner */
+    struct stk_seg_params wp = p;
+    wp.own = false;
+    ck_assert_int_eq(stk_seg_attach_writer(&wp, &prod, &how), 0);
+    ck_assert_uint_eq(atomic_load(&stk_seg_header(prod)->state), STK_STATE_LIVE);
+    /* a second owner, same geometry or not, is refused and changes nothing */
+    ck_assert_int_eq(stk_seg_create_or_open(&p, &sup2, &how), -EBUSY);
+    p.capacity = 8; /* would be a replace */
+    ck_assert_int_eq(stk_seg_create_or_open(&p, &sup2, &how), -EBUSY);
+    p.capacity = 4;
+    ck_assert_int_eq(stat(path, &st2), 0);
+    ck_assert_uint_eq(st2.st_ino, st.st_ino);
+    ck_assert_uint_eq(atomic_load(&stk_seg_header(prod)->state), STK_STATE_LIVE);
+    /* the owner goes: the next one takes it over (a warm restart) */
+    stk_seg_close(sup);
+    ck_assert_int_eq(stk_seg_owner(name), -ESRCH);
+    ck_assert_int_eq(stk_seg_create_or_open(&p, &sup2, &how), 0);
+    ck_assert_int_eq(how, STK_SEG_REOPENED);
+    /* an incompatible one is replaced by its owner, locked before it is published */
+    struct stk_seg *sup3;
+    stk_seg_close(sup2);
+    p.capacity = 8;
+    ck_assert_int_eq(stk_seg_create_or_open(&p, &sup2, &how), 0);
+    ck_assert_int_eq(how, STK_SEG_REPLACED);
+    ck_assert_int_eq(stk_seg_create_or_open(&p, &sup3, &how), -EBUSY);
+    ck_assert_int_eq(stk_seg_owner(name), getpid());
+    stk_seg_close(sup2);
+    stk_seg_close(prod);
+    ck_assert_int_eq(stk_seg_owner("/stk-no-such-segment-at-all"), -ENOENT);
+    stk_seg_unlink(name);
+}
+END_TEST
+
 /* An incompatible segment is replaced under a new generation; a reader of the
  * old one sees it closed and replaced, and a re-open finds the new one. */
 START_TEST(test_replace_incompatible)
@@ -906,6 +1025,8 @@ int main(void)
         {"errors", test_validation_errors},
         {"errors", test_create_rules},
         {"errors", test_foreign_file_kept},
+        {"errors", test_foreign_sizes},
+        {"errors", test_owner_lock},
         {"errors", test_replace_incompatible},
         {"errors", test_killed_writer_repair},
         {"hostile", test_open_fifo_and_owner},
