@@ -103,6 +103,10 @@ int stk_json_int(const struct stk_json *j, int t, int64_t *ret);
 /* True if s[0..len) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
 bool stk_utf8_valid(const char *s, size_t len);
 
+/* Length (1..4) of the valid UTF-8 sequence that starts s[0..n), or 0 if
+ * none does (n == 0, a stray or bad byte, a sequence cut short). */
+size_t stk_utf8_seq(const char *s, size_t n);
+
 /* The RFC 8259 number at p (before e): returns the byte after its longest
  * match, or NULL if p does not start one. ("01" matches "0": a byte that
  * cannot follow a number is left for the caller's separator test.) */
@@ -141,8 +145,9 @@ int stk_json_number_check(const char *s, size_t n);
 
 /* Escape s[0..n) as the body of a JSON string (no quotes) into out[0..cap):
  * '"' and '\\' backslashed, \b \f \n \r \t in their short forms, other bytes
- * below 0x20 and 0x7f as \u00XX, the rest copied (the caller passes UTF-8).
- * Writes whole escapes only. Returns the bytes written; *ret_used (if not
+ * below 0x20 and 0x7f as \u00XX, valid UTF-8 copied, and each byte that is
+ * not part of valid UTF-8 as \ufffd (so any bytes give a valid JSON string).
+ * Writes whole escapes and whole UTF-8 sequences only. Returns the bytes written; *ret_used (if not
  * NULL) gets how many input bytes they cover (n when cap >= n * 6). */
 size_t stk_json_escape(char *out, size_t cap, const char *s, size_t n, size_t *ret_used);
 

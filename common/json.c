@@ -13,9 +13,44 @@
 #define JSMN_STATIC
 #include "json-private.h"
 
+size_t stk_utf8_seq(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    if (n == 0)
+        return 0;
+    unsigned char c = s[0];
+    size_t len;
+    unsigned lo = 0x80, hi = 0xbf;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0)
+            lo = 0xa0; /* overlong */
+        else if (c == 0xed)
+            hi = 0x9f; /* UTF-16 surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0)
+            lo = 0x90; /* overlong */
+        else if (c == 0xf4)
+            hi = 0x8f; /* > U+10FFFF */
+    } else {
+        return 0; /* a continuation byte, overlong 0xc0/0xc1, or > 0xf4 */
+    }
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
 bool stk_utf8_valid(const char *str, size_t len)
 {
-    const unsigned char *s = (const unsigned char *)str, *end = s + len;
+    const char *s = str, *end = str + len;
     while (s < end) {
         /* fast path: eight ASCII bytes at a time */
         while (end - s >= 8) {
@@ -27,36 +62,10 @@ bool stk_utf8_valid(const char *str, size_t len)
         }
         if (s == end)
             break;
-        unsigned c = *s;
-        if (c < 0x80) {
-            s++;
-            continue;
-        }
-        size_t n;
-        unsigned cp;
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return false; /* continuation byte, overlong 0xc0/0xc1, or > 0xf4 */
-        }
-        if ((size_t)(end - s) <= n)
+        size_t q = stk_utf8_seq(s, (size_t)(end - s));
+        if (q == 0)
             return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        s += n + 1;
+        s += q;
     }
     return true;
 }
@@ -730,9 +739,9 @@ int stk_json_int(const struct stk_json *j, int t, int64_t *ret)
 }
 #endif /* STK_JSON_HAVE_PARSER */
 
-/* What each byte becomes inside a JSON string: 0 itself, else the letter of
- * its short escape, or 'u' for \u00XX. */
-static const char esc_class[256] = {
+/* What each ASCII byte becomes inside a JSON string: 0 itself, else the
+ * letter of its short escape, or 'u' for \u00XX. */
+static const char esc_class[128] = {
     [0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u',  [0x04] = 'u', [0x05] = 'u',
     [0x06] = 'u', [0x07] = 'u', ['\b'] = 'b', ['\t'] = 't',  ['\n'] = 'n', [0x0b] = 'u',
     ['\f'] = 'f', ['\r'] = 'r', [0x0e] = 'u', [0x0f] = 'u',  [0x10] = 'u', [0x11] = 'u',
@@ -746,9 +755,9 @@ size_t stk_json_escape(char *out, size_t cap, const char *s, size_t n, size_t *r
     static const char hex[] = "0123456789abcdef";
     size_t o = 0, i = 0;
     while (i < n) {
-        /* a run of bytes that are their own text, copied at once */
+        /* a run of ASCII bytes that are their own text, copied at once */
         size_t r = i;
-        while (r < n && !esc_class[(unsigned char)s[r]])
+        while (r < n && (unsigned char)s[r] < 0x80 && !esc_class[(unsigned char)s[r]])
             r++;
         size_t k = r - i < cap - o ? r - i : cap - o;
         memcpy(out + o, s + i, k);
@@ -757,6 +766,19 @@ size_t stk_json_escape(char *out, size_t cap, const char *s, size_t n, size_t *r
         if (i == n || i < r)
             break;
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            /* a whole UTF-8 sequence as it is; a byte of none, U+FFFD */
+            size_t q = stk_utf8_seq(s + i, n - i);
+            if (cap - o < (q ? q : 6))
+                break;
+            if (q)
+                memcpy(out + o, s + i, q);
+            else
+                memcpy(out + o, "\\ufffd", 6);
+            o += q ? q : 6;
+            i += q ? q : 1;
+            continue;
+        }
         char e = esc_class[c];
         size_t need = e == 'u' ? 6 : 2;
         if (cap - o < need)

@@ -30,7 +30,7 @@ void stk_log_vwrite(int level, const char *fmt, va_list ap);
 /* Longest piece of a message or of a child's line in one record, and the
  * largest record (a piece escaped, 6 bytes a byte at worst, plus the head). */
 #define STK_LOG_PIECE 4000
-#define STK_LOG_RECORD_MAX (6 * STK_LOG_PIECE + 2048)
+#define STK_LOG_RECORD_MAX (6 * (size_t)STK_LOG_PIECE + 2048)
 
 /* One line a supervised child wrote, len <= STK_LOG_PIECE bytes of anything
  * (NUL, invalid UTF-8) without its newline; cont: it continues the previous

@@ -95,7 +95,7 @@ size_t stk_utf8_cut(const char *s, size_t n)
 
 /* The one JSON string escaper of the logger: append the body (no quotes) of
  * s[0..len) to out at *n. `"` `\\` and control bytes (NUL included) are
- * escaped (\\n, \\t, \\r, else \\u00XX); each byte that is not part of valid
+ * escaped (\n, else \u00XX); each byte that is not part of valid
  * UTF-8 becomes U+FFFD. The caller makes room for 6 * len bytes. */
 static void json_escape(char *out, size_t *n, const char *s, size_t len)
 {
@@ -121,9 +121,9 @@ static void json_escape(char *out, size_t *n, const char *s, size_t len)
         if (c == '"' || c == '\\') {
             out[k++] = '\\';
             out[k++] = (char)c;
-        } else if (c == '\n' || c == '\t' || c == '\r') {
+        } else if (c == '\n') {
             out[k++] = '\\';
-            out[k++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+            out[k++] = 'n';
         } else if (c < 0x20 || c == 0x7f) {
             memcpy(out + k, "\\u00", 4);
             out[k + 4] = hex[c >> 4];
@@ -230,7 +230,7 @@ static bool jv_value(struct jv *v);
 /* An object ('{' ... '}') or an array ('[' ... ']'). */
 static bool jv_container(struct jv *v, bool object)
 {
-    char close = object ? '}' : ']';
+    unsigned char close = object ? '}' : ']';
     if (++v->depth > 32)
         return false;
     v->p++;

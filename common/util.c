@@ -91,7 +91,7 @@ int stk_proc_start(pid_t pid, uint64_t *ret_ticks)
 
 bool stk_proc_alive(pid_t pid, uint64_t start_ticks)
 {
-    uint64_t t;
+    uint64_t t = 0;
     return stk_proc_start(pid, &t) == 0 && (start_ticks == 0 || t == start_ticks);
 }
 

@@ -45,10 +45,10 @@ static void conn_close(struct ctl_conn *c)
     ev_io_stop(loop, &c->w);
     ev_timer_stop(loop, &c->w_timeout);
     close(c->fd);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
+    if (c == conns)
         conns = c->next;
+    else if (c->prev)
+        c->prev->next = c->next;
     if (c->next)
         c->next->prev = c->prev;
     nconns--;

@@ -82,6 +82,7 @@ struct stk_pstat {
     pid_t pid, ppid, pgrp, sid;
     char state; /* 'R', 'S', 'Z', ... */
     uint64_t start;
+    long threads;
 };
 
 /* What to do once a stopping child has been reaped. */

@@ -81,6 +81,7 @@ int stk_pstat_parse(const char *buf, size_t len, struct stk_pstat *out)
     out->ppid = (pid_t)v[0];
     out->pgrp = (pid_t)v[1];
     out->sid = (pid_t)v[2];
+    out->threads = (long)v[16];
     out->start = v[18];
     return 0;
 }
@@ -141,6 +142,90 @@ static int read_proc(struct stk_sup *sup)
         sup->scan[sup->nscan++] = st;
     }
     closedir(d);
+    qsort(sup->scan, sup->nscan, sizeof(*sup->scan), cmp_pstat);
+    return 0;
+}
+
+/* Append st to sup->scan unless its pid is there. Returns 1 added, 0 not. */
+static int scan_add(struct stk_sup *sup, const struct stk_pstat *st)
+{
+    for (size_t i = 0; i < sup->nscan; i++)
+        if (sup->scan[i].pid == st->pid)
+            return 0;
+    if (sup->nscan == sup->capscan) {
+        size_t cap = sup->capscan ? sup->capscan * 2 : 64;
+        struct stk_pstat *v = realloc(sup->scan, cap * sizeof(*v));
+        if (!v)
+            return 0;
+        sup->scan = v;
+        sup->capscan = cap;
+    }
+    sup->scan[sup->nscan++] = *st;
+    return 1;
+}
+
+/* Add the children of pid (every thread's: a child belongs to the thread
+ * that forked it) to sup->scan. */
+static void add_children(struct stk_sup *sup, pid_t pid, long threads)
+{
+    static char buf[65536];
+    char path[96];
+    DIR *d = NULL;
+    struct dirent *de = NULL;
+    if (threads != 1) {
+        snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+        if (!(d = opendir(path)))
+            return;
+    }
+    for (;;) {
+        if (d) {
+            if (!(de = readdir(d)))
+                break;
+            if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                continue;
+            snprintf(path, sizeof(path), "/proc/%ld/task/%s/children", (long)pid, de->d_name);
+        } else {
+            snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)pid, (long)pid);
+        }
+        int n = read_small(path, buf, sizeof(buf));
+        for (char *p = buf; n > 0 && *p;) {
+            char *end;
+            long c = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            p = end;
+            struct stk_pstat st;
+            if (c > 0 && pstat_of((pid_t)c, &st) == 0)
+                (void)scan_add(sup, &st);
+        }
+        if (!d)
+            break;
+    }
+    if (d)
+        closedir(d);
+}
+
+/* Our trees only, into sup->scan sorted by pid: every child's leader, what
+ * its tree had, our own children (orphans re-parented to us, the subreaper)
+ * and everything below those, by the kernel's children lists. Whatever a
+ * tree holds is below its leader or, once re-parented, below us. */
+static int read_trees(struct stk_sup *sup)
+{
+    sup->nscan = 0;
+    struct stk_pstat st;
+    for (size_t ci = 0; ci < sup->nchildren; ci++) {
+        const struct stk_child *c = sup->children[ci];
+        if (c->pid > 0 && pstat_of(c->pid, &st) == 0)
+            (void)scan_add(sup, &st);
+        for (size_t i = 0; i < c->nmembers; i++)
+            if (pstat_of(c->members[i].pid, &st) == 0 && st.start == c->members[i].start)
+                (void)scan_add(sup, &st);
+    }
+    struct stk_pstat self;
+    if (pstat_of(getpid(), &self) == 0)
+        add_children(sup, self.pid, self.threads);
+    for (size_t i = 0; i < sup->nscan; i++)
+        add_children(sup, sup->scan[i].pid, sup->scan[i].threads);
     qsort(sup->scan, sup->nscan, sizeof(*sup->scan), cmp_pstat);
     return 0;
 }
@@ -256,7 +341,7 @@ static void refresh(struct stk_sup *sup, uint64_t max_age_ns)
     uint64_t now = stk_mono_ns();
     if (sup->scan_mono && now - sup->scan_mono <= max_age_ns)
         return;
-    if (read_proc(sup) < 0)
+    if (read_trees(sup) < 0)
         return; /* keep what we knew */
     sup->scan_mono = now;
     size_t n = sup->nscan;
@@ -322,14 +407,16 @@ static void refresh(struct stk_sup *sup, uint64_t max_age_ns)
         if (owner[i] >= 0)
             (void)add_member(sup->children[owner[i]], sup->scan[i].pid, sup->scan[i].start);
     free(owner);
-    write_procs(sup);
 }
 
+/* Every second: the trees afresh, and the procs file when they changed
+ * (kept off the restart path: a start is marked in its environment). */
 static void scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop;
     (void)revents;
     refresh(w->data, 0);
+    write_procs(w->data);
 }
 
 /* ---- the procs file ------------------------------------------------------ */
@@ -657,7 +744,6 @@ void stk_tree_started(struct stk_child *c)
         return;
     c->nmembers = 0;
     (void)add_member(c, c->pid, c->leader_start);
-    write_procs(c->sup);
 }
 
 void stk_tree_child_free(struct stk_child *c)

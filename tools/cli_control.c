@@ -105,7 +105,7 @@ int stk_cli_control(struct stk_cli *cli)
     }
     char *reply = NULL;
     int r = stk_cli_ctl_request(cli->control_socket, req, &reply);
-    if (r < 0) {
+    if (r < 0 || !reply) {
         fprintf(stderr, "seqtick: fatal: unable to reach the supervisor at '%s': %s\n",
                 cli->control_socket, strerror(-r));
         if (r == -ENOENT || r == -ECONNREFUSED)

@@ -263,6 +263,15 @@ START_TEST(escape)
     ck_assert_str_eq(esc("\x01\x1f\x7f", 3), "\\u0001\\u001f\\u007f");
     ck_assert_str_eq(esc("\0x", 2), "\\u0000x");
     ck_assert_str_eq(esc("caf\xc3\xa9 /", 7), "caf\xc3\xa9 /"); /* UTF-8 and '/' as they are */
+    /* bytes of no valid UTF-8 sequence: U+FFFD each, so the output is JSON */
+    ck_assert_str_eq(esc("a\xff", 2), "a\\ufffd");
+    ck_assert_str_eq(esc("\xe2\x82", 2), "\\ufffd\\ufffd");
+    ck_assert_str_eq(esc("\xed\xa0\x80", 3), "\\ufffd\\ufffd\\ufffd");
+    ck_assert_str_eq(esc("\xf0\x9f\x98\x80", 4), "\xf0\x9f\x98\x80");
+    ck_assert_uint_eq(stk_utf8_seq("\xf0\x9f\x98\x80", 4), 4);
+    ck_assert_uint_eq(stk_utf8_seq("\xf0\x9f\x98", 3), 0);
+    ck_assert_uint_eq(stk_utf8_seq("A", 1), 1);
+    ck_assert_uint_eq(stk_utf8_seq("", 0), 0);
     /* a short buffer: whole escapes only, and how far the input got */
     char out[8];
     size_t used;
@@ -273,6 +282,8 @@ START_TEST(escape)
     ck_assert_uint_eq(used, 2);
     ck_assert_uint_eq(stk_json_escape(out, 0, "a", 1, &used), 0);
     ck_assert_uint_eq(used, 0);
+    ck_assert_uint_eq(stk_json_escape(out, 3, "a\xe2\x82\xac", 4, &used), 1);
+    ck_assert_uint_eq(used, 1); /* a sequence is never cut */
     /* every byte escaped or copied, and the result is a JSON string whose
      * decoded text is the input (all 1-byte values but NUL, plus UTF-8) */
     char in[300], doc[2048], back[300];
