@@ -28,9 +28,11 @@ class CliTest(unittest.TestCase):
         # One quiet segment with known contents for the read-only checks.
         cls.shm = stktest.unique_shm("cli")
         cls.t_write = time.monotonic()  # every quote is published after this
+        # --linger: done writing, still beating (a live producer with quiet
+        # symbols), so the quotes are not stale for want of a producer
         cls.writer = toolstest.Writer(cls.shm, "--rate", 0, "--count", 3 * COUNT,
-                                      "--unwritten", "ZZZ")
-        cls.writer.finish()
+                                      "--unwritten", "ZZZ", "--linger")
+        cls.writer.wait_line(f"done written={3 * COUNT}")
         cls.tmp = tempfile.TemporaryDirectory()
 
     @classmethod
@@ -125,7 +127,7 @@ class CliTest(unittest.TestCase):
         self.assertIsNone(doc["supervisor"])
         seg = doc["segment"]
         self.assertEqual((seg["generation"], seg["state"], seg["nsymbols"], seg["ticks_total"],
-                          seg["producer_alive"]), (1, "live", 4, 3 * COUNT, False))
+                          seg["producer_alive"]), (1, "live", 4, 3 * COUNT, True))  # lingering
         self.assertEqual(seg["producer_pid"], self.writer.pid)
 
         now = time.time_ns()

@@ -68,8 +68,10 @@ static void usage(FILE *f)
                "       [--rate TICKS_PER_S (0 = full speed)] [--seconds S] [--count N]\n"
                "       [--capacity N] [--history N] [--replace-after-ms MS]\n"
                "       [--close (state closed at exit)] [--unlink (closed and removed)]\n"
-               "Prints 'ready gen=G' after the first batch and 'replaced gen=G' after a\n"
-               "replacement (SIGUSR1 or --replace-after-ms).\n");
+               "       [--linger (after --count/--seconds, keep beating until SIGTERM)]\n"
+               "Prints 'ready gen=G' after the first batch, 'replaced gen=G' after a\n"
+               "replacement (SIGUSR1 or --replace-after-ms), 'done written=N' when it\n"
+               "lingers.\n");
 }
 
 int main(int argc, char **argv)
@@ -86,6 +88,7 @@ int main(int argc, char **argv)
         {"replace-after-ms", required_argument, NULL, 'R'},
         {"unlink", no_argument, NULL, 'U'},
         {"close", no_argument, NULL, 'X'},
+        {"linger", no_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -95,7 +98,7 @@ int main(int argc, char **argv)
     uint64_t count = 0;
     long replace_ms = -1;
     uint32_t capacity = 64, history = 256;
-    int unlink_at_exit = 0, close_at_exit = 0, c;
+    int unlink_at_exit = 0, close_at_exit = 0, linger = 0, c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 's':
@@ -130,6 +133,9 @@ int main(int argc, char **argv)
             break;
         case 'X':
             close_at_exit = 1;
+            break;
+        case 'L':
+            linger = 1;
             break;
         case 'h':
             usage(stdout);
@@ -224,6 +230,15 @@ int main(int argc, char **argv)
             double due = (double)written / rate;
             if (due > el)
                 sleep_ns((uint64_t)((due - el) * 1e9));
+        }
+    }
+    if (linger && !stop_flag) {
+        /* quiet but alive: the quotes stay fresh while their age grows */
+        printf("done written=%llu\n", (unsigned long long)written);
+        fflush(stdout);
+        while (!stop_flag) {
+            stk_seg_heartbeat(seg, stk_now_ns());
+            sleep_ns(50000000u);
         }
     }
     if (unlink_at_exit || close_at_exit)
