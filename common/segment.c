@@ -1104,9 +1104,8 @@ int stk_seg_alive(const struct stk_seg *seg, uint64_t now_ns, uint64_t heartbeat
         *ret_age_ns = age;
     if (heartbeat_ms == 0)
         heartbeat_ms = STK_HEARTBEAT_MS_DEFAULT;
-    uint64_t limit = heartbeat_ms > UINT64_MAX / (STK_ALIVE_BEATS * 1000000u)
-                         ? UINT64_MAX
-                         : heartbeat_ms * STK_ALIVE_BEATS * 1000000u;
+    const uint64_t beats_ns = (uint64_t)STK_ALIVE_BEATS * 1000000u;
+    uint64_t limit = heartbeat_ms > UINT64_MAX / beats_ns ? UINT64_MAX : heartbeat_ms * beats_ns;
     return state == STK_STATE_LIVE && age <= limit;
 }
 

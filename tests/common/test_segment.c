@@ -879,8 +879,8 @@ START_TEST(test_symbol_names_validated)
     size_t len;
     unsigned char *m = scribble_map(name, &len);
     struct stk_symbol *tab = (struct stk_symbol *)(void *)(m + STK_OFF_SYMBOLS);
-    memset(tab[1].name, 'A', 32);          /* no NUL: runs into index, flags, entry 2 */
-    memcpy(tab[2].name, "\xff\xfeX", 4);   /* high bytes */
+    memset(tab[1].name, 'A', 32);        /* no NUL: runs into index, flags, entry 2 */
+    memcpy(tab[2].name, "\xff\xfeX", 4); /* high bytes */
     struct stk_header *h = stk_seg_header_rw(w);
     atomic_store(&h->nsymbols, 6); /* entries 4, 5 never written: "" */
     ck_assert_int_eq(stk_seg_open(name, &r), 0);
@@ -1001,7 +1001,7 @@ START_TEST(test_alive_and_stale)
     ck_assert_int_eq(stk_seg_alive(r, now, 100, &age), 0);
     ck_assert_uint_ge(age, 400000000u);
     ck_assert_int_eq(stk_quote_stale(r, &q, now, 5000, 100), 1); /* frozen producer */
-    ck_assert_int_eq(stk_seg_alive(r, now, 1000, NULL), 1);    /* a slower heartbeat */
+    ck_assert_int_eq(stk_seg_alive(r, now, 1000, NULL), 1);      /* a slower heartbeat */
     stk_seg_close(r);
     stk_seg_close(w);
     stk_seg_unlink(name);
