@@ -117,16 +117,16 @@ struct stk_child {
     uint64_t window_start; /* CLOCK_MONOTONIC start of the give-up window */
     uint64_t window_count; /* restarts counted in it */
     bool ready;
-    bool killed;        /* needed SIGKILL while stopping */
-    bool grace_done;    /* STOPPING: SIGKILL sent, the last 1 s is running */
-    bool not_ready;     /* ready_timeout_ms passed without readiness */
+    bool killed;          /* needed SIGKILL while stopping */
+    bool grace_done;      /* STOPPING: SIGKILL sent, the last 1 s is running */
+    bool not_ready;       /* ready_timeout_ms passed without readiness */
     unsigned ready_bytes; /* read from the readiness fd so far */
-    bool ever_ran;      /* a start happened (restarts counts the later ones) */
-    int last_exit;      /* 0 none, 1 code, 2 signal */
-    int last_value;     /* exit code or signal number */
-    int exec_errno;     /* exec failure of the last start, 0 = none */
-    char exe[4096];     /* what the last start exec'd */
-    char cmdline[8192]; /* the same with its arguments, for people */
+    bool ever_ran;        /* a start happened (restarts counts the later ones) */
+    int last_exit;        /* 0 none, 1 code, 2 signal */
+    int last_value;       /* exit code or signal number */
+    int exec_errno;       /* exec failure of the last start, 0 = none */
+    char exe[4096];       /* what the last start exec'd */
+    char cmdline[8192];   /* the same with its arguments, for people */
 
     ev_child w_child;
     ev_timer w_timer;   /* backoff or grace */
@@ -141,10 +141,10 @@ struct stk_child {
     uint64_t leader_start;     /* the leader's start time */
     struct stk_tproc *members; /* pgroup mode: the tree as last scanned */
     size_t nmembers, capmembers;
-    char *cg;           /* cgroup mode: its cgroup folder */
-    char **envp;        /* sup->envp plus SEQTICK_TREE=NAME@PIDFILE */
-    uint64_t died_mono; /* CLOCK_MONOTONIC of the leader's last death */
-    ev_timer w_tree;    /* STOPPING with the leader reaped: polls the tree */
+    char *cg;            /* cgroup mode: its cgroup folder */
+    char **envp;         /* sup->envp plus SEQTICK_TREE=NAME@PIDFILE */
+    uint64_t died_mono;  /* CLOCK_MONOTONIC of the leader's last death */
+    ev_timer w_tree;     /* STOPPING with the leader reaped: polls the tree */
     ev_timer w_ready_to; /* ready_timeout_ms */
 };
 
