@@ -37,6 +37,10 @@ struct stk_cli {
  * hint for a missing one) and return -errno. */
 int stk_cli_open(const struct stk_cli *cli, struct stk_seg **ret_seg);
 
+/* Open cli->shm (owner and SIGBUS guard as stk_cli_open()) whatever its
+ * state, for `status`, which shows a closed one too. Returns 0 or -errno. */
+int stk_cli_open_any(const struct stk_cli *cli, struct stk_seg **ret_seg);
+
 /* stk_cli_open() without a word on stderr (top's re-open). */
 int stk_cli_open_quiet(const struct stk_cli *cli, struct stk_seg **ret_seg);
 

@@ -299,7 +299,7 @@ int stk_cli_status(struct stk_cli *cli)
         st.alive = st.live || stk_proc_alive((pid_t)num(&st, member(&st, 0, "supervisor_pid")),
                                              num(&st, member(&st, 0, "supervisor_start_ticks")));
     struct stk_seg *seg = NULL;
-    int r = stk_seg_open(cli->shm, &seg);
+    int r = stk_cli_open_any(cli, &seg);
     uint64_t now = stk_cli_now_ns();
     if (cli->json) {
         printf("{\"status_file\":");

@@ -64,15 +64,20 @@ uint64_t stk_cli_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int stk_cli_open_quiet(const struct stk_cli *cli, struct stk_seg **ret_seg)
+int stk_cli_open_any(const struct stk_cli *cli, struct stk_seg **ret_seg)
 {
     struct stk_seg_open_opts opts;
     int r = stk_config_owner(cli->owner, &opts);
     if (r < 0)
         return r == -ENOENT ? -ESRCH : r;
     (void)stk_sigbus_guard(); /* a segment truncated under us must not kill us */
+    return stk_seg_open_opts(cli->shm, &opts, ret_seg);
+}
+
+int stk_cli_open_quiet(const struct stk_cli *cli, struct stk_seg **ret_seg)
+{
     struct stk_seg *seg;
-    r = stk_seg_open_opts(cli->shm, &opts, &seg);
+    int r = stk_cli_open_any(cli, &seg);
     if (r < 0)
         return r;
     r = stk_seg_usable(seg); /* the library's rule: closed or garbage is no segment */
@@ -135,7 +140,9 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    struct stk_cli cli = {.interval_ms = 1000, .freshness_ms = 5000};
+    struct stk_cli cli = {.interval_ms = 1000,
+                          .freshness_ms = STK_FRESHNESS_MS_DEFAULT,
+                          .heartbeat_ms = STK_HEARTBEAT_MS_DEFAULT};
     const char *shm_opt = NULL, *status_opt = NULL, *socket_opt = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "c:s:jn:i:hV", opts, NULL)) != -1) {
