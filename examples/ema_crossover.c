@@ -148,7 +148,8 @@ int main(int argc, char **argv)
     for (int i = optind; i < argc && n < MAX_TICKERS; i++)
         books[n++] = (struct book){.name = argv[i]};
     for (uint32_t i = 0; optind == argc && i < stk_seg_nsymbols(seg) && n < MAX_TICKERS; i++)
-        books[n++] = (struct book){.name = stk_seg_symbol(seg, i)};
+        if (stk_seg_symbol(seg, i)) /* NULL: an entry that is no valid name */
+            books[n++] = (struct book){.name = stk_seg_symbol(seg, i)};
     if (optind == argc) /* names point into the mapping: keep copies */
         for (int i = 0; i < n; i++)
             books[i].name = strdup(books[i].name);

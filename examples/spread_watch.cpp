@@ -254,7 +254,8 @@ int main(int argc, char **argv)
     for (int i = optind; i < argc; i++)
         tickers.push_back(Ticker{argv[i]});
     for (uint32_t i = 0; seg && optind == argc && i < stk_seg_nsymbols(seg.get()); i++)
-        tickers.push_back(Ticker{stk_seg_symbol(seg.get(), i)});
+        if (const char *name = stk_seg_symbol(seg.get(), i)) // NULL: no valid name
+            tickers.push_back(Ticker{name});
     long widenings = 0;
     uint64_t seen = 0;
     if (seg) {
