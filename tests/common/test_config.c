@@ -3,7 +3,9 @@
  * FILE:LINE and the key. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config-private.h"
 #include "log-private.h"
@@ -150,6 +152,17 @@ START_TEST(test_errors_name_place)
              "/etc/x.conf:2: producer.rate: 'fast' is not a whole number");
     load_bad(STK_CONF_COPY_MARK "/etc/x.conf\n[producer]\n\nvolatility = IBM=1\n",
              "/etc/x.conf:3: producer.volatility: 'IBM'");
+    /* where a key was set, for messages made after the parse */
+    struct stk_config c;
+    char at[STK_CONF_ERR_MAX];
+    load_ok("[shm]\nname = /x\n\n[producer]\nrate = 5\n", &c);
+    stk_config_where(&c, "producer.rate", at, sizeof(at));
+    ck_assert_str_eq(at, "t.conf:5");
+    stk_config_where(&c, "shm.name", at, sizeof(at));
+    ck_assert_str_eq(at, "t.conf:2");
+    stk_config_where(&c, "producer.seed", at, sizeof(at)); /* a default */
+    ck_assert_str_eq(at, "t.conf");
+    stk_config_free(&c);
     load_bad("[program.x]\ncommand = a\nfoo = 1\n", "t.conf:3: [program.x] foo: unknown key");
     load_bad("[program.x y]\ncommand = a\n", "program name must be");
     load_bad("[program.producer]\ncommand = a\n", "built-in child");
@@ -279,6 +292,31 @@ START_TEST(test_file_errors)
 }
 END_TEST
 
+/* stk_config_read(): the whole file once; a NUL byte is refused, not cut. */
+START_TEST(test_read_whole_file)
+{
+    char path[] = "/tmp/stk-conf-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    static const char text[] = "[producer]\nrate = 7\n";
+    ck_assert_int_eq(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+    char *got = NULL;
+    ck_assert_int_eq(stk_config_read(path, &got, err), 0);
+    ck_assert_str_eq(got, text);
+    free(got);
+    ck_assert_int_eq(write(fd, "\0rate = 8\n", 10), 10);
+    close(fd);
+    got = NULL;
+    ck_assert_int_eq(stk_config_read(path, &got, err), -EINVAL);
+    ck_assert_ptr_null(got);
+    ck_assert_ptr_nonnull(strstr(err, "NUL byte"));
+    struct stk_config c;
+    ck_assert_int_eq(stk_config_load(path, &c, err), -EINVAL);
+    unlink(path);
+    ck_assert_int_eq(stk_config_read(path, &got, err), -ENOENT);
+}
+END_TEST
+
 START_TEST(test_listen_parse)
 {
     char host[64];
@@ -299,9 +337,13 @@ END_TEST
 int main(void)
 {
     const struct test_case tests[] = {
-        {"core", test_defaults},      {"core", test_overrides},
-        {"core", test_listen_parse},  {"errors", test_errors_name_place},
-        {"errors", test_file_errors}, {"sim", test_sim_params},
+        {"core", test_defaults},
+        {"core", test_overrides},
+        {"core", test_listen_parse},
+        {"core", test_read_whole_file},
+        {"errors", test_errors_name_place},
+        {"errors", test_file_errors},
+        {"sim", test_sim_params},
     };
     return TEST_TABLE_RUN("config", tests);
 }
