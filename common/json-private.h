@@ -14,16 +14,7 @@
 
 #include "scan-private.h"
 
-/* The validator sits on jsmn (header only). Programs that parse JSON need
- * it (their meson.build says so); the escaper, the UTF-8 and number checks
- * and the formatter below do not, so logging builds without it. */
-#if defined(__has_include)
-#if __has_include(<jsmn.h>)
-#define STK_JSON_HAVE_PARSER 1
-#endif
-#endif
-
-#ifdef STK_JSON_HAVE_PARSER
+/* The validator sits on jsmn (header only; libjsmn-dev). */
 #ifndef JSMN_STRICT
 #define JSMN_STRICT
 #endif
@@ -37,8 +28,9 @@
 
 /* ---- limits (docs/protocol.md, docs/producer.md) -------------------------
  * The validator accepts exactly RFC 8259 JSON text, except that it refuses
- * nesting deeper than STK_JSON_MAX_DEPTH arrays/objects and duplicate keys
- * in one object (compared after unescaping; STK_JSON_DUP_KEYS allows them).
+ * nesting deeper than STK_JSON_MAX_DEPTH arrays/objects, duplicate keys in
+ * one object (compared after unescaping; STK_JSON_DUP_KEYS allows them) and
+ * \u escapes of an unpaired UTF-16 surrogate (text must be Unicode).
  * The callers bound the document size (a request or an ingest line). */
 #define STK_JSON_MAX_DEPTH 32     /* deeper than any request or line needs */
 #define STK_JSON_SMALL_TOKENS 128 /* tokens parsed without a heap allocation */
@@ -96,7 +88,6 @@ int stk_json_str(const struct stk_json *j, int t, char *buf, size_t size);
 /* Integer value of a number token written without fraction or exponent.
  * Returns 0, -EINVAL not such a number, -ERANGE out of int64. */
 int stk_json_int(const struct stk_json *j, int t, int64_t *ret);
-#endif /* STK_JSON_HAVE_PARSER */
 
 /* ---- grammar pieces ------------------------------------------------------ */
 

@@ -75,7 +75,6 @@ int stk_json_number_check(const char *s, size_t n)
     return stk_json_number_end(s, s + n) == s + n && n ? 0 : -EINVAL;
 }
 
-#ifdef STK_JSON_HAVE_PARSER
 /* Byte classes of the pre-scan, outside strings and inside them (0: a byte
  * that needs nothing, the common case, skipped by a tight loop). Outside,
  * control bytes and '\\' are jsmn's to refuse. */
@@ -737,7 +736,6 @@ int stk_json_int(const struct stk_json *j, int t, int64_t *ret)
     *ret = neg ? (int64_t)(0 - v) : (int64_t)v;
     return 0;
 }
-#endif /* STK_JSON_HAVE_PARSER */
 
 /* What each ASCII byte becomes inside a JSON string: 0 itself, else the
  * letter of its short escape, or 'u' for \u00XX. */

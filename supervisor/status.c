@@ -9,30 +9,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json-private.h"
 #include "segment-private.h"
 #include "supervisor.h"
 #include "util-private.h"
 
 void stk_json_string(FILE *f, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            fputc('\\', f);
-            fputc(ch, f);
-        } else if (ch == '\n') {
-            fputs("\\n", f);
-        } else if (ch == '\t') {
-            fputs("\\t", f);
-        } else if (ch < 0x20 || ch == 0x7f) {
-            fprintf(f, "\\u00%c%c", hex[ch >> 4], hex[ch & 15]);
-        } else {
-            fputc(ch, f);
-        }
-    }
-    fputc('"', f);
+    stk_json_fput_str(f, s); /* the one escaper (common/json.c) */
 }
 
 static void render_child(FILE *f, const struct stk_child *c)

@@ -7,22 +7,14 @@
 #include <time.h>
 
 #include "cli_private.h"
+#include "json-private.h"
 #include "util-private.h"
 
 #define HISTORY_DEFAULT 20
 
 void stk_cli_json_str(FILE *f, const char *s)
 {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
+    stk_json_fput_str(f, s); /* the one escaper (common/json.c) */
 }
 
 const char *stk_cli_dec(int64_t v, char buf[STK_DECIMAL_MAX])
