@@ -135,14 +135,12 @@ class Accepted(suphelp.SupCase):
 
 class FailedComesBack(suphelp.SupCase):
     def test_failed_program_returns_on_section_change(self):
-        flag_dir = None
         s = self.s = suphelp.Sup("failback", programs={"p": {
             "command": "test -f ready.flag && exec sleep 100000; exit 3",
             "max_restarts": 1, "backoff_min_ms": 10, "backoff_max_ms": 20}}).start(
             wait_ready=False)
         s.wait_child("p", lambda c: c["state"] == "failed", 20)
-        flag_dir = s.dir
-        with open(os.path.join(flag_dir, "ready.flag"), "w"):
+        with open(os.path.join(s.dir, "ready.flag"), "w"):
             pass
         # Nothing changed: a reload leaves it failed.
         s.send(signal.SIGHUP)

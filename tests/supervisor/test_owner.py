@@ -5,9 +5,10 @@ keeps serving; a file at the shm name that is not a seqtick segment, of any
 size, is left exactly as it was and named, exit 111."""
 import json
 import os
-import signal
+import shutil
 import socket
 import sys
+import tempfile
 import time
 import unittest
 
@@ -159,6 +160,34 @@ class ForeignFile(unittest.TestCase):
                               if n.startswith(s.shm[1:] + ".")], [])
         finally:
             s.close()  # stops what it started, removes the file
+    @unittest.skipUnless(built("producer", "seqtick-producer"), "seqtick-producer not built here")
+    def test_producer_alone_leaves_foreign_file(self):
+        # A producer started without a supervisor follows the same rule.
+        for tag, data in self.CASES[1:3]:
+            with self.subTest(tag):
+                d = tempfile.mkdtemp(prefix="stk-own-prod-")
+                shm = stktest.unique_shm("alienp")
+                path = stktest.shm_path(shm)
+                try:
+                    with open(path, "wb") as f:
+                        f.write(data)
+                    ino = os.stat(path).st_ino
+                    conf = stktest.write_config(d, {"shm": {"name": shm, "capacity": 16,
+                                                            "history": 16}})
+                    p = stktest.Proc([stktest.binary("producer", "seqtick-producer"), "-c",
+                                      conf])
+                    try:
+                        self.assertEqual(p.p.wait(20), 111, p.output())
+                        self.assertIn(f"{path} is not a seqtick segment", p.output())
+                    finally:
+                        p.close()
+                    self.assertEqual(os.stat(path).st_ino, ino)
+                    with open(path, "rb") as f:
+                        self.assertEqual(f.read(), data)
+                finally:
+                    stktest.shm_remove(shm)
+                    shutil.rmtree(d, ignore_errors=True)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
