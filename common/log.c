@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -306,6 +307,7 @@ static long json_object_span(const char *s, size_t len, size_t *olen)
 /* ---- where records go ---------------------------------------------------- */
 
 /* The buffered mode (stk_log_async_begin). */
+#define TRIM_BYTES (128u << 10) /* a buffer that held more returns its pages */
 static struct {
     bool on;
     bool use_send;  /* a socket: send(MSG_DONTWAIT), its flags untouched */
@@ -314,6 +316,7 @@ static struct {
     int fd;
     char *buf;
     size_t cap, off, len;
+    size_t peak; /* bytes of buf touched since it was last empty */
     unsigned long long dropped_bytes, dropped_records;
 } q = {.fd = -1, .restore_fl = -1};
 
@@ -343,8 +346,14 @@ static long drain(void)
         }
         q.off += (size_t)w;
         q.len -= (size_t)w;
-        if (q.len == 0)
+        if (q.len == 0) {
             q.off = 0;
+            /* A reader that fell far behind made us touch many pages:
+             * give them back now that they are empty. */
+            if (q.peak > TRIM_BYTES)
+                (void)madvise(q.buf, q.cap, MADV_DONTNEED);
+            q.peak = 0;
+        }
         if (q.len == 0 && q.dropped_bytes) {
             /* Drained: say once what the stall cost. */
             unsigned long long b = q.dropped_bytes, r = q.dropped_records;
@@ -385,6 +394,8 @@ static void put(const char *rec, size_t n)
     }
     memcpy(q.buf + q.off + q.len, rec, n);
     q.len += n;
+    if (q.off + q.len > q.peak)
+        q.peak = q.off + q.len;
 }
 
 int stk_log_async_begin(size_t cap, int *ret_fd)
@@ -396,8 +407,9 @@ int stk_log_async_begin(size_t cap, int *ret_fd)
         cap = 4 * STK_LOG_RECORD_MAX;
     if (fstat(STDERR_FILENO, &st) < 0)
         return -errno;
-    char *buf = malloc(cap);
-    if (!buf)
+    /* Its own mapping, so pages a stall filled can be given back. */
+    char *buf = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED)
         return -ENOMEM;
     int fd = STDERR_FILENO, watch = -1;
     bool use_send = false, opened = false;
@@ -416,7 +428,7 @@ int stk_log_async_begin(size_t cap, int *ret_fd)
             int fl = fcntl(STDERR_FILENO, F_GETFL);
             if (fl < 0 || fcntl(STDERR_FILENO, F_SETFL, fl | O_NONBLOCK) < 0) {
                 int e = errno;
-                free(buf);
+                munmap(buf, cap);
                 return -e;
             }
             restore = fl;
@@ -432,6 +444,7 @@ int stk_log_async_begin(size_t cap, int *ret_fd)
     q.opened = opened;
     q.restore_fl = restore;
     q.dropped_bytes = q.dropped_records = 0;
+    q.peak = 0;
     q.on = true;
     *ret_fd = watch;
     return 0;
@@ -473,7 +486,7 @@ void stk_log_async_end(int wait_ms)
         close(q.fd);
     if (q.restore_fl >= 0)
         (void)fcntl(STDERR_FILENO, F_SETFL, q.restore_fl);
-    free(q.buf);
+    munmap(q.buf, q.cap);
     q.buf = NULL;
     q.fd = -1;
     q.opened = false;

@@ -432,8 +432,8 @@ static void any_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 /* ---- our own log: buffered, never blocking ------------------------------- */
 
 #define LOG_BUFFER (1u << 20)           /* what a stalled stderr reader may cost */
-#define LOG_HIGH_WATER (LOG_BUFFER / 2) /* children's pipes wait above this */
-#define LOG_LOW_WATER (LOG_BUFFER / 8)  /* ... until it is back under this */
+#define LOG_HIGH_WATER (LOG_BUFFER / 4) /* children's pipes wait above this */
+#define LOG_LOW_WATER (LOG_BUFFER / 16) /* ... until it is back under this */
 #define LOG_STALL_S 1.0                 /* no progress this long: the reader is stalled */
 #define LOG_CHECK_S 0.25
 #define LOG_EXIT_WAIT_MS 200 /* at exit, per step of a reader's progress */

@@ -25,7 +25,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: seqtick-bench COMMAND [options]   (COMMAND --help for its options)\n");
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-        fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].what);
+        fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].what);
 }
 
 int main(int argc, char **argv)
