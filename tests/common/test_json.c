@@ -342,10 +342,7 @@ static uint64_t flat_rng;
 
 static unsigned flat_below(unsigned n)
 {
-    flat_rng ^= flat_rng << 13;
-    flat_rng ^= flat_rng >> 7;
-    flat_rng ^= flat_rng << 17;
-    return (unsigned)(flat_rng % n);
+    return test_below(&flat_rng, n);
 }
 
 /* 1 + pairs, with each key's and value's span, if the scanner takes s */

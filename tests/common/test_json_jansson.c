@@ -14,20 +14,12 @@
 
 #define DOC_MAX 8192
 
-/* xorshift64*: the same documents on every run (STK_JSON_SEED varies it) */
+/* the same documents on every run (STK_JSON_SEED varies them) */
 static uint64_t rng;
-
-static uint64_t rnd(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 2685821657736338717ull;
-}
 
 static unsigned pick(unsigned n)
 {
-    return (unsigned)(rnd() % n);
+    return test_below(&rng, n);
 }
 
 struct doc {
@@ -156,35 +148,24 @@ static void gen_value(struct doc *d, int depth, int maxdepth)
     case 3:
         puts_(d, pick(2) ? "[]" : "{}");
         break;
-    case 4:
-    case 5: {
+    default: { /* an array (4, 5) or an object (6) */
+        bool obj = k == 6;
         unsigned n = pick(5);
-        puts_(d, "[");
+        puts_(d, obj ? "{" : "[");
         for (unsigned i = 0; i < n; i++) {
             if (i)
                 puts_(d, ",");
             ws(d);
+            if (obj) {
+                gen_key(d);
+                ws(d);
+                puts_(d, ":");
+                ws(d);
+            }
             gen_value(d, depth + 1, maxdepth);
             ws(d);
         }
-        puts_(d, "]");
-        break;
-    }
-    default: {
-        unsigned n = pick(5);
-        puts_(d, "{");
-        for (unsigned i = 0; i < n; i++) {
-            if (i)
-                puts_(d, ",");
-            ws(d);
-            gen_key(d);
-            ws(d);
-            puts_(d, ":");
-            ws(d);
-            gen_value(d, depth + 1, maxdepth);
-            ws(d);
-        }
-        puts_(d, "}");
+        puts_(d, obj ? "}" : "]");
         break;
     }
     }

@@ -5,6 +5,7 @@
 #define SEQTICK_TESTUTIL_H
 
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,21 @@ static inline const char *test_shm_name(const char *tag)
     char *b = buf[n++ & 7];
     snprintf(b, 96, TEST_SHM_PREFIX "%s-%ld-%d-%08x", tag, (long)getpid(), n, nonce);
     return b;
+}
+
+/* xorshift64*: the generated inputs of a test, the same sequence on every
+ * libc for a seed (*state, never 0); test_below() is uniform enough below n. */
+static inline uint64_t test_rand(uint64_t *state)
+{
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return *state * 2685821657736338717ull;
+}
+
+static inline unsigned test_below(uint64_t *state, unsigned n)
+{
+    return (unsigned)(test_rand(state) % n);
 }
 
 struct test_case {

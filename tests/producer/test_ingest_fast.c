@@ -431,18 +431,9 @@ END_TEST
 
 static uint64_t rng_state;
 
-static uint64_t rnd(void)
-{
-    /* xorshift64*: the same sequence on every libc */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 2685821657736338717ull;
-}
-
 static unsigned below(unsigned n)
 {
-    return (unsigned)(rnd() % n);
+    return test_below(&rng_state, n);
 }
 
 /* A random spacing: nothing most often, json.dumps's one space, or a few. */
@@ -474,7 +465,7 @@ static size_t gen_line(char *out, size_t cap, unsigned *ret_has)
     unsigned has = 0;
     /* mostly one of 40 names (so a segment of 64 holds them), else random */
     char sym[32];
-    uint64_t x = below(4) ? below(40) : rnd();
+    uint64_t x = below(4) ? below(40) : test_rand(&rng_state);
     unsigned sn = x < 40 ? 1 + (unsigned)x % 5 : 1 + below(below(4) ? 5 : 31);
     for (unsigned i = 0; i < sn; i++, x /= sizeof(sym_chars) - 1)
         sym[i] = sym_chars[x % (sizeof(sym_chars) - 1)];
