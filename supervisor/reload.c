@@ -10,10 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include "preflight.h"
 #include "log-private.h"
+#include "preflight.h"
 #include "supervisor.h"
 #include "util-private.h"
 
@@ -126,6 +127,14 @@ int stk_sup_snapshot(struct stk_sup *sup, const char *text)
     char *path = sup->snapshot_path, *tmp = NULL;
     if (!path && asprintf(&path, "%s.conf", sup->cfg.supervisor.pidfile) < 0)
         return -ENOMEM;
+    /* Never the user's own file (removed at exit): PIDFILE.conf given as -c */
+    struct stat a, b;
+    if (path != sup->snapshot_path && stat(path, &a) == 0 && stat(sup->config_path, &b) == 0 &&
+        a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+        free(path);
+        if (asprintf(&path, "%s.accepted.conf", sup->cfg.supervisor.pidfile) < 0)
+            return -ENOMEM;
+    }
     if (asprintf(&tmp, "%s.tmp", path) < 0) {
         if (path != sup->snapshot_path)
             free(path);

@@ -379,7 +379,8 @@ int stk_sup_accept(const char *path, char **ret_text, struct stk_config *ret,
                    char err[STK_CONF_ERR_MAX]);
 
 /* Write text as the accepted copy the producer and the server are started
- * with: sup->snapshot_path (PIDFILE.conf, mode 0600, PATH.tmp + rename),
+ * with: sup->snapshot_path (PIDFILE.conf, or PIDFILE.accepted.conf when
+ * that is the user's file itself; mode 0600, PATH.tmp + rename),
  * its first line naming sup->config_path so their messages name the user's
  * file and lines (STK_CONF_COPY_MARK). Sets sup->snapshot_path. Returns 0 or
  * -errno. */

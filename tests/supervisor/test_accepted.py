@@ -104,6 +104,22 @@ class Accepted(suphelp.SupCase):
         self.assertEqual(rc, 0, s.log())
         self.assertFalse(os.path.exists(copy), "the accepted copy outlived the supervisor")
 
+    def test_copy_never_replaces_the_users_file(self):
+        # -c PIDFILE.conf itself: the copy goes elsewhere, the file survives.
+        s = self.s = suphelp.Sup("accself", standin_pre={"producer": SHOW_CONF})
+        s.pidfile = s.sections["supervisor"]["pidfile"] = os.path.join(s.dir, "seqtick")
+        s.status_path = s.pidfile + ".status"
+        s.write()
+        with open(s.conf) as f:
+            text = f.read()
+        s.start()
+        self.assertTrue(os.path.exists(s.pidfile + ".accepted.conf"))
+        rc, _ = s.stop()
+        self.assertEqual(rc, 0, s.log())
+        with open(s.conf) as f:
+            self.assertEqual(f.read(), text)
+        self.assertFalse(os.path.exists(s.pidfile + ".accepted.conf"))
+
     @unittest.skipUnless(HAVE_STACK, "seqtick-producer and seqtick-server not built here")
     def test_refused_shm_name_change_never_reaches_dev_shm(self):
         port = stktest.free_port()
