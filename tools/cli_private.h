@@ -18,6 +18,7 @@ struct stk_cli {
     const char *shm;            /* segment name */
     const char *status_file;    /* supervisor status file */
     const char *control_socket; /* supervisor control socket */
+    bool status_file_only;      /* status: --status-file without --socket: that file */
     const char *command;        /* the subcommand's name */
     const char *config_path;    /* -c FILE, or NULL */
     uint64_t freshness_ms;      /* server.freshness_ms: older quotes are "stale" */

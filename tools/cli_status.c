@@ -30,13 +30,14 @@ struct status {
 
 static int status_parse(struct status *st, size_t len);
 
-/* The live status from the control socket, else the status file. Returns 0,
+/* The live status from the control socket (unless a status file was named
+ * on the command line), else the status file. Returns 0,
  * -ENOENT (neither), -EBADMSG (not a JSON object), or -errno. */
 static int status_load(const struct stk_cli *cli, struct status *st)
 {
     char *reply = NULL;
     memset(st, 0, sizeof(*st));
-    if (stk_cli_ctl_request(cli->control_socket, "status", &reply) == 0) {
+    if (!cli->status_file_only && stk_cli_ctl_request(cli->control_socket, "status", &reply) == 0) {
         st->text = reply;
         st->live = true;
         return status_parse(st, strlen(reply));

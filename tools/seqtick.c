@@ -226,6 +226,7 @@ int main(int argc, char **argv)
     cli.status_file = status_opt  ? status_opt
                       : have_conf ? conf.supervisor.status_file
                                   : DEFAULT_STATUS;
+    cli.status_file_only = status_opt && !socket_opt;
     cli.control_socket = socket_opt  ? socket_opt
                          : have_conf ? conf.supervisor.control_socket
                                      : DEFAULT_SOCKET;
