@@ -117,7 +117,7 @@ static void spawn(struct stk_child *c)
 {
     struct stk_sup *sup = c->sup;
     char *argv[5];
-    struct stk_spawned sp;
+    struct stk_spawned sp = {.pid = 0, .out_fd = -1, .ready_fd = -1, .err_fd = -1};
 
     /* Never two runs at once: what is left of the last one goes first. */
     size_t left = c->died_mono ? stk_tree_count(c) : 0;
@@ -376,7 +376,7 @@ static void stop_exit(struct stk_child *c)
     (void)reaped(c, true);
     bool clean = !c->killed;
     if (c->last_exit == 2)
-        clean = clean && (c->last_value == SIGTERM || c->last_value == SIGKILL);
+        clean = clean && c->last_value == SIGTERM;
     else
         clean = clean && (c->last_value == 0 || c->last_value == 128 + SIGTERM);
     if (!clean)

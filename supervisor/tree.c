@@ -37,7 +37,7 @@
 #define TRACKING_ENV "SEQTICK_TRACKING"
 #define SCAN_EVERY_S 1.0            /* pgroup mode: the procs file's freshness */
 #define COUNT_MAX_AGE_NS 5000000ull /* a /proc scan this young answers "how many" */
-#define SIGNAL_PASSES 8             /* re-reads while new processes keep appearing */
+#define SIGNAL_PASSES 8             /* SIGKILL: re-reads while new ones appear */
 #define FIRST_PASS_MAX_AGE_NS 3000000ull
 #define SURVIVOR_WAIT_NS 2000000000ull /* SIGKILLed survivors must be gone by then */
 
@@ -142,7 +142,8 @@ static int read_proc(struct stk_sup *sup)
         sup->scan[sup->nscan++] = st;
     }
     closedir(d);
-    qsort(sup->scan, sup->nscan, sizeof(*sup->scan), cmp_pstat);
+    if (sup->nscan > 1)
+        qsort(sup->scan, sup->nscan, sizeof(*sup->scan), cmp_pstat);
     return 0;
 }
 
@@ -226,7 +227,8 @@ static int read_trees(struct stk_sup *sup)
         add_children(sup, self.pid, self.threads);
     for (size_t i = 0; i < sup->nscan; i++)
         add_children(sup, sup->scan[i].pid, sup->scan[i].threads);
-    qsort(sup->scan, sup->nscan, sizeof(*sup->scan), cmp_pstat);
+    if (sup->nscan > 1)
+        qsort(sup->scan, sup->nscan, sizeof(*sup->scan), cmp_pstat);
     return 0;
 }
 
@@ -266,6 +268,7 @@ static void tree_mark(pid_t pid, char *out, size_t outsz)
 static void cmdline_of(pid_t pid, char *out, size_t outsz)
 {
     char path[64];
+    memset(out, 0, outsz);
     snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
     int n = read_small(path, out, outsz);
     if (n <= 0) {
@@ -581,6 +584,10 @@ size_t stk_tree_signal(struct stk_child *c, int sig, bool cont)
     struct stk_sup *sup = c->sup;
     struct sent s = {0};
     size_t count = 0;
+    /* SIGKILL: again while new processes appear (a fork racing the kill).
+     * Anything else: the tree as it is now, once — a graceful handler that
+     * starts a process (a shell trap's `sleep`) must not see it signalled. */
+    int passes = sig == SIGKILL ? SIGNAL_PASSES : 1;
     if (sup->track == STK_TRACK_CGROUP && c->cg) {
         if (sig == SIGKILL) {
             /* Exact and atomic: nothing forks its way out of it. */
@@ -592,7 +599,7 @@ size_t stk_tree_signal(struct stk_child *c, int sig, bool cont)
         char *rel = child_rel(c);
         pid_t *pids = NULL;
         size_t cap = 0;
-        for (int pass = 0; rel && pass < SIGNAL_PASSES; pass++) {
+        for (int pass = 0; rel && pass < passes; pass++) {
             long n = cg_pids(c->cg, &pids, &cap);
             size_t fresh = 0;
             for (long i = 0; i < n; i++) {
@@ -624,7 +631,7 @@ size_t stk_tree_signal(struct stk_child *c, int sig, bool cont)
      * previous child's last pass just made, when the supervisor stops them
      * all); every later pass reads /proc afresh, and the last one found
      * nothing new. */
-    for (int pass = 0; pass < SIGNAL_PASSES; pass++) {
+    for (int pass = 0; pass < passes; pass++) {
         refresh(sup, pass ? 0 : FIRST_PASS_MAX_AGE_NS);
         size_t fresh = 0;
         for (size_t i = 0; i < c->nmembers; i++) {
@@ -871,7 +878,7 @@ static void kill_stale_cgroup(const char *dir, const char *name)
     pid_t *pids = NULL;
     size_t cap = 0;
     long n = cg_pids(dir, &pids, &cap);
-    for (long i = 0; i < n; i++) {
+    for (long i = 0; pids && i < n; i++) {
         char cmd[512];
         cmdline_of(pids[i], cmd, sizeof(cmd));
         stk_warn("survivor of a previous supervisor: pid %ld (%s, cgroup %s): %s: SIGKILL",

@@ -291,7 +291,7 @@ static int run_setup(struct run *r, const char *mode, const char *tag, const cha
     snprintf(r->pidfile, sizeof(r->pidfile), "%s/sup.pid", r->dir);
     snprintf(r->status, sizeof(r->status), "%s/sup.pid.status", r->dir);
     snprintf(r->logpath, sizeof(r->logpath), "%s/supervisor.log", r->dir);
-    size_t n = 4 * PATH_MAX + strlen(programs);
+    size_t n = (size_t)4 * PATH_MAX + strlen(programs);
     char *text = malloc(n);
     if (!text)
         return -ENOMEM;
@@ -385,12 +385,10 @@ static double stop_run(const char *mode, const char *sup_path, const char *bindi
     struct run r;
     char one[PATH_MAX + 64], cmd[8 * (PATH_MAX + 64)] = "";
     snprintf(one, sizeof(one), "%s restart --flush-child %d", self, STOP_FLUSH_MS);
-    for (int k = 0; k < STOP_PER_PROGRAM - 1; k++) {
-        strcat(cmd, one);
-        strcat(cmd, " & ");
-    }
-    strcat(cmd, "exec ");
-    strcat(cmd, one);
+    size_t used = 0;
+    for (int k = 0; k < STOP_PER_PROGRAM - 1; k++)
+        used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, "%s & ", one);
+    snprintf(cmd + used, sizeof(cmd) - used, "exec %s", one);
     size_t n = STOP_PROGRAMS * (sizeof(cmd) + 64);
     char *programs = calloc(1, n);
     double ms = -1;
