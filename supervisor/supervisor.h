@@ -262,49 +262,6 @@ int stk_tree_prepare(struct stk_child *c, int *join_fd, char ***envp);
 void stk_tree_started(struct stk_child *c);
 
 /* Send sig (with SIGCONT just before it when cont) once to every process of
- * c's tree, including ones that appear while it is being signalled; never
- * to a pid that no longer names the process seen. Returns how many. */
-size_t stk_tree_signal(struct stk_child *c, int sig, bool cont);
-
-/* How many live processes c's tree has (0: gone). Reads /proc at most every
- * few ms in pgroup mode. */
-size_t stk_tree_count(struct stk_child *c);
-
-/* True if pid belongs to a child's tree. */
-bool stk_tree_owns(struct stk_sup *sup, pid_t pid);
-
-/* Name of the mode for logs and the status file: "cgroup" or "pgroup". */
-const char *stk_tree_mode_name(const struct stk_sup *sup);
-
-/* Release what tree.c holds for c (its empty cgroup folder is removed). */
-void stk_tree_child_free(struct stk_child *c);
-
-/* ---- tree.c: every process of every child ------------------------------ */
-
-/* Parse the text of /proc/PID/stat (len bytes, need not be NUL-terminated).
- * Returns 0, or -EINVAL when it is not that format. Pure, for the tests. */
-int stk_pstat_parse(const char *buf, size_t len, struct stk_pstat *out);
-
-/* Choose the tracking mode (cgroup v2 where we may create cgroups, else
- * process groups; env SEQTICK_TRACKING=pgroup|cgroup|auto forces it), log
- * it, then find, log and SIGKILL what a previous supervisor on the same
- * pidfile (or shm name, in cgroup mode) left running, waiting until it is
- * gone. Call once the loop exists and before any child starts. Returns 0 or
- * STK_EXIT_SYSTEM (logged). */
-int stk_tree_init(struct stk_sup *sup);
-
-/* At exit: remove the (empty) cgroups and the procs file. Idempotent. */
-void stk_tree_fini(struct stk_sup *sup);
-
-/* Before a fork: the child's cgroup and the fd of its cgroup.procs that the
- * forked child writes itself into (*join_fd, -1 in pgroup mode; the caller
- * closes it), and its environment (*envp). Returns 0 or -errno. */
-int stk_tree_prepare(struct stk_child *c, int *join_fd, char ***envp);
-
-/* After the fork: c->pid is the new leader; its tree starts with it. */
-void stk_tree_started(struct stk_child *c);
-
-/* Send sig (with SIGCONT just before it when cont) once to every process of
  * c's tree as it is now (SIGKILL: also to those that appear meanwhile);
  * never to a pid that no longer names the process seen. Returns how many. */
 size_t stk_tree_signal(struct stk_child *c, int sig, bool cont);
