@@ -44,6 +44,16 @@ class BenchSmoke(unittest.TestCase):
         self.assertRegex(out, r"kill -> replacement ready \(running\)\s+[\d.]+")
         self.assertRegex(out, r"ready p50 vs baseline p50: [\d.]+x")
 
+    @unittest.skipUnless(HAVE_STACK, "the supervisor and server are not built here")
+    def test_supervisor_flood(self):
+        out = self.bench("supervisor", "-s", "1")
+        self.assertRegex(out, r"baseline: yes > /dev/null\s+-\s+[\d.]+")
+        m = re.search(r"supervised, log.format = text\s+([\d.]+)", out)
+        self.assertTrue(m, out)
+        self.assertLess(float(m.group(1)), 50, "the flood is not held back")
+        self.assertRegex(out, r"supervised, log.format = json\s+[\d.]+")
+        self.assertRegex(out, r"supervisor RSS after the flood: text VmRSS \d+ kB")
+
     @unittest.skipUnless(HAVE_STACK and shutil.which("redis-server"),
                          "seqtick-server or redis-server missing (scripts/deps installs it)")
     def test_server_vs_redis(self):
