@@ -170,6 +170,22 @@ class FailedComesBack(suphelp.SupCase):
         c = s.wait_child("p", lambda c: c["state"] == "running" and c["pid"], 10)
         self.assertTrue(stktest.alive(c["pid"]))
 
+    def test_failed_producer_returns_on_section_change(self):
+        # Exit 100 (a configuration error) leaves the producer failed; a
+        # reload that changes [producer] starts it again.
+        s = self.s = suphelp.Sup("failprod", extra={"producer": {"rate": 100}},
+                                 standin_pre={"producer": "test -f ok.flag || exit 100"})
+        s.start(wait_ready=False)
+        s.wait_child("producer", lambda c: c["state"] == "failed", 20)
+        with open(os.path.join(s.dir, "ok.flag"), "w"):
+            pass
+        s.sections["producer"]["rate"] = 200
+        s.write()
+        s.send(signal.SIGHUP)
+        c = s.wait_child("producer", lambda c: c["state"] == "running" and c["pid"], 10)
+        self.assertTrue(stktest.alive(c["pid"]))
+        s.wait(lambda st: st["all_ready"], 10)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
