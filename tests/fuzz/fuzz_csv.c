@@ -19,16 +19,44 @@ static void check_row(const struct stk_csv_row *r)
     FUZZ_CHECK(stk_sym_check(r->symbol, n) == 0, "bad symbol '%s' accepted", r->symbol);
 }
 
+/* The timestamp's integer part as the row has it (spaces and one opening
+ * quote skipped), or false if it does not fit a u64. */
+static bool integer_part(const char *line, size_t len, uint64_t *ret)
+{
+    size_t i = 0;
+    uint64_t v = 0;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    if (i < len && line[i] == '"')
+        i++;
+    for (; i < len && line[i] >= '0' && line[i] <= '9'; i++) {
+        if (v > (UINT64_MAX - (uint64_t)(line[i] - '0')) / 10)
+            return false;
+        v = v * 10 + (uint64_t)(line[i] - '0');
+    }
+    *ret = v;
+    return true;
+}
+
 static void one_line(const char *line, size_t len, bool first)
 {
+    static const uint64_t ns_per[] = {[STK_UNIT_S] = 1000000000ull,
+                                      [STK_UNIT_MS] = 1000000ull,
+                                      [STK_UNIT_US] = 1000ull,
+                                      [STK_UNIT_NS] = 1ull};
     for (int u = STK_UNIT_AUTO; u <= STK_UNIT_NS; u++) {
         struct stk_csv_row r;
         const char *why = NULL;
         int rc = stk_csv_parse_row(line, len, (enum stk_time_unit)u, first, &r, &why);
         FUZZ_CHECK(rc == 0 || rc == -EINVAL || rc == -ENOMSG, "parse_row returned %d", rc);
-        if (rc == 0)
+        uint64_t ip;
+        if (rc == 0) {
             check_row(&r);
-        else if (rc == -EINVAL)
+            /* never wrapped: the whole units are the integer part */
+            if (u != STK_UNIT_AUTO && integer_part(line, len, &ip))
+                FUZZ_CHECK(r.q.src_ts_ns / ns_per[u] == ip, "timestamp %llu ns from %llu (unit %d)",
+                           (unsigned long long)r.q.src_ts_ns, (unsigned long long)ip, u);
+        } else if (rc == -EINVAL)
             FUZZ_CHECK(why && *why, "refused without a reason");
         else
             FUZZ_CHECK(first, "a header after the first line");
