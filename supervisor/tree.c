@@ -873,20 +873,35 @@ static void survivor_add(struct survivor **v, size_t *n, size_t *cap, pid_t pid,
 }
 
 /* Kill one stale cgroup folder (a child's) and log its members. */
-static void kill_stale_cgroup(const char *dir, const char *name)
+static void kill_stale_cgroup(const char *dir)
 {
-    pid_t *pids = NULL;
-    size_t cap = 0;
-    long n = cg_pids(dir, &pids, &cap);
-    for (long i = 0; pids && i < n; i++) {
-        char cmd[512];
-        cmdline_of(pids[i], cmd, sizeof(cmd));
-        stk_warn("survivor of a previous supervisor: pid %ld (%s, cgroup %s): %s: SIGKILL",
-                 (long)pids[i], name, dir, cmd);
-    }
-    free(pids);
-    if (n > 0 && cg_write(dir, "cgroup.kill", "1") < 0)
+    if (cg_populated(dir) && cg_write(dir, "cgroup.kill", "1") < 0)
         stk_error("unable to kill cgroup '%s': %s", dir, strerror(errno));
+}
+
+/* The members of every stale child cgroup under base, into the list. */
+static void stale_cgroup_members(const char *base, struct survivor **v, size_t *n, size_t *cap)
+{
+    DIR *d = opendir(base);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_type != DT_DIR || de->d_name[0] == '.')
+            continue;
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s/%s", base, de->d_name);
+        pid_t *pids = NULL;
+        size_t pcap = 0;
+        long k = cg_pids(dir, &pids, &pcap);
+        for (long i = 0; pids && i < k; i++) {
+            struct stk_pstat st;
+            if (pstat_of(pids[i], &st) == 0 && st.state != 'Z')
+                survivor_add(v, n, cap, pids[i], st.start);
+        }
+        free(pids);
+    }
+    closedir(d);
 }
 
 static void for_each_stale_cgroup(const char *base, bool kill_them, bool *busy)
@@ -901,7 +916,7 @@ static void for_each_stale_cgroup(const char *base, bool kill_them, bool *busy)
         char dir[PATH_MAX];
         snprintf(dir, sizeof(dir), "%s/%s", base, de->d_name);
         if (kill_them) {
-            kill_stale_cgroup(dir, de->d_name);
+            kill_stale_cgroup(dir);
         } else if (cg_populated(dir)) {
             *busy = true;
         } else if (rmdir(dir) < 0 && errno != ENOENT) {
@@ -919,7 +934,7 @@ static void kill_survivors(struct stk_sup *sup, const char *stale_cg)
 {
     struct survivor *v = NULL;
     size_t n = 0, cap = 0;
-    char buf[65536];
+    char buf[65536], cg_named[PATH_MAX];
     int len = read_small(sup->procs_path, buf, sizeof(buf));
     if (len > 0)
         stk_warn("'%s' is there: the previous supervisor did not exit cleanly; looking for "
@@ -930,6 +945,11 @@ static void kill_survivors(struct stk_sup *sup, const char *stale_cg)
         for (char *line = len > 0 ? strtok(buf, "\n") : NULL; line; line = strtok(NULL, "\n")) {
             long pid;
             unsigned long long start;
+            /* a cgroup-mode predecessor's folder, when we are not in that mode */
+            if (!stale_cg && !strncmp(line, "cgroup /", 8)) {
+                snprintf(cg_named, sizeof(cg_named), "%s", line + 7);
+                stale_cg = cg_named;
+            }
             if (sscanf(line, "proc %ld %llu", &pid, &start) != 2)
                 continue;
             long i = find_pid(sup, (pid_t)pid);
@@ -964,6 +984,8 @@ static void kill_survivors(struct stk_sup *sup, const char *stale_cg)
             }
         }
     }
+    if (stale_cg)
+        stale_cgroup_members(stale_cg, &v, &n, &cap);
     for (size_t i = 0; i < n; i++) {
         char cmd[512], mark[512];
         cmdline_of(v[i].pid, cmd, sizeof(cmd));
@@ -1000,6 +1022,8 @@ static void kill_survivors(struct stk_sup *sup, const char *stale_cg)
         }
         usleep(5000);
     }
+    if (stale_cg && stale_cg != sup->cg_base)
+        (void)rmdir(stale_cg); /* a cgroup-mode predecessor's, not ours to keep */
     if (n)
         stk_warn("killed %zu survivor(s) of a previous supervisor before starting anything", n);
     free(v);

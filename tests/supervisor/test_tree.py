@@ -177,7 +177,7 @@ class TreeTests:
                "the new supervisor ready")
         log = s.log()
         for p in old:
-            self.assertIn(f"survivor of a previous supervisor: pid {p} ", log)
+            self.assertEqual(log.count(f"survivor of a previous supervisor: pid {p} "), 1, log)
             self.assertTrue(suphelp.gone(p), f"survivor {p} still there")
         stktest.wait_for(lambda: with_args(f"sleep {m}1") and with_args(f"sleep {m}2"), 5, 0.01,
                          "the new strategy")
@@ -235,6 +235,32 @@ class TreeCgroup(TreeTests, suphelp.SupCase):
         rc, _ = s.stop()
         self.assertEqual(rc, 0)
         self.assertFalse(os.path.exists(base))
+
+
+    def test_pgroup_successor_kills_cgroup_survivors(self):
+        """A cgroup-mode supervisor SIGKILLed, the next one in process-group
+        mode: it still finds the stale cgroup (named in the procs file),
+        kills its members and removes it."""
+        m = marker()
+        s = self.sup("xmode", programs={"strat": f"setsid sleep {m}2 & sleep {m}1; true"}).start()
+        stktest.wait_for(lambda: with_args(f"sleep {m}1") and with_args(f"sleep {m}2"), 5, 0.01,
+                         "the strategy and its daemon")
+        old = with_args(f"sleep {m}1") + with_args(f"sleep {m}2")
+        base = suphelp.cgroup_base(s.shm)
+        s.proc.p.send_signal(signal.SIGKILL)
+        s.proc.p.wait(5)
+        time.sleep(0.2)
+        s.proc.close()
+        s.env["SEQTICK_TRACKING"] = "pgroup"
+        s.start(wait_ready=False)
+        s.wait(lambda st: st["supervisor_pid"] == s.pid and st["all_ready"], 15,
+               "the new supervisor ready")
+        for p in old:
+            self.assertTrue(suphelp.gone(p), f"survivor {p} still there\n{s.log()}")
+        self.assertEqual(s.status()["tracking"], "pgroup")
+        self.assertFalse(os.path.exists(base), "the stale cgroup was left")
+        rc, _ = s.stop()
+        self.assertEqual(rc, 0, s.log()[-3000:])
 
 
 class TreePgroup(TreeTests, suphelp.SupCase):
