@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_segment.c — a hostile segment file: the input becomes the file
  * /dev/shm/stk-fuzz-seg-PID, and every reader entry point runs over it:
- * open, header, name, symbols, lookup, latest records, quotes, ring heads,
- * ticks, history, changed, epoch, wait with a zero timeout, replaced,
- * heartbeat age. Nothing may crash, hang or read outside the mapping, and
- * a symbol name a reader hands out is a NUL-terminated valid name. An input
- * of even length is padded with zeros up to the size its header claims (at
- * most 4 MiB), so small inputs reach past the size check; odd lengths are
- * the file exactly. */
+ * open (plain and with an owner), usable, header, name, symbols, lookup,
+ * latest records, quotes, ring heads, ticks, history, changed, epoch, wait
+ * with a zero timeout, replaced, heartbeat age. Nothing may crash, hang or
+ * read outside the mapping, and a name a reader hands out is a
+ * NUL-terminated valid symbol. The input's length mod 4 picks how: 1, the
+ * file is the input exactly; otherwise it is padded with zeros up to the
+ * size its header claims (at most 4 MiB), so small inputs reach past the
+ * size check; and 3, the file is also truncated after the open to 0..3
+ * pages (the last byte says), as a live reader may see it shrink: with the
+ * SIGBUS guard on, the readers must survive that. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -41,7 +44,7 @@ static bool write_file(const uint8_t *data, size_t size)
         return false;
     bool ok = write(fd, data, size) == (ssize_t)size;
     uint64_t total = 0;
-    if (ok && size % 2 == 0 && size >= 40) {
+    if (ok && size % 4 != 1 && size >= 40) {
         memcpy(&total, data + 32, sizeof(total)); /* header.total_bytes */
         if (total > size && total <= PAD_MAX)
             ok = ftruncate(fd, (off_t)total) == 0;
@@ -91,7 +94,7 @@ static void readers(struct stk_seg *seg)
             continue;
         int r = stk_quote_read(seg, i, &q);
         FUZZ_CHECK(r == 0 || r == -ENODATA || r == -EBUSY || r == -ERANGE || r == -ESTALE ||
-                       r == -EAGAIN,
+                       r == -EAGAIN || r == -EFAULT,
                    "stk_quote_read(%u) = %d", i, r);
         uint64_t head = stk_ring_head(seg, i);
         if (i < PATIENT_MAX) {
@@ -126,10 +129,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!write_file(data, size))
         return 0;
+    static bool guarded;
+    if (!guarded) /* as every reading program does first */
+        FUZZ_CHECK(stk_sigbus_guard() == 0, "stk_sigbus_guard");
+    guarded = true;
     struct stk_seg *seg = NULL;
-    int r = stk_seg_open(name, &seg);
+    struct stk_seg_open_opts opts = {.flags = STK_OPEN_OWNER, .owner_uid = (uint32_t)geteuid()};
+    int r = size % 4 == 2 ? stk_seg_open_opts(name, &opts, &seg) : stk_seg_open(name, &seg);
     if (r == 0) {
+        if (size % 4 == 3)
+            (void)truncate(path, (off_t)(data[size - 1] & 3) * 4096);
+        int u = stk_seg_usable(seg);
+        FUZZ_CHECK(u == 0 || u == -ESTALE || u == -EUCLEAN || u == -EFAULT, "usable: %d", u);
         readers(seg);
+        u = stk_seg_usable(seg);
+        FUZZ_CHECK(u == 0 || u == -ESTALE || u == -EUCLEAN || u == -EFAULT, "usable: %d", u);
         stk_seg_close(seg);
     } else {
         FUZZ_CHECK(seg == NULL, "open failed (%d) yet set a handle", r);
