@@ -334,16 +334,41 @@ START_TEST(test_listen_parse)
 }
 END_TEST
 
+START_TEST(test_shm_owner)
+{
+    struct stk_config c;
+    struct stk_seg_open_opts o;
+    load_ok("[shm]\nowner = nobody\n", &c);
+    ck_assert_str_eq(c.shm.owner, "nobody");
+    stk_config_free(&c);
+    load_ok("[shm]\nname = /x\n", &c);
+    ck_assert_int_eq(stk_config_owner(c.shm.owner, &o), 0); /* unset: the reader's uid */
+    ck_assert_uint_eq(o.flags, 0);
+    stk_config_free(&c);
+    ck_assert_int_eq(stk_config_owner("", &o), 0);
+    ck_assert_uint_eq(o.flags, 0);
+    ck_assert_int_eq(stk_config_owner("1234", &o), 0);
+    ck_assert_uint_eq(o.flags, STK_OPEN_OWNER);
+    ck_assert_uint_eq(o.owner_uid, 1234);
+    ck_assert_int_eq(stk_config_owner("root", &o), 0);
+    ck_assert_uint_eq(o.owner_uid, 0);
+    ck_assert_int_eq(stk_config_owner("no-such-user-stk", &o), -ENOENT);
+}
+END_TEST
+
 int main(void)
 {
+    /* clang-format off */
     const struct test_case tests[] = {
         {"core", test_defaults},
         {"core", test_overrides},
         {"core", test_listen_parse},
         {"core", test_read_whole_file},
+        {"core", test_shm_owner},
         {"errors", test_errors_name_place},
         {"errors", test_file_errors},
         {"sim", test_sim_params},
     };
+    /* clang-format on */
     return TEST_TABLE_RUN("config", tests);
 }
