@@ -261,7 +261,10 @@ static double reaped(struct stk_child *c, bool expected)
     pid_t pid = c->pid;
     c->pid = 0; /* reaped: never signal this number again */
     ev_child_stop(sup->loop, &c->w_child);
-    ev_timer_stop(sup->loop, &c->w_timer);
+    /* While stopping, the timer is the tree's grace (or its last second
+     * after SIGKILL): it goes on when the leader is gone before the rest. */
+    if (c->state != STK_CS_STOPPING)
+        ev_timer_stop(sup->loop, &c->w_timer);
     ev_timer_stop(sup->loop, &c->w_healthy);
     ev_timer_stop(sup->loop, &c->w_ready_to);
     c->died_mono = stk_mono_ns();

@@ -131,6 +131,32 @@ class TreeTests:
         self.assertTrue(all(suphelp.gone(p) for p in gc), "the setsid grandchild survived")
         self.assertEqual(with_args(f"sleep {m}1") + with_args(f"sleep {m}2"), [])
 
+    def test_grace_bounds_a_tree_whose_leader_went_first(self):
+        """The shell dies of TERM at once, a grandchild ignores TERM: it is
+        SIGKILLed at the grace all the same, by stop and by a reload."""
+        m = marker()
+        grace = 1000
+        cmd = f"sh -c \"trap '' TERM; exec sleep {m}2\" & sleep {m}1; true"
+        s = self.sup("lead", programs={"p": {"command": cmd, "grace_ms": grace}}).start()
+        gc = stktest.wait_for(lambda: with_args(f"sleep {m}2"), 5, 0.01, "the grandchild")
+        # a reload that changes it: the old tree goes within grace + 1 s
+        s.sections["program.p"]["command"] = cmd + " #2"
+        s.conf = s.write()
+        t0 = time.monotonic()
+        s.send(signal.SIGHUP)
+        s.wait_child("p", lambda c: "#2" in c["command"] and c["state"] in ("starting", "running"),
+                     grace / 1000 + 3, "the new run")
+        dt = time.monotonic() - t0
+        self.assertTrue(all(suphelp.gone(p) for p in gc), "the old grandchild survived")
+        self.assertGreater(dt, grace / 1000 - 0.1)
+        self.assertLess(dt, grace / 1000 + 1.5)
+        gc = stktest.wait_for(lambda: with_args(f"sleep {m}2"), 5, 0.01, "the new grandchild")
+        rc, dt = s.stop(signal.SIGTERM, timeout=grace / 1000 + 10)
+        self.assertEqual(rc, 1, "SIGKILL was needed: not a clean stop")
+        self.assertLess(dt, grace / 1000 + 1.5)
+        self.assertTrue(all(suphelp.gone(p) for p in gc), "the grandchild survived the stop")
+        self.assertEqual(with_args(f"sleep {m}1") + with_args(f"sleep {m}2"), [])
+
     def test_no_stray_piles_up_over_restarts(self):
         """A leader killed 4 times: its strays (a non-exec shell's sleep, a
         setsid grandchild) die with it each time; one set at the end."""
