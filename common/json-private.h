@@ -140,7 +140,57 @@ int stk_json_number_check(const char *s, size_t n);
  * not part of valid UTF-8 as \ufffd (so any bytes give a valid JSON string).
  * Writes whole escapes and whole UTF-8 sequences only. Returns the bytes written; *ret_used (if not
  * NULL) gets how many input bytes they cover (n when cap >= n * 6). */
-size_t stk_json_escape(char *out, size_t cap, const char *s, size_t n, size_t *ret_used);
+/* What each ASCII byte becomes inside a JSON string: 0 itself, else the
+ * letter of its short escape, or 'u' for \u00XX (stk_json_escape's table). */
+extern const char stk_json_esc_class[128];
+
+static inline size_t stk_json_escape(char *restrict out, size_t cap, const char *restrict s,
+                                     size_t n, size_t *ret_used)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    char *o = out, *oe = out + cap;
+    while (p < e) {
+        unsigned char c = *p;
+        if (c < 0x80 && !stk_json_esc_class[c]) {
+            /* its own text: the common case (inline: names are short) */
+            if (o == oe)
+                break;
+            *o++ = (char)c;
+            p++;
+            continue;
+        }
+        if (c >= 0x80) {
+            /* a whole UTF-8 sequence as it is; a byte of none, U+FFFD */
+            size_t q = stk_utf8_seq((const char *)p, (size_t)(e - p));
+            if ((size_t)(oe - o) < (q ? q : 6))
+                break;
+            if (q)
+                memcpy(o, p, q);
+            else
+                memcpy(o, "\\ufffd", 6);
+            o += q ? q : 6;
+            p += q ? q : 1;
+            continue;
+        }
+        char k = stk_json_esc_class[c];
+        size_t need = k == 'u' ? 6 : 2;
+        if ((size_t)(oe - o) < need)
+            break;
+        o[0] = '\\';
+        o[1] = k;
+        if (k == 'u') {
+            memcpy(o + 2, "00", 2);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 15];
+        }
+        o += need;
+        p++;
+    }
+    if (ret_used)
+        *ret_used = (size_t)(p - (const unsigned char *)s);
+    return (size_t)(o - out);
+}
 
 /* s (NUL-terminated; NULL writes "") as a quoted JSON string onto f. */
 void stk_json_fput_str(FILE *f, const char *s);
@@ -182,6 +232,18 @@ static inline const char *stk_flat_key(const char *p, const char *e, const char 
     *ret_key = k + 1;
     *ret_n = (size_t)(p - k) - 2;
     return stk_scan_colon(p, e);
+}
+
+/* True if the key text k[0..n) is lit[0..ln), ln <= 8: one compare of two
+ * words (memcmp of a short constant is not always expanded inline). */
+static inline bool stk_flat_key_is(const char *k, size_t n, const char *lit, size_t ln)
+{
+    uint64_t a = 0, b = 0;
+    if (n != ln || ln > 8)
+        return false;
+    memcpy(&a, k, ln);
+    memcpy(&b, lit, ln);
+    return a == b;
 }
 
 /* After a value at *p: sp then ',' (STK_FLAT_MORE, *p past it) or the final

@@ -737,9 +737,7 @@ int stk_json_int(const struct stk_json *j, int t, int64_t *ret)
     return 0;
 }
 
-/* What each ASCII byte becomes inside a JSON string: 0 itself, else the
- * letter of its short escape, or 'u' for \u00XX. */
-static const char esc_class[128] = {
+const char stk_json_esc_class[128] = {
     [0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u',  [0x04] = 'u', [0x05] = 'u',
     [0x06] = 'u', [0x07] = 'u', ['\b'] = 'b', ['\t'] = 't',  ['\n'] = 'n', [0x0b] = 'u',
     ['\f'] = 'f', ['\r'] = 'r', [0x0e] = 'u', [0x0f] = 'u',  [0x10] = 'u', [0x11] = 'u',
@@ -747,54 +745,6 @@ static const char esc_class[128] = {
     [0x18] = 'u', [0x19] = 'u', [0x1a] = 'u', [0x1b] = 'u',  [0x1c] = 'u', [0x1d] = 'u',
     [0x1e] = 'u', [0x1f] = 'u', ['"'] = '"',  ['\\'] = '\\', [0x7f] = 'u',
 };
-
-size_t stk_json_escape(char *out, size_t cap, const char *s, size_t n, size_t *ret_used)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0, i = 0;
-    while (i < n) {
-        /* a run of ASCII bytes that are their own text, copied at once */
-        size_t r = i;
-        while (r < n && (unsigned char)s[r] < 0x80 && !esc_class[(unsigned char)s[r]])
-            r++;
-        size_t k = r - i < cap - o ? r - i : cap - o;
-        memcpy(out + o, s + i, k);
-        o += k;
-        i += k;
-        if (i == n || i < r)
-            break;
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x80) {
-            /* a whole UTF-8 sequence as it is; a byte of none, U+FFFD */
-            size_t q = stk_utf8_seq(s + i, n - i);
-            if (cap - o < (q ? q : 6))
-                break;
-            if (q)
-                memcpy(out + o, s + i, q);
-            else
-                memcpy(out + o, "\\ufffd", 6);
-            o += q ? q : 6;
-            i += q ? q : 1;
-            continue;
-        }
-        char e = esc_class[c];
-        size_t need = e == 'u' ? 6 : 2;
-        if (cap - o < need)
-            break;
-        out[o] = '\\';
-        out[o + 1] = e;
-        if (e == 'u') {
-            memcpy(out + o + 2, "00", 2);
-            out[o + 4] = hex[c >> 4];
-            out[o + 5] = hex[c & 15];
-        }
-        o += need;
-        i++;
-    }
-    if (ret_used)
-        *ret_used = i;
-    return o;
-}
 
 void stk_json_fput_str(FILE *f, const char *s)
 {

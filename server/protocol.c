@@ -633,13 +633,13 @@ static bool fast_get_quote(struct req *r)
         if (!(p = stk_flat_key(p, e, &key, &kn)))
             return false;
         unsigned bit;
-        if (kn == 1 && key[0] == 'v')
+        if (stk_flat_key_is(key, kn, "v", 1))
             bit = FK_V;
-        else if (kn == 2 && !memcmp(key, "id", 2))
+        else if (stk_flat_key_is(key, kn, "id", 2))
             bit = FK_ID;
-        else if (kn == 4 && !memcmp(key, "type", 4))
+        else if (stk_flat_key_is(key, kn, "type", 4))
             bit = FK_TYPE;
-        else if (kn == 6 && !memcmp(key, "ticker", 6))
+        else if (stk_flat_key_is(key, kn, "ticker", 6))
             bit = FK_TICKER;
         else
             return false;

@@ -443,6 +443,12 @@ START_TEST(flat_scanner_vs_strict)
         }
         stk_json_free(&j);
     }
+    /* key matching of the fast paths */
+    ck_assert(stk_flat_key_is("ticker", 6, "ticker", 6));
+    ck_assert(!stk_flat_key_is("tickers", 7, "ticker", 6));
+    ck_assert(!stk_flat_key_is("tick", 4, "ticker", 6));
+    ck_assert(!stk_flat_key_is("typf", 4, "type", 4));
+    ck_assert(!stk_flat_key_is("", 0, "v", 1));
     /* both sides of the scanner's border are reached */
     ck_assert_uint_gt(taken, 2000);
     ck_assert_uint_gt(refused, 5000);
