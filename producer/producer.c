@@ -23,18 +23,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "preflight.h"
+#include "backoff-private.h"
 #include "child.h"
 #include "log-private.h"
+#include "preflight.h"
 #include "producer.h"
 #include "segment-private.h"
 #include "util-private.h"
 
-#define BATCH_MAX 4096                /* ticks per batch when the feed is ahead */
-#define CATCHUP_MAX 65536             /* ticks per batch when a paced feed is behind */
-#define BACKOFF_MIN_NS 100000000ull   /* ingestor restart: 100 ms, doubling ... */
-#define BACKOFF_MAX_NS 10000000000ull /* ... up to 10 s */
-#define QUICK_DEATH_NS 1000000000ull  /* ran less than 1 s: a quick death */
+#define BATCH_MAX 4096               /* ticks per batch when the feed is ahead */
+#define CATCHUP_MAX 65536            /* ticks per batch when a paced feed is behind */
+#define BACKOFF_MIN_MS 100           /* ingestor restart: 100 ms, doubling ... */
+#define BACKOFF_MAX_MS 10000         /* ... up to 10 s */
+#define QUICK_DEATH_NS 1000000000ull /* ran less than 1 s: a quick death */
 #define NS 1000000000ull
 
 enum feed_kind { FEED_SIM, FEED_CSV, FEED_STDIN, FEED_EXEC };
@@ -334,7 +335,7 @@ static void exec_start(struct stk_producer *p)
 {
     int r = stk_child_spawn(p->command, &p->child);
     if (r < 0) {
-        uint64_t delay = BACKOFF_MAX_NS;
+        uint64_t delay = BACKOFF_MAX_MS * 1000000ull;
         stk_error("ingestor: unable to start '%s': %s; retrying in %llu ms", p->command,
                   strerror(-r), (unsigned long long)(delay / 1000000));
         p->restart_at = stk_mono_ns() + delay;
@@ -371,10 +372,10 @@ static void exec_reaped(struct stk_producer *p, pid_t pid, int status)
     uint64_t ran = now - p->child.started_mono;
     uint64_t delay = 0;
     if (ran < QUICK_DEATH_NS) {
-        delay = BACKOFF_MIN_NS << (p->quick_deaths < 7 ? p->quick_deaths : 7);
-        if (delay > BACKOFF_MAX_NS)
-            delay = BACKOFF_MAX_NS;
         p->quick_deaths++;
+        /* u = 0.5: no jitter, one ingestor has no herd to spread */
+        delay = (uint64_t)stk_backoff_ms(BACKOFF_MIN_MS, BACKOFF_MAX_MS, p->quick_deaths, 0.5) *
+                1000000u;
     } else {
         p->quick_deaths = 0;
     }
