@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* child.h — the `exec:` feed's ingestor process: spawned by /bin/sh -c in its
+/* ingestor.h — the `exec:` feed's ingestor process: spawned by /bin/sh -c in its
  * own process group with its stdout and stderr on pipes, reaped without ever
  * signalling a reaped pid, stopped with SIGTERM, grace, SIGKILL. */
-#ifndef SEQTICK_PRODUCER_CHILD_H
-#define SEQTICK_PRODUCER_CHILD_H
+#ifndef SEQTICK_PRODUCER_INGESTOR_H
+#define SEQTICK_PRODUCER_INGESTOR_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-struct stk_child {
+struct stk_ingestor {
     pid_t pid;  /* 0 when none runs */
     int out_fd; /* its stdout (non-blocking), -1 when closed */
     int err_fd; /* its stderr (non-blocking), -1 when closed */
@@ -20,19 +20,19 @@ struct stk_child {
  * on fresh pipes, its own process group, default signal dispositions, an empty
  * mask, PR_SET_PDEATHSIG(SIGKILL) and no other fds. Returns 0 with c filled,
  * or -errno (pipe/fork failures; an exec failure shows as exit status 127). */
-int stk_child_spawn(const char *command, struct stk_child *c);
+int stk_ingestor_spawn(const char *command, struct stk_ingestor *c);
 
 /* If the child has exited: SIGKILL what is left of its process group (while
  * the zombie still holds the pid, so the group id cannot be reused), reap it,
  * set *status (waitpid form) and c->pid = 0, and return 1. Returns 0 if it
  * still runs, -errno on error. The pipes are left for the caller to drain. */
-int stk_child_reap(struct stk_child *c, int *status);
+int stk_ingestor_reap(struct stk_ingestor *c, int *status);
 
-/* Signal the child's whole process group (plus SIGCONT after SIGTERM so a
- * stopped group can act on it). No-op without a child. */
-void stk_child_signal(struct stk_child *c, int sig);
+/* Signal the child's whole process group (SIGTERM is preceded by SIGCONT, so
+ * a stopped group can act on it). No-op without a child. */
+void stk_ingestor_signal(struct stk_ingestor *c, int sig);
 
 /* Close the pipes that are still open. */
-void stk_child_close_fds(struct stk_child *c);
+void stk_ingestor_close_fds(struct stk_ingestor *c);
 
 #endif

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* child.c — spawn, reap and signal the `exec:` ingestor (see child.h). */
+/* ingestor.c — spawn, reap and signal the `exec:` ingestor (see ingestor.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "child.h"
+#include "ingestor.h"
 #include "segment-private.h"
 
 /* In the child between fork and exec: only async-signal-safe calls. */
@@ -37,7 +37,7 @@ static void child_exec(const char *command, pid_t parent, int out_w, int err_w)
     _exit(127);
 }
 
-int stk_child_spawn(const char *command, struct stk_child *c)
+int stk_ingestor_spawn(const char *command, struct stk_ingestor *c)
 {
     int out[2], err[2];
     if (pipe2(out, O_CLOEXEC) < 0)
@@ -73,7 +73,7 @@ int stk_child_spawn(const char *command, struct stk_child *c)
     return 0;
 }
 
-int stk_child_reap(struct stk_child *c, int *status)
+int stk_ingestor_reap(struct stk_ingestor *c, int *status)
 {
     if (c->pid <= 0)
         return 0;
@@ -98,7 +98,7 @@ int stk_child_reap(struct stk_child *c, int *status)
     return 1;
 }
 
-void stk_child_signal(struct stk_child *c, int sig)
+void stk_ingestor_signal(struct stk_ingestor *c, int sig)
 {
     if (c->pid <= 0)
         return;
@@ -110,7 +110,7 @@ void stk_child_signal(struct stk_child *c, int sig)
     (void)kill(-c->pid, sig);
 }
 
-void stk_child_close_fds(struct stk_child *c)
+void stk_ingestor_close_fds(struct stk_ingestor *c)
 {
     if (c->out_fd >= 0)
         close(c->out_fd);
