@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* conn.c — the protocol-neutral connection layer: listening socket, accept
- * loop with a spare fd for EMFILE, line framing bounded by max_line_bytes,
- * output buffering with write bursts, back-pressure, the out_buffer_bytes
- * cap, idle timeouts, lingering close. A protocol plugs in via stk_proto. */
+/* conn.c — the protocol-neutral connection layer: the listener table's
+ * sockets, accept loop with a spare fd for EMFILE, input held for the
+ * protocol's framing, output buffering with write bursts, back-pressure,
+ * the out_buffer_bytes cap (slow-consumer cut), idle timeouts, lingering
+ * close. Each listener's protocol plugs in via stk_proto. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -24,7 +25,7 @@
 #define ACCEPTS_PER_CALL 256
 
 /* one read buffer for every connection: idle connections hold no input
- * memory at all, only a partial line is ever copied into c->in */
+ * memory at all, only a partial request is ever copied into c->in */
 static char rbuf[STK_READ_CHUNK];
 
 /* ---- intrusive lists: `off` is the offset of the prev pointer, next follows ---- */
@@ -85,54 +86,72 @@ static void format_addr(const struct sockaddr *sa, char *buf, size_t size)
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents);
 
-int stk_listen_start(struct stk_server *s)
+struct stk_listener *stk_listen_add(struct stk_server *s, const char *key, const char *spec,
+                                    const struct stk_proto *proto, int *ret_err)
 {
     char host[256], port_s[8];
     uint16_t port;
-    int r = stk_listen_parse(s->cfg->server.listen, host, sizeof(host), &port);
-    if (r < 0)
-        return r;
+    if (s->nlis == STK_LISTENERS_MAX) {
+        *ret_err = -ENOSPC;
+        return NULL;
+    }
+    int r = stk_listen_parse(spec, host, sizeof(host), &port);
+    if (r < 0) {
+        *ret_err = r;
+        return NULL;
+    }
     snprintf(port_s, sizeof(port_s), "%u", port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
-    if (getaddrinfo(host[0] ? host : NULL, port_s, &hints, &ai) != 0 || !ai)
-        return -EADDRNOTAVAIL;
+    if (getaddrinfo(host[0] ? host : NULL, port_s, &hints, &ai) != 0 || !ai) {
+        *ret_err = -EADDRNOTAVAIL;
+        return NULL;
+    }
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        r = -errno;
+        *ret_err = -errno;
         freeaddrinfo(ai);
-        return r;
+        return NULL;
     }
     int one = 1;
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
-        r = -errno;
+        *ret_err = -errno;
         close(fd);
         freeaddrinfo(ai);
-        return r;
+        return NULL;
     }
     freeaddrinfo(ai);
+    struct stk_listener *l = &s->lis[s->nlis++];
+    memset(l, 0, sizeof(*l));
+    l->srv = s;
+    l->proto = proto;
+    l->key = key;
+    l->fd = fd;
     struct sockaddr_storage ss = {0};
     socklen_t sl = sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        format_addr((struct sockaddr *)&ss, s->listen_addr, sizeof(s->listen_addr));
-    s->lfd = fd;
-    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    ev_io_init(&s->lio, accept_cb, fd, EV_READ);
-    s->lio.data = s;
-    ev_io_start(s->loop, &s->lio);
-    return 0;
+        format_addr((struct sockaddr *)&ss, l->addr, sizeof(l->addr));
+    if (s->spare_fd < 0)
+        s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ev_io_init(&l->io, accept_cb, fd, EV_READ);
+    l->io.data = l;
+    ev_io_start(s->loop, &l->io);
+    return l;
 }
 
 void stk_listen_stop(struct stk_server *s)
 {
-    if (s->lfd < 0)
-        return;
-    ev_io_stop(s->loop, &s->lio);
-    close(s->lfd);
-    s->lfd = -1;
+    for (unsigned i = 0; i < s->nlis; i++) {
+        struct stk_listener *l = &s->lis[i];
+        if (l->fd < 0)
+            continue;
+        ev_io_stop(s->loop, &l->io);
+        close(l->fd);
+        l->fd = -1;
+    }
     if (s->spare_fd >= 0) {
         close(s->spare_fd);
         s->spare_fd = -1;
@@ -143,16 +162,16 @@ void stk_listen_stop(struct stk_server *s)
 
 static void lru_add(struct stk_conn *c)
 {
-    if (!(c->flags & STK_CONN_LRU)) {
-        c->flags |= STK_CONN_LRU;
+    if (c->list == STK_LIST_NONE) {
+        c->list = STK_LIST_LRU;
         stk_clist_push(&c->srv->lru, c, OFF_LRU);
     }
 }
 
 static void lru_del(struct stk_conn *c)
 {
-    if (c->flags & STK_CONN_LRU) {
-        c->flags &= ~STK_CONN_LRU;
+    if (c->list == STK_LIST_LRU) {
+        c->list = STK_LIST_NONE;
         stk_clist_remove(&c->srv->lru, c, OFF_LRU);
     }
 }
@@ -164,13 +183,23 @@ static void conn_flush(struct stk_conn *c);
 static void update_watchers(struct stk_conn *c)
 {
     struct ev_loop *loop = c->srv->loop;
-    bool blocked = c->flags & STK_CONN_BLOCKED;
-    /* read while nothing is backed up; a closing connection keeps reading
-     * (and discarding) so its close does not turn into a RST that would
-     * destroy the error line in flight */
-    bool want_read =
-        !(c->flags & (STK_CONN_EOF | STK_CONN_DRAIN)) &&
-        ((c->flags & STK_CONN_CLOSING) || (!blocked && stk_conn_pending(c) < STK_WRITE_BURST));
+    bool blocked = c->blocked;
+    /* read while nothing is backed up; a cut connection keeps reading (and
+     * discarding) so its close does not turn into a RST that would destroy
+     * the last message in flight */
+    bool want_read;
+    switch (c->state) {
+    case STK_CONN_OPEN:
+        want_read = !blocked && stk_conn_pending(c) < STK_WRITE_BURST;
+        break;
+    case STK_CONN_CUT:
+    case STK_CONN_LINGER:
+        want_read = true;
+        break;
+    default: /* EOF, DRAIN, CUT_EOF: nothing more to read */
+        want_read = false;
+        break;
+    }
     if (want_read && !ev_is_active(&c->rio))
         ev_io_start(loop, &c->rio);
     else if (!want_read && ev_is_active(&c->rio))
@@ -181,31 +210,37 @@ static void update_watchers(struct stk_conn *c)
         ev_io_stop(loop, &c->wio);
 }
 
-static void new_conn(struct stk_server *s, int fd, const struct sockaddr *sa)
+struct stk_conn *stk_conn_open(struct stk_server *s, int fd, const struct sockaddr *sa,
+                               const struct stk_proto *proto)
 {
     bool reject = s->draining || s->nconns >= s->cfg->server.max_connections;
     struct stk_conn *c = calloc(1, sizeof(*c));
     if (!c) {
         close(fd);
-        return;
+        return NULL;
     }
     c->srv = s;
-    c->proto = s->proto;
+    c->proto = proto;
     c->fd = fd;
+    c->state = STK_CONN_OPEN;
     format_addr(sa, c->peer, sizeof(c->peer));
     ev_io_init(&c->rio, read_cb, fd, EV_READ);
     ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
     c->rio.data = c->wio.data = c;
     c->last_active_ns = stk_mono_ns();
     stk_clist_push(&s->all, c, OFF_ALL);
+    if (!reject && c->proto->on_open && c->proto->on_open(c) < 0) {
+        stk_conn_fatal(c, STK_E_INTERNAL, "out of memory");
+        return c;
+    }
     if (reject) {
-        c->flags |= STK_CONN_REJECTED;
         s->st.rejected++;
         stk_server_warn(s, "%s: refused: %zu connections (server.max_connections)", c->peer,
                         s->nconns);
         stk_conn_fatal(c, STK_E_UNAVAILABLE, "too many connections");
-        return;
+        return c;
     }
+    c->counted = true;
     s->nconns++;
     s->st.accepted++;
     int one = 1;
@@ -213,17 +248,19 @@ static void new_conn(struct stk_server *s, int fd, const struct sockaddr *sa)
     lru_add(c);
     ev_io_start(s->loop, &c->rio);
     stk_debug("%s: connected", c->peer);
+    return c;
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-    struct stk_server *s = w->data;
+    struct stk_listener *l = w->data;
+    struct stk_server *s = l->srv;
     for (int i = 0; i < ACCEPTS_PER_CALL; i++) {
         struct sockaddr_storage ss = {0};
         socklen_t sl = sizeof(ss);
-        int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            new_conn(s, fd, (struct sockaddr *)&ss);
+            (void)stk_conn_open(s, fd, (struct sockaddr *)&ss, l->proto);
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED)
@@ -236,7 +273,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
                             strerror(errno));
             if (s->spare_fd >= 0) {
                 close(s->spare_fd);
-                int fd2 = accept(s->lfd, NULL, NULL);
+                int fd2 = accept(l->fd, NULL, NULL);
                 if (fd2 >= 0)
                     close(fd2);
                 s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -255,14 +292,18 @@ void stk_conn_close(struct stk_conn *c)
     ev_io_stop(s->loop, &c->rio);
     ev_io_stop(s->loop, &c->wio);
     stk_subs_remove_all(c);
-    if (c->flags & STK_CONN_FLUSHQ)
+    if (c->flushq)
         stk_clist_remove(&s->flushq, c, OFF_FLUSH);
-    if (c->flags & STK_CONN_LISTED)
+    if (c->list == STK_LIST_CLOSING)
         stk_clist_remove(&s->closing, c, OFF_LRU);
-    lru_del(c);
+    else
+        lru_del(c);
+    c->list = STK_LIST_NONE;
     stk_clist_remove(&s->all, c, OFF_ALL);
-    if (!(c->flags & STK_CONN_REJECTED))
+    if (c->counted)
         s->nconns--;
+    if (c->proto->on_close)
+        c->proto->on_close(c);
     close(c->fd);
     stk_debug("%s: closed", c->peer);
     stk_buf_free(&c->in);
@@ -274,10 +315,8 @@ void stk_conn_close(struct stk_conn *c)
 
 void stk_conn_set_idle_exempt(struct stk_conn *c, bool exempt)
 {
-    struct stk_server *s = c->srv;
-    if (c->flags & STK_CONN_CLOSING)
+    if (stk_conn_state_cut(c->state))
         return;
-    (void)s;
     if (exempt) {
         lru_del(c);
     } else {
@@ -288,34 +327,32 @@ void stk_conn_set_idle_exempt(struct stk_conn *c, bool exempt)
 
 void stk_conn_schedule(struct stk_conn *c)
 {
-    if (c->flags & STK_CONN_FLUSHQ)
+    if (c->flushq)
         return;
-    c->flags |= STK_CONN_FLUSHQ;
+    c->flushq = true;
     stk_clist_push(&c->srv->flushq, c, OFF_FLUSH);
 }
 
 void stk_conn_fatal(struct stk_conn *c, enum stk_err code, const char *msg)
 {
     struct stk_server *s = c->srv;
-    if (c->flags & STK_CONN_CLOSING)
+    if (stk_conn_state_cut(c->state))
         return;
     if (code == STK_E_SLOW_CONSUMER) {
-        /* Drop what the client could not take, but finish the line already
-         * partly on the wire so the error line starts on a line of its own. */
-        size_t keep = c->out_sent;
-        if (keep > 0 && c->out.data[keep - 1] != '\n') {
-            char *nl = memchr(c->out.data + keep, '\n', c->out.len - keep);
-            keep = nl ? (size_t)(nl - c->out.data) + 1 : c->out.len;
-        }
-        c->out.len = keep;
+        /* Drop what the client could not take, but finish the message
+         * already partly on the wire (the protocol knows where it ends) so
+         * the last message starts on its own. */
+        c->out.len = c->proto->cut_point(c, c->out_sent);
     }
-    c->flags |= STK_CONN_CLOSING; /* before dropping subs: stays out of the LRU */
-    stk_subs_remove_all(c);
+    /* the peer said EOF (or the server drains): nothing more is read; the
+     * state is set before the subs go, so the connection stays off the LRU */
+    bool eof = c->state == STK_CONN_EOF || c->state == STK_CONN_DRAIN;
     lru_del(c);
+    c->state = eof ? STK_CONN_CUT_EOF : STK_CONN_CUT;
+    stk_subs_remove_all(c);
     c->proto->on_fatal(c, code, msg);
-    c->flags |= STK_CONN_CLOSING;
     c->deadline_ns = stk_mono_ns() + STK_LINGER_NS;
-    c->flags |= STK_CONN_LISTED;
+    c->list = STK_LIST_CLOSING;
     stk_clist_push(&s->closing, c, OFF_LRU);
     stk_buf_free(&c->in);
     stk_conn_schedule(c);
@@ -324,60 +361,19 @@ void stk_conn_fatal(struct stk_conn *c, enum stk_err code, const char *msg)
 
 /* ---- input ---- */
 
-static void too_long(struct stk_conn *c, uint64_t max)
+/* Offer data[0..len) to the protocol's framing. Returns bytes consumed. */
+static size_t serve(struct stk_conn *c, const char *data, size_t len)
 {
-    c->srv->st.too_long++;
-    stk_server_warn(c->srv, "%s: request line longer than %llu bytes (server.max_line_bytes)",
-                    c->peer, (unsigned long long)max);
-    stk_conn_fatal(c, STK_E_BAD_REQUEST, "line too long");
+    return c->proto->on_data(c, data, len, c->state == STK_CONN_EOF);
 }
 
-/* Serve the complete lines of data[0..len) in order while the output stays
- * below one write burst. Returns bytes consumed; sets *fatal if the
- * connection was cut. */
-static size_t serve_lines(struct stk_conn *c, const char *data, size_t len, bool at_eof)
-{
-    uint64_t max = c->srv->cfg->server.max_line_bytes;
-    const char *p = data, *end = data + len;
-    while (p < end && !(c->flags & STK_CONN_CLOSING)) {
-        if (stk_conn_pending(c) >= STK_WRITE_BURST)
-            break; /* back-pressure: the rest waits until this drains */
-        const char *ls = p;
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl && !at_eof)
-            break;
-        size_t n = (size_t)((nl ? nl : end) - ls);
-        if (n > max) {
-            too_long(c, max);
-            return len;
-        }
-        p = nl ? nl + 1 : end;
-        if (n > 0 && ls[n - 1] == '\r')
-            n--;
-        /* empty (and blank) lines are keep-alives: ignored */
-        size_t k = 0;
-        while (k < n && (ls[k] == ' ' || ls[k] == '\t'))
-            k++;
-        if (k < n)
-            c->proto->on_line(c, ls, n);
-    }
-    /* a partial line that is already too long is refused without waiting
-     * for the rest of it */
-    if (!(c->flags & STK_CONN_CLOSING) && p < end && !memchr(p, '\n', (size_t)(end - p)) &&
-        (uint64_t)(end - p) > max) {
-        too_long(c, max);
-        return len;
-    }
-    return (size_t)(p - data);
-}
-
-/* Serve what c->in holds (lines held back by back-pressure). */
+/* Serve what c->in holds (requests held back by back-pressure). */
 static void serve_buffered(struct stk_conn *c)
 {
-    if (c->in.len == 0 || (c->flags & STK_CONN_CLOSING))
+    if (c->in.len == 0 || stk_conn_state_cut(c->state))
         return;
-    size_t used = serve_lines(c, c->in.data, c->in.len, (c->flags & STK_CONN_EOF) != 0);
-    if (c->flags & STK_CONN_CLOSING)
+    size_t used = serve(c, c->in.data, c->in.len);
+    if (stk_conn_state_cut(c->state))
         return;
     stk_buf_consume(&c->in, used);
     if (c->in.len == 0)
@@ -398,15 +394,15 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
         stk_conn_close(c);
         return;
     }
-    if (c->flags & STK_CONN_CLOSING) {
+    if (stk_conn_state_cut(c->state)) {
         if (n == 0)
-            stk_conn_close(c); /* the peer saw our last line and hung up */
+            stk_conn_close(c); /* the peer saw our last message and hung up */
         return;                /* lingering: discard */
     }
     if (n == 0) {
-        c->flags |= STK_CONN_EOF;
+        c->state = STK_CONN_EOF;
         serve_buffered(c);
-        if (!(c->flags & STK_CONN_CLOSING) && stk_conn_pending(c) == 0 && c->in.len == 0) {
+        if (!stk_conn_state_cut(c->state) && stk_conn_pending(c) == 0 && c->in.len == 0) {
             stk_conn_close(c);
             return;
         }
@@ -415,14 +411,14 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
         return;
     }
     c->last_active_ns = stk_server_mono(s);
-    if (c->flags & STK_CONN_LRU) {
+    if (c->list == STK_LIST_LRU) {
         /* most recently active goes to the tail of the idle LRU */
         stk_clist_remove(&s->lru, c, OFF_LRU);
         stk_clist_push(&s->lru, c, OFF_LRU);
     }
     if (c->in.len == 0) {
-        size_t used = serve_lines(c, rbuf, (size_t)n, false);
-        if (!(c->flags & STK_CONN_CLOSING) && used < (size_t)n &&
+        size_t used = serve(c, rbuf, (size_t)n);
+        if (!stk_conn_state_cut(c->state) && used < (size_t)n &&
             stk_buf_put(&c->in, rbuf + used, (size_t)n - used) < 0) {
             stk_conn_fatal(c, STK_E_INTERNAL, "out of memory");
             return;
@@ -467,9 +463,9 @@ static void conn_flush(struct stk_conn *c)
     struct stk_server *s = c->srv;
     size_t budget = STK_WRITE_BURST;
     uint64_t cap = s->cfg->server.out_buffer_bytes;
-    c->flags &= ~STK_CONN_BLOCKED;
+    c->blocked = false;
     for (;;) {
-        if (c->sub && c->sub->dirty_head && !(c->flags & (STK_CONN_CLOSING | STK_CONN_DRAIN)) &&
+        if (c->sub && c->sub->dirty_head && stk_conn_state_serving(c->state) &&
             stk_conn_pending(c) < STK_WRITE_BURST) {
             uint64_t now = stk_server_mono(s);
             if (now >= c->sub->next_event_ns && c->proto->on_events(c, STK_WRITE_BURST) > 0)
@@ -478,7 +474,7 @@ static void conn_flush(struct stk_conn *c)
         size_t pend = stk_conn_pending(c);
         if (pend == 0)
             break;
-        if (!(c->flags & STK_CONN_CLOSING) && pend > cap) {
+        if (!stk_conn_state_cut(c->state) && pend > cap) {
             slow_consumer(c, pend);
             continue;
         }
@@ -488,9 +484,9 @@ static void conn_flush(struct stk_conn *c)
             if (errno == EINTR)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                c->flags |= STK_CONN_BLOCKED;
+                c->blocked = true;
                 size_t o = owed(c);
-                if (!(c->flags & STK_CONN_CLOSING) && o > cap) {
+                if (!stk_conn_state_cut(c->state) && o > cap) {
                     slow_consumer(c, o);
                     return;
                 }
@@ -510,25 +506,25 @@ static void conn_flush(struct stk_conn *c)
         }
         if (budget == 0) {
             /* fair share used: come back on POLLOUT after the others */
-            c->flags |= STK_CONN_BLOCKED;
+            c->blocked = true;
             update_watchers(c);
             return;
         }
-        if (stk_conn_pending(c) == 0 && c->in.len && !(c->flags & STK_CONN_CLOSING))
+        if (stk_conn_pending(c) == 0 && c->in.len && !stk_conn_state_cut(c->state))
             serve_buffered(c);
     }
     /* drained */
-    if (c->flags & STK_CONN_CLOSING) {
-        if (!(c->flags & STK_CONN_SHUTWR)) {
-            c->flags |= STK_CONN_SHUTWR;
+    if (stk_conn_state_cut(c->state)) {
+        if (c->state != STK_CONN_LINGER) {
+            c->state = STK_CONN_LINGER;
             (void)shutdown(c->fd, SHUT_WR);
         }
-    } else if ((c->flags & (STK_CONN_EOF | STK_CONN_DRAIN)) && c->in.len == 0) {
+    } else if ((c->state == STK_CONN_EOF || c->state == STK_CONN_DRAIN) && c->in.len == 0) {
         stk_conn_close(c);
         return;
     } else if (c->in.len) {
         serve_buffered(c);
-        if (c->flags & STK_CONN_EOF && c->in.len == 0 && stk_conn_pending(c) == 0) {
+        if (c->state == STK_CONN_EOF && c->in.len == 0 && stk_conn_pending(c) == 0) {
             stk_conn_close(c);
             return;
         }
@@ -546,8 +542,8 @@ void stk_conn_flush_all(struct stk_server *s)
     struct stk_conn *c;
     while ((c = s->flushq.head) != NULL) {
         stk_clist_remove(&s->flushq, c, OFF_FLUSH);
-        c->flags &= ~STK_CONN_FLUSHQ;
-        if (c->flags & STK_CONN_BLOCKED)
+        c->flushq = false;
+        if (c->blocked)
             continue; /* POLLOUT will come */
         conn_flush(c);
     }
@@ -560,7 +556,7 @@ void stk_conn_tick(struct stk_server *s, uint64_t now)
     struct stk_conn *c;
     while ((c = s->closing.head) != NULL && c->deadline_ns <= now) {
         stk_clist_remove(&s->closing, c, OFF_LRU);
-        c->flags &= ~STK_CONN_LISTED;
+        c->list = STK_LIST_NONE;
         stk_conn_close(c);
     }
     uint64_t idle = s->cfg->server.idle_timeout_s * 1000000000ull;
@@ -579,8 +575,10 @@ void stk_conn_drain_all(struct stk_server *s)
     struct stk_conn *c = s->all.head, *next;
     for (; c; c = next) {
         next = c->anext;
-        c->flags |= STK_CONN_DRAIN;
-        stk_subs_remove_all(c);
+        if (!stk_conn_state_cut(c->state)) { /* a cut one finishes its last message */
+            c->state = STK_CONN_DRAIN;
+            stk_subs_remove_all(c);
+        }
         stk_buf_free(&c->in);
         if (stk_conn_pending(c) == 0) {
             stk_conn_close(c);

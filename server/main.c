@@ -38,24 +38,29 @@ int main(int argc, char **argv)
         stk_config_free(&cfg);
         return STK_EXIT_SYSTEM;
     }
-    r = stk_server_init(&srv, loop, &cfg, &stk_proto_ndjson);
+    r = stk_server_init(&srv, loop, &cfg);
     if (r < 0) {
         stk_error("fatal: unable to start the segment watcher thread: %s", strerror(-r));
         stk_server_fini(&srv);
         stk_config_free(&cfg);
         return STK_EXIT_SYSTEM;
     }
-    r = stk_listen_start(&srv);
+    const char *addr = cfg.server.listen;
+    r = stk_server_listen_all(&srv, &addr);
     if (r < 0) {
-        stk_error("fatal: unable to listen on '%s': %s", cfg.server.listen, strerror(-r));
+        stk_error("fatal: unable to listen on '%s': %s", addr, strerror(-r));
         stk_server_fini(&srv);
         stk_config_free(&cfg);
         return STK_EXIT_SYSTEM;
     }
-    stk_info("listening on %s (max_connections %llu, max_line_bytes %llu, out_buffer_bytes %llu)",
-             srv.listen_addr, (unsigned long long)cfg.server.max_connections,
-             (unsigned long long)cfg.server.max_line_bytes,
-             (unsigned long long)cfg.server.out_buffer_bytes);
+    for (unsigned i = 0; i < srv.nlis; i++) {
+        stk_debug("%s: %s", srv.lis[i].key, srv.lis[i].proto->name);
+        stk_info("listening on %s (max_connections %llu, max_line_bytes %llu, "
+                 "out_buffer_bytes %llu)",
+                 srv.lis[i].addr, (unsigned long long)cfg.server.max_connections,
+                 (unsigned long long)cfg.server.max_line_bytes,
+                 (unsigned long long)cfg.server.out_buffer_bytes);
+    }
     r = stk_ready_notify();
     if (r < 0)
         stk_warn("readiness fd: %s", strerror(-r));

@@ -760,7 +760,7 @@ static void handle(struct req *r)
     fail(r, STK_E_BAD_REQUEST, "unknown type");
 }
 
-static void ndjson_line(struct stk_conn *c, const char *line, size_t len)
+void stk_ndjson_request(struct stk_conn *c, const char *line, size_t len)
 {
     struct req *r, rq;
     r = &rq;
@@ -860,10 +860,70 @@ static void ndjson_fatal(struct stk_conn *c, enum stk_err code, const char *msg)
     c->out.err = 0;
 }
 
+/* ---- framing: one request per '\n'-terminated line ---- */
+
+static void too_long(struct stk_conn *c, uint64_t max)
+{
+    c->srv->st.too_long++;
+    stk_server_warn(c->srv, "%s: request line longer than %llu bytes (server.max_line_bytes)",
+                    c->peer, (unsigned long long)max);
+    stk_conn_fatal(c, STK_E_BAD_REQUEST, "line too long");
+}
+
+/* Serve the complete lines of data[0..len) in order while the output stays
+ * below one write burst (at EOF a last line needs no '\n'). Returns bytes
+ * consumed. */
+static size_t ndjson_data(struct stk_conn *c, const char *data, size_t len, bool at_eof)
+{
+    uint64_t max = c->srv->cfg->server.max_line_bytes;
+    const char *p = data, *end = data + len;
+    while (p < end && !stk_conn_state_cut(c->state)) {
+        if (stk_conn_pending(c) >= STK_WRITE_BURST)
+            break; /* back-pressure: the rest waits until this drains */
+        const char *ls = p;
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl && !at_eof)
+            break;
+        size_t n = (size_t)((nl ? nl : end) - ls);
+        if (n > max) {
+            too_long(c, max);
+            return len;
+        }
+        p = nl ? nl + 1 : end;
+        if (n > 0 && ls[n - 1] == '\r')
+            n--;
+        /* empty (and blank) lines are keep-alives: ignored */
+        size_t k = 0;
+        while (k < n && (ls[k] == ' ' || ls[k] == '\t'))
+            k++;
+        if (k < n)
+            stk_ndjson_request(c, ls, n);
+    }
+    /* a partial line that is already too long is refused without waiting
+     * for the rest of it */
+    if (!stk_conn_state_cut(c->state) && p < end && !memchr(p, '\n', (size_t)(end - p)) &&
+        (uint64_t)(end - p) > max) {
+        too_long(c, max);
+        return len;
+    }
+    return (size_t)(p - data);
+}
+
+/* Unsent output is cut after the line that is partly on the wire. */
+static size_t ndjson_cut_point(const struct stk_conn *c, size_t sent)
+{
+    if (sent == 0 || c->out.data[sent - 1] == '\n')
+        return sent;
+    const char *nl = memchr(c->out.data + sent, '\n', c->out.len - sent);
+    return nl ? (size_t)(nl - c->out.data) + 1 : c->out.len;
+}
+
 const struct stk_proto stk_proto_ndjson = {
     .name = "ndjson",
-    .on_line = ndjson_line,
+    .heartbeat_ns = 1000000000ull, /* after 1 s without events */
+    .on_data = ndjson_data,
     .on_events = ndjson_events,
     .on_heartbeat = ndjson_heartbeat,
     .on_fatal = ndjson_fatal,
+    .cut_point = ndjson_cut_point,
 };

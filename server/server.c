@@ -109,14 +109,11 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
     stk_server_stop(s);
 }
 
-int stk_server_init(struct stk_server *s, struct ev_loop *loop, const struct stk_config *cfg,
-                    const struct stk_proto *proto)
+int stk_server_init(struct stk_server *s, struct ev_loop *loop, const struct stk_config *cfg)
 {
     memset(s, 0, sizeof(*s));
     s->loop = loop;
     s->cfg = cfg;
-    s->proto = proto;
-    s->lfd = -1;
     s->spare_fd = -1;
     s->start_ns = stk_mono_ns();
     s->dead_after_ns = 3ull * cfg->producer.heartbeat_ms * 1000000ull;
@@ -150,6 +147,40 @@ int stk_server_init(struct stk_server *s, struct ev_loop *loop, const struct stk
     s->drain_timer.data = s;
     stk_segwatch_check(s, false);
     return stk_segwatch_start(s);
+}
+
+/* The listener table: each face the server can speak, the config key
+ * holding its address, and its protocol. A face whose address is unset
+ * (or "off") is not opened. */
+static const char *ndjson_addr(const struct stk_config *cfg)
+{
+    return cfg->server.listen;
+}
+
+static const struct {
+    const char *key;
+    const char *(*addr)(const struct stk_config *cfg);
+    const struct stk_proto *proto;
+} faces[] = {
+    {"server.listen", ndjson_addr, &stk_proto_ndjson},
+    /* RESERVED: "server.http_listen" -> the HTTP/1.1 face (SSE, WebSocket).
+     * Not built yet: no config key, no protocol; it stays off. It will be
+     * one more row here with its own stk_proto. */
+};
+
+int stk_server_listen_all(struct stk_server *s, const char **ret_addr)
+{
+    for (size_t i = 0; i < sizeof(faces) / sizeof(faces[0]); i++) {
+        const char *addr = faces[i].addr(s->cfg);
+        if (!addr || !*addr || !strcmp(addr, "off"))
+            continue;
+        int err = 0;
+        if (!stk_listen_add(s, faces[i].key, addr, faces[i].proto, &err)) {
+            *ret_addr = addr;
+            return err;
+        }
+    }
+    return 0;
 }
 
 void stk_server_run(struct stk_server *s)

@@ -21,7 +21,6 @@
 #define STK_WRITE_BURST ((size_t)64 * 1024) /* bytes written to one client per turn */
 #define STK_READ_CHUNK ((size_t)64 * 1024)  /* one read(2) */
 #define STK_LINGER_NS (5000000000ull)       /* a closing connection gets this long */
-#define STK_HEARTBEAT_NS (1000000000ull)    /* heartbeat after 1 s without events */
 #define STK_TICK_S 0.1                      /* housekeeping period */
 #define STK_OUT_KEEP 4096u                  /* output buffer kept after a drain */
 
@@ -37,32 +36,66 @@ const char *stk_err_name(enum stk_err e);
 
 struct stk_conn;
 struct stk_server;
+struct sockaddr;
 
-/* What a wire protocol plugs into the protocol-neutral connection code. */
+/* What a wire protocol plugs into the protocol-neutral connection layer.
+ * The layer owns the socket, the buffers, the limits, idle timeouts and
+ * the slow-consumer cut; the protocol owns framing, its per-connection
+ * state, how rendered output may be cut, and its keep-alive period. */
 struct stk_proto {
     const char *name;
-    /* One complete request line (no '\n', a trailing '\r' removed, never
-     * empty). Replies are appended to c->out. */
-    void (*on_line)(struct stk_conn *c, const char *line, size_t len);
+    /* A subscriber that had no event for this long gets on_heartbeat(). */
+    uint64_t heartbeat_ns;
+    /* A new connection: set up c->pstate (optional; NULL leaves it NULL).
+     * Returns 0 or -errno (the connection is then refused). */
+    int (*on_open)(struct stk_conn *c);
+    /* The connection is freed: release c->pstate (optional). */
+    void (*on_close)(struct stk_conn *c);
+    /* Bytes received, data[0..len): serve the complete requests in order
+     * while stk_conn_pending(c) < STK_WRITE_BURST, appending replies to
+     * c->out. Returns bytes consumed; the layer keeps the rest in c->in and
+     * offers it again, with whatever follows, later. at_eof: the peer sent
+     * its last byte. The protocol may cut c (stk_conn_fatal); after that
+     * the return value is not used. */
+    size_t (*on_data)(struct stk_conn *c, const char *data, size_t len, bool at_eof);
     /* Render pending subscription events into c->out while its pending
      * output is below `limit` bytes. Returns events rendered. */
     size_t (*on_events)(struct stk_conn *c, size_t limit);
-    /* Render a keep-alive for a subscriber that had no event for 1 s. */
+    /* Render a keep-alive for a subscriber that had no event for a while. */
     void (*on_heartbeat)(struct stk_conn *c);
-    /* Render the error line sent before a connection is cut. */
+    /* Render the last message, sent before a connection is cut. */
     void (*on_fatal)(struct stk_conn *c, enum stk_err code, const char *msg);
+    /* Where c->out may be cut when its unsent output is dropped (slow
+     * consumer): the end of the message that holds byte `sent` - 1, so the
+     * peer never gets half a message (a value from `sent` to c->out.len). */
+    size_t (*cut_point)(const struct stk_conn *c, size_t sent);
 };
 
-/* connection flags */
-#define STK_CONN_CLOSING 0x01u  /* cut: flush the last line, then close */
-#define STK_CONN_EOF 0x02u      /* peer shut its side: finish, then close */
-#define STK_CONN_BLOCKED 0x04u  /* last write hit EAGAIN: wait for POLLOUT */
-#define STK_CONN_FLUSHQ 0x08u   /* on the server's flush list */
-#define STK_CONN_REJECTED 0x10u /* over max_connections: not counted */
-#define STK_CONN_SHUTWR 0x20u   /* shutdown(SHUT_WR) done */
-#define STK_CONN_DRAIN 0x40u    /* server stopping: flush, read no more */
-#define STK_CONN_LRU 0x80u      /* on the idle LRU */
-#define STK_CONN_LISTED 0x100u  /* on the closing list */
+/* Where a connection is in its life. Moves only forward, except that a
+ * cut may come from any earlier state. */
+enum stk_conn_state {
+    STK_CONN_OPEN,    /* reading requests, writing replies */
+    STK_CONN_EOF,     /* the peer shut its side: serve what it sent, flush, close */
+    STK_CONN_DRAIN,   /* the server stops: read no more, flush, close */
+    STK_CONN_CUT,     /* cut: the last message goes out; input is read and dropped */
+    STK_CONN_CUT_EOF, /* cut after the peer's EOF: the last message goes out */
+    STK_CONN_LINGER,  /* cut and flushed, write side shut: until the peer closes or the deadline */
+};
+
+/* Cut (on the closing list, waiting for its deadline). */
+static inline bool stk_conn_state_cut(enum stk_conn_state st)
+{
+    return st >= STK_CONN_CUT;
+}
+
+/* Still serving requests and events (open, or finishing after the peer's EOF). */
+static inline bool stk_conn_state_serving(enum stk_conn_state st)
+{
+    return st <= STK_CONN_EOF;
+}
+
+/* Which list a connection's prev/next links are on. */
+enum stk_conn_list { STK_LIST_NONE, STK_LIST_LRU, STK_LIST_CLOSING };
 
 struct stk_sub; /* subs.c */
 
@@ -82,15 +115,20 @@ struct stk_subscriber {
 struct stk_conn {
     struct stk_server *srv;
     const struct stk_proto *proto;
+    void *pstate; /* the protocol's per-connection state (on_open / on_close) */
     ev_io rio, wio;
     int fd;
-    uint32_t flags;
-    struct stk_buf in;  /* unprocessed input (a partial line, or lines held back) */
-    struct stk_buf out; /* rendered output; out_sent bytes of it already written */
+    enum stk_conn_state state;
+    enum stk_conn_list list; /* what prev/next link into */
+    bool blocked;            /* the last write hit EAGAIN (or used its burst): wait for POLLOUT */
+    bool counted;            /* counted against max_connections (not a refused one) */
+    bool flushq;             /* on the server's flush list */
+    struct stk_buf in;       /* unprocessed input (a partial line, or lines held back) */
+    struct stk_buf out;      /* rendered output; out_sent bytes of it already written */
     size_t out_sent;
     uint64_t last_active_ns;        /* monotonic: last bytes read */
     uint64_t deadline_ns;           /* closing: close by then */
-    struct stk_conn *prev, *next;   /* idle LRU (no subscriptions) or closing list */
+    struct stk_conn *prev, *next;   /* idle LRU (no subscriptions) or closing list: `list` */
     struct stk_conn *fprev, *fnext; /* flush list */
     struct stk_conn *aprev, *anext; /* all connections */
     struct stk_subscriber *sub;     /* NULL until the first subscribe */
@@ -109,16 +147,26 @@ struct stk_stats {
     uint64_t fast_path; /* requests served by protocol.c's get_quote fast path */
 };
 
+/* One listening socket and the protocol its connections speak. */
+struct stk_listener {
+    struct stk_server *srv;
+    const struct stk_proto *proto;
+    const char *key; /* the config key it came from ("server.listen") */
+    int fd;
+    ev_io io;
+    char addr[80]; /* the bound address: "127.0.0.1:7878" */
+};
+
+#define STK_LISTENERS_MAX 4
+
 struct stk_server {
     struct ev_loop *loop;
     const struct stk_config *cfg;
-    const struct stk_proto *proto;
 
-    /* listening */
-    int lfd;
+    /* listening: the listener table */
+    struct stk_listener lis[STK_LISTENERS_MAX];
+    unsigned nlis;
     int spare_fd; /* kept open for EMFILE: close, accept, close, reopen */
-    ev_io lio;
-    char listen_addr[80];
 
     /* connections */
     struct stk_clist all, lru, closing, flushq;
@@ -198,10 +246,13 @@ static inline uint64_t stk_server_mono(struct stk_server *s)
     return s->now_mono;
 }
 
-/* Set up everything but the listening socket: loop watchers, segment probe,
- * helper thread. Returns 0 or -errno. */
-int stk_server_init(struct stk_server *s, struct ev_loop *loop, const struct stk_config *cfg,
-                    const struct stk_proto *proto);
+/* Set up everything but the listening sockets: loop watchers, segment
+ * probe, helper thread. Returns 0 or -errno. */
+int stk_server_init(struct stk_server *s, struct ev_loop *loop, const struct stk_config *cfg);
+/* Open every listener the config turns on (the listener table in
+ * server.c: server.listen speaks NDJSON). On failure *ret_addr is the
+ * address that failed. Returns 0 or -errno. */
+int stk_server_listen_all(struct stk_server *s, const char **ret_addr);
 /* Run until SIGTERM/SIGINT and the drain finish. */
 void stk_server_run(struct stk_server *s);
 /* Stop the helper thread, close every connection, unmap. */
@@ -214,11 +265,19 @@ void stk_server_warn(struct stk_server *s, const char *fmt, ...)
 
 /* ---- conn.c ---- */
 
-/* Bind and listen on cfg server.listen (port 0 allowed); the bound address
- * is left in s->listen_addr. Returns 0 or -errno. */
-int stk_listen_start(struct stk_server *s);
-/* Stop accepting and close the listening socket. */
+/* Bind and listen on `spec` ("HOST:PORT", port 0 allowed) for connections
+ * speaking proto; key names the config key in logs. Returns the new
+ * listener (its bound address in ->addr) or NULL with *ret_err = -errno. */
+struct stk_listener *stk_listen_add(struct stk_server *s, const char *key, const char *spec,
+                                    const struct stk_proto *proto, int *ret_err);
+/* Stop accepting and close every listening socket. */
 void stk_listen_stop(struct stk_server *s);
+/* Take a connected socket (accepted, or one end of a socketpair) as a
+ * connection speaking proto, peer address sa. Over max_connections (or
+ * while stopping) it is refused: cut with UNAVAILABLE. Returns the
+ * connection, or NULL (out of memory: fd closed). */
+struct stk_conn *stk_conn_open(struct stk_server *s, int fd, const struct sockaddr *sa,
+                               const struct stk_proto *proto);
 /* Queue c to be written before the loop polls again. */
 void stk_conn_schedule(struct stk_conn *c);
 /* Bytes rendered but not yet written. */
@@ -226,7 +285,7 @@ static inline size_t stk_conn_pending(const struct stk_conn *c)
 {
     return c->out.len - c->out_sent;
 }
-/* Cut c: code/msg as the last line, then close (after a short linger). */
+/* Cut c: code/msg as the last message, then close (after a short linger). */
 void stk_conn_fatal(struct stk_conn *c, enum stk_err code, const char *msg);
 /* Close now and free. */
 void stk_conn_close(struct stk_conn *c);
@@ -309,6 +368,10 @@ void stk_segwatch_names(struct stk_server *s);
 
 /* NDJSON protocol v1. */
 extern const struct stk_proto stk_proto_ndjson;
+/* Serve one NDJSON request line (no '\n', a trailing '\r' removed, not
+ * blank): the reply is appended to c->out. stk_proto_ndjson's on_data
+ * frames lines and calls this for each. */
+void stk_ndjson_request(struct stk_conn *c, const char *line, size_t len);
 /* Serve the common get_quote shape without the general JSON parser (default
  * true; tests turn it off to compare both paths' replies). */
 extern bool stk_ndjson_fast_path;

@@ -286,7 +286,7 @@ void stk_subs_scan(struct stk_server *s)
         /* new tickers: wildcard subscribers get them too (valid names only) */
         for (struct stk_conn *c = s->subscribed, *next; c; c = next) {
             next = c->sub->next;
-            if (!c->sub->wildcard || (c->flags & STK_CONN_CLOSING))
+            if (!c->sub->wildcard || stk_conn_state_cut(c->state))
                 continue;
             for (uint32_t i = s->sym_known; i < n; i++) {
                 const char *name = stk_seg_symbol(s->seg, i);
@@ -391,12 +391,13 @@ void stk_subs_tick(struct stk_server *s, uint64_t now)
 {
     for (struct stk_conn *c = s->subscribed; c; c = c->sub->next) {
         struct stk_subscriber *sb = c->sub;
-        if (c->flags & (STK_CONN_CLOSING | STK_CONN_DRAIN))
+        if (!stk_conn_state_serving(c->state))
             continue;
         if (sb->dirty_head) {
             if (now >= sb->next_event_ns)
                 stk_conn_schedule(c); /* a throttled batch is due */
-        } else if (now - sb->last_event_ns >= STK_HEARTBEAT_NS && stk_conn_pending(c) == 0) {
+        } else if (c->proto->heartbeat_ns && now - sb->last_event_ns >= c->proto->heartbeat_ns &&
+                   stk_conn_pending(c) == 0) {
             c->proto->on_heartbeat(c);
             sb->last_event_ns = now;
             s->st.heartbeats++;

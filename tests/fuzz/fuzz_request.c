@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_request.c — the server's NDJSON request path: the input is cut into
  * request lines as a connection's reader cuts them and each goes to the
- * protocol's line handler, against a real small segment and a server set up
- * by stk_server_init. Every reply is one line holding a JSON object, printable
- * and valid UTF-8; a get_quote the fast path served gets the same reply from
- * the general parser; subscribers' events render after a tick. */
+ * protocol's request handler, against a real small segment and a server
+ * built by the server test fixture (tests/server/srvfix.h). Every reply is
+ * one line holding a JSON object, printable and valid UTF-8; a get_quote the
+ * fast path served gets the same reply from the general parser; subscribers'
+ * events render after a tick. */
 #include <ev.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,14 +14,15 @@
 #include "log-private.h"
 #include "segment-private.h"
 #include "server.h"
+#include "srvfix.h"
 
 static struct {
     bool ready;
     char shm[64];
     struct stk_seg *w;
     struct stk_config cfg;
-    struct stk_server srv;
-    struct stk_conn conn;
+    struct stk_fix *srv;
+    struct stk_conn *conn;
     uint64_t ticks;
 } fx;
 
@@ -64,15 +66,11 @@ static void setup(void)
     atexit(cleanup);
     stk_log_init("fuzz", STK_LOG_ERROR, STK_LOG_TEXT);
     FUZZ_CHECK(stk_config_defaults(&fx.cfg) == 0, "stk_config_defaults");
-    free(fx.cfg.shm.name);
-    fx.cfg.shm.name = strdup(fx.shm);
-    FUZZ_CHECK(stk_server_init(&fx.srv, EV_DEFAULT, &fx.cfg, &stk_proto_ndjson) == 0,
-               "stk_server_init");
-    FUZZ_CHECK(fx.srv.seg != NULL, "the server did not open %s", fx.shm);
-    fx.conn.srv = &fx.srv;
-    fx.conn.proto = &stk_proto_ndjson;
-    fx.conn.fd = -1;
-    snprintf(fx.conn.peer, sizeof(fx.conn.peer), "fuzz");
+    fx.srv = stk_fix_new(EV_DEFAULT, &fx.cfg, fx.shm);
+    FUZZ_CHECK(fx.srv != NULL, "stk_fix_new");
+    FUZZ_CHECK(stk_fix_segment(fx.srv) != NULL, "the server did not open %s", fx.shm);
+    fx.conn = stk_fix_conn(fx.srv, &stk_proto_ndjson);
+    FUZZ_CHECK(fx.conn != NULL, "stk_fix_conn");
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -138,23 +136,26 @@ static size_t reply_without_age(char *dst, size_t cap, const char *src, size_t n
 
 static void one_line(const char *line, size_t len)
 {
-    struct stk_conn *c = &fx.conn;
-    c->out.len = 0;
-    uint64_t fast = fx.srv.st.fast_path;
+    struct stk_conn *c = fx.conn;
+    size_t n;
+    stk_fix_output_clear(c);
+    uint64_t fast = stk_fix_stats(fx.srv)->fast_path;
     stk_ndjson_fast_path = true;
-    c->proto->on_line(c, line, len);
-    check_output(c->out.data, c->out.len, "reply");
-    FUZZ_CHECK(c->out.len > 0, "no reply to a request line");
-    if (fx.srv.st.fast_path == fast)
+    stk_ndjson_request(c, line, len);
+    const char *out = stk_fix_output(c, &n);
+    check_output(out, n, "reply");
+    FUZZ_CHECK(n > 0, "no reply to a request line");
+    if (stk_fix_stats(fx.srv)->fast_path == fast)
         return;
     /* the fast path served it: the general parser must say the same */
     static char a[8192], b[8192];
-    size_t na = reply_without_age(a, sizeof(a), c->out.data, c->out.len);
-    c->out.len = 0;
+    size_t na = reply_without_age(a, sizeof(a), out, n);
+    stk_fix_output_clear(c);
     stk_ndjson_fast_path = false;
-    c->proto->on_line(c, line, len);
+    stk_ndjson_request(c, line, len);
     stk_ndjson_fast_path = true;
-    size_t nb = reply_without_age(b, sizeof(b), c->out.data, c->out.len);
+    out = stk_fix_output(c, &n);
+    size_t nb = reply_without_age(b, sizeof(b), out, n);
     FUZZ_CHECK(na == nb && !memcmp(a, b, na), "fast path: %.*s\ngeneral parser: %.*s", (int)na, a,
                (int)nb, b);
 }
@@ -163,7 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!fx.ready)
         setup();
-    struct stk_conn *c = &fx.conn;
+    struct stk_conn *c = fx.conn;
     uint64_t max = fx.cfg.server.max_line_bytes;
     /* lines as conn.c cuts them: '\n' ends one, a '\r' before it goes,
      * blank ones are keep-alives, an over-long one ends the connection */
@@ -184,15 +185,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             one_line(ls, n);
     }
     /* subscriptions: a tick, the scan the loop would run, the events */
-    if (c->sub) {
+    if (stk_fix_subscribers(fx.srv)) {
         publish(0, 18925000000 + (int64_t)(fx.ticks % 100) * 1000000);
-        stk_subs_scan(&fx.srv);
-        c->out.len = 0;
-        c->proto->on_events(c, 1u << 20);
-        c->proto->on_heartbeat(c);
-        check_output(c->out.data, c->out.len, "events");
+        stk_subs_scan(stk_fix_server(fx.srv));
+        stk_fix_output_clear(c);
+        stk_fix_events(c);
+        stk_fix_heartbeat(c);
+        size_t n;
+        const char *out = stk_fix_output(c, &n);
+        check_output(out, n, "events");
     }
     stk_subs_remove_all(c);
-    c->out.len = 0;
+    stk_fix_output_clear(c);
     return 0;
 }

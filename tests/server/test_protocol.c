@@ -1,24 +1,28 @@
 /* SPDX-License-Identifier: MIT */
-/* test_protocol.c — Check unit tests of the NDJSON protocol layer, driven
- * without sockets: a real segment, a server struct, a connection whose
- * output buffer is inspected. */
+/* test_protocol.c — Check unit tests of the NDJSON protocol layer: a real
+ * segment, a real server built by the fixture (srvfix.h), a connection over
+ * a socketpair whose rendered output is inspected before it is written. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log-private.h"
 #include "segment-private.h"
 #include "server.h"
+#include "srvfix.h"
 
 #include "testutil.h"
 
 static char shm[64];
 static struct stk_seg *wseg;
 static struct stk_config cfg;
-static struct stk_server srv;
-static struct stk_conn conn;
+static struct stk_fix *fx;
+static struct stk_conn *conn;
 
 static void setup(void)
 {
@@ -42,48 +46,41 @@ static void setup(void)
     stk_batch_end(wseg, stk_now_ns());
     stk_seg_heartbeat(wseg, stk_now_ns());
     ck_assert_int_eq(stk_config_defaults(&cfg), 0);
-    free(cfg.shm.name);
-    cfg.shm.name = strdup(shm);
     stk_log_init("test", STK_LOG_ERROR, STK_LOG_TEXT);
-    memset(&srv, 0, sizeof(srv));
-    srv.cfg = &cfg;
-    srv.proto = &stk_proto_ndjson;
-    srv.dead_after_ns = 3ull * cfg.producer.heartbeat_ms * 1000000ull;
-    srv.start_ns = stk_mono_ns();
-    stk_segwatch_check(&srv, false);
-    ck_assert_ptr_nonnull(srv.seg);
-    memset(&conn, 0, sizeof(conn));
-    conn.srv = &srv;
-    conn.proto = &stk_proto_ndjson;
-    conn.fd = -1;
-    conn.flags = 0;
-    snprintf(conn.peer, sizeof(conn.peer), "test");
-    srv.nconns = 1;
+    fx = stk_fix_new(EV_DEFAULT, &cfg, shm);
+    ck_assert_ptr_nonnull(fx);
+    conn = stk_fix_conn(fx, &stk_proto_ndjson);
+    ck_assert_ptr_nonnull(conn);
 }
 
 static void teardown(void)
 {
-    stk_subs_remove_all(&conn);
-    stk_buf_free(&conn.out);
-    stk_seg_close(srv.seg);
-    stk_subs_fini(&srv);
+    stk_fix_free(fx);
     stk_seg_close(wseg);
     stk_seg_unlink(shm);
     stk_config_free(&cfg);
 }
 
+/* The reply to one request line (static, without the newline). */
+static const char *reply_text(void)
+{
+    static char out[8192];
+    size_t n;
+    const char *o = stk_fix_output(conn, &n);
+    ck_assert_msg(n > 0 && o[n - 1] == '\n', "no reply line");
+    ck_assert(n < sizeof(out));
+    memcpy(out, o, n - 1);
+    out[n - 1] = 0;
+    ck_assert_msg(!strchr(out, '\n'), "one line per reply: %s", out);
+    return out;
+}
+
 /* Send one line, return the reply text (static, without the newline). */
 static const char *ask(const char *line)
 {
-    static char out[8192];
-    conn.out.len = 0;
-    conn.proto->on_line(&conn, line, strlen(line));
-    ck_assert_msg(conn.out.len > 0 && conn.out.data[conn.out.len - 1] == '\n', "no reply line");
-    ck_assert(conn.out.len < sizeof(out));
-    memcpy(out, conn.out.data, conn.out.len - 1);
-    out[conn.out.len - 1] = 0;
-    ck_assert_msg(!strchr(out, '\n'), "one line per reply: %s", out);
-    return out;
+    stk_fix_output_clear(conn);
+    stk_ndjson_request(conn, line, strlen(line));
+    return reply_text();
 }
 
 #define HAS(s, sub) ck_assert_msg(strstr((s), (sub)) != NULL, "'%s' lacks '%s'", (s), (sub))
@@ -117,20 +114,19 @@ START_TEST(errors)
     HAS(r, "unsupported protocol version");
     r = ask("{\"v\":1,\"id\":2,\"type\":\"get_history\",\"ticker\":\"AAPL\",\"limit\":9}");
     HAS(r, "limit must be an integer from 0 to 8");
-    ck_assert_uint_eq(srv.st.errors, 7);
-    ck_assert_uint_eq(srv.st.requests, 7);
+    ck_assert_uint_eq(stk_fix_stats(fx)->errors, 7);
+    ck_assert_uint_eq(stk_fix_stats(fx)->requests, 7);
 }
 END_TEST
 
 START_TEST(unavailable_without_segment)
 {
-    struct stk_seg *seg = srv.seg;
-    srv.seg = NULL;
+    struct stk_seg *seg = stk_fix_swap_segment(fx, NULL);
     const char *r = ask("{\"v\":1,\"id\":1,\"type\":\"list_tickers\"}");
     HAS(r, "\"code\":\"UNAVAILABLE\"");
     r = ask("{\"v\":1,\"id\":1,\"type\":\"health\"}");
     HAS(r, "\"producer_alive\":false,\"heartbeat_age_ms\":null,\"generation\":null");
-    srv.seg = seg;
+    stk_fix_swap_segment(fx, seg);
 }
 END_TEST
 
@@ -166,7 +162,7 @@ START_TEST(subscription_events)
     const char *r = ask("{\"v\":1,\"id\":1,\"type\":\"subscribe\",\"tickers\":[\"AAPL\"]}");
     HAS(r, "\"tickers\":[\"AAPL\"],\"quotes\":[{\"ticker\":\"AAPL\",\"price\":189.25");
     HAS(r, "\"subscriptions\":1}");
-    ck_assert_uint_eq(srv.nsubscribed, 1);
+    ck_assert_uint_eq(stk_fix_subscribers(fx), 1);
     /* three writes, one scan: one event that replaced two */
     struct stk_quote q = {.price = 100000000, .pub_ts_ns = stk_now_ns(), .src_ts_ns = 1};
     for (int i = 0; i < 3; i++) {
@@ -175,19 +171,20 @@ START_TEST(subscription_events)
         stk_tick_publish(wseg, 0, &q);
         stk_batch_end(wseg, stk_now_ns());
     }
-    stk_subs_scan(&srv);
-    conn.out.len = 0;
-    ck_assert_uint_eq(conn.proto->on_events(&conn, 1 << 20), 1);
-    conn.out.data[conn.out.len] = 0;
-    HAS(conn.out.data, "{\"v\":1,\"type\":\"quote\",\"seq\":1,\"conflated\":2,\"ticker\":\"AAPL\","
-                       "\"price\":2.5,");
+    stk_subs_scan(stk_fix_server(fx));
+    stk_fix_output_clear(conn);
+    ck_assert_uint_eq(stk_fix_events(conn), 1);
+    size_t n;
+    HAS(stk_fix_output(conn, &n),
+        "{\"v\":1,\"type\":\"quote\",\"seq\":1,\"conflated\":2,\"ticker\":\"AAPL\","
+        "\"price\":2.5,");
     /* nothing new: nothing rendered */
-    stk_subs_scan(&srv);
-    ck_assert_uint_eq(conn.proto->on_events(&conn, 1 << 20), 0);
+    stk_subs_scan(stk_fix_server(fx));
+    ck_assert_uint_eq(stk_fix_events(conn), 0);
     r = ask("{\"v\":1,\"id\":1,\"type\":\"unsubscribe\",\"tickers\":\"*\"}");
     HAS(r, "\"removed\":1,\"subscriptions\":0}");
-    ck_assert_ptr_null(conn.sub);
-    ck_assert_uint_eq(srv.nsubscribed, 0);
+    ck_assert_uint_eq(stk_subs_count(conn), 0);
+    ck_assert_uint_eq(stk_fix_subscribers(fx), 0);
 }
 END_TEST
 
@@ -247,14 +244,16 @@ static size_t reply_with(bool fast, const char *line, size_t len, char *out, siz
                          uint64_t *ret_errors)
 {
     stk_ndjson_fast_path = fast;
-    uint64_t e0 = srv.st.errors;
-    conn.out.len = 0;
-    conn.proto->on_line(&conn, line, len);
+    uint64_t e0 = stk_fix_stats(fx)->errors;
+    stk_fix_output_clear(conn);
+    stk_ndjson_request(conn, line, len);
     stk_ndjson_fast_path = true;
-    *ret_errors = srv.st.errors - e0;
-    ck_assert(conn.out.len > 0 && conn.out.len <= size);
-    memcpy(out, conn.out.data, conn.out.len);
-    return conn.out.len;
+    *ret_errors = stk_fix_stats(fx)->errors - e0;
+    size_t n;
+    const char *o = stk_fix_output(conn, &n);
+    ck_assert(n > 0 && n <= size);
+    memcpy(out, o, n);
+    return n;
 }
 
 static void same_reply(const char *line, size_t len)
@@ -327,7 +326,7 @@ START_TEST(fast_path_shapes)
     for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
         same_reply(shapes[i], strlen(shapes[i]));
     /* the shapes the fast path exists for do take it */
-    uint64_t f0 = srv.st.fast_path;
+    uint64_t f0 = stk_fix_stats(fx)->fast_path;
     const char *r = ask(shapes[0]);
     HAS(r,
         "\"id\":1,\"type\":\"response\",\"op\":\"get_quote\",\"ticker\":\"AAPL\",\"price\":189.25");
@@ -336,13 +335,13 @@ START_TEST(fast_path_shapes)
     r = ask(shapes[2]);
     HAS(r, "\"id\":\"req-7 x\",\"type\":\"response\"");
     ask(shapes[5]); /* NOT_FOUND, answered by the fast path too */
-    ck_assert_uint_eq(srv.st.fast_path - f0, 4);
+    ck_assert_uint_eq(stk_fix_stats(fx)->fast_path - f0, 4);
     /* and the ones that must not (duplicate key, extra key, escapes) do not */
-    f0 = srv.st.fast_path;
+    f0 = stk_fix_stats(fx)->fast_path;
     ask(shapes[11]);
     ask(shapes[13]);
     ask(shapes[35]);
-    ck_assert_uint_eq(srv.st.fast_path, f0);
+    ck_assert_uint_eq(stk_fix_stats(fx)->fast_path, f0);
 }
 END_TEST
 
@@ -354,7 +353,7 @@ START_TEST(fast_path_mutations)
     static const char alphabet[] = "{}[]\":, \t\\u0123456789-.eE+vidtypeckrgqAPLNOtruefalsn\x01\x7f"
                                    "\xc3\xa9\xff";
     unsigned seed = 20261121;
-    uint64_t f0 = srv.st.fast_path;
+    uint64_t f0 = stk_fix_stats(fx)->fast_path;
     for (int n = 0; n < 60000; n++) {
         char line[256];
         const char *base = shapes[n % 4];
@@ -388,7 +387,80 @@ START_TEST(fast_path_mutations)
         same_reply(line, len);
     }
     /* many mutants stay in the fast path's shape (other ids, spaces) */
-    ck_assert_uint_gt(srv.st.fast_path - f0, 1000);
+    ck_assert_uint_gt(stk_fix_stats(fx)->fast_path - f0, 1000);
+}
+END_TEST
+
+/* ---- framing: on_data cuts lines, the connection layer keeps the rest ---- */
+
+START_TEST(framing_lines)
+{
+    const char *q = "{\"v\":1,\"id\":1,\"type\":\"ping\"}";
+    char buf[256];
+    size_t n;
+    /* a partial line is not consumed and gets no reply */
+    ck_assert_uint_eq(stk_fix_feed(conn, q, 10), 0);
+    stk_fix_output(conn, &n);
+    ck_assert_uint_eq(n, 0);
+    /* two lines (one CRLF), a blank one and a spaces-only one in one chunk;
+     * the partial third line is left over */
+    int len = snprintf(buf, sizeof(buf), "%s\r\n\n  \t\n%s\n{\"v\":1", q, q);
+    size_t used = stk_fix_feed(conn, buf, (size_t)len);
+    ck_assert_uint_eq(used, (size_t)len - strlen("{\"v\":1"));
+    const char *o = stk_fix_output(conn, &n);
+    const char *nl = memchr(o, '\n', n);
+    ck_assert_ptr_nonnull(nl);
+    ck_assert_ptr_eq(memchr(nl + 1, '\n', n - (size_t)(nl + 1 - o)), o + n - 1);
+    HAS(o, "\"op\":\"ping\",\"ts_ms\":");
+    ck_assert_uint_eq(stk_fix_stats(fx)->requests, 2);
+    ck_assert(!stk_fix_conn_cut(conn));
+}
+END_TEST
+
+START_TEST(framing_too_long)
+{
+    /* longer than server.max_line_bytes without a newline: cut at once */
+    size_t len = (size_t)cfg.server.max_line_bytes + 1;
+    char *big = malloc(len);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'x', len);
+    stk_fix_feed(conn, big, len);
+    free(big);
+    ck_assert(stk_fix_conn_cut(conn));
+    ck_assert_uint_eq(stk_fix_stats(fx)->too_long, 1);
+    HAS(reply_text(), "\"error\":{\"code\":\"BAD_REQUEST\",\"message\":\"line too long\"}");
+}
+END_TEST
+
+/* The listener table: a listener speaking NDJSON on an ephemeral port
+ * serves a real client through the loop. */
+START_TEST(listener_serves)
+{
+    char addr[80];
+    ck_assert_int_eq(stk_fix_listen(fx, "127.0.0.1:0", &stk_proto_ndjson, addr, sizeof(addr)), 0);
+    const char *colon = strrchr(addr, ':');
+    ck_assert_ptr_nonnull(colon);
+    int port = atoi(colon + 1);
+    ck_assert_int_gt(port, 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    const char *req = "{\"v\":1,\"id\":9,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}\n";
+    ck_assert_int_eq(write(fd, req, strlen(req)), (int)strlen(req));
+    char got[4096];
+    size_t have = 0;
+    for (int i = 0; i < 300 && !memchr(got, '\n', have); i++) {
+        ev_run(EV_DEFAULT, EVRUN_ONCE); /* the 0.1 s tick bounds each turn */
+        ssize_t r = recv(fd, got + have, sizeof(got) - 1 - have, MSG_DONTWAIT);
+        if (r > 0)
+            have += (size_t)r;
+    }
+    got[have] = 0;
+    close(fd);
+    HAS(got, "{\"v\":1,\"id\":9,\"type\":\"response\",\"op\":\"get_quote\",\"ticker\":"
+             "\"AAPL\",\"price\":189.25,");
+    ck_assert_uint_eq(stk_fix_stats(fx)->accepted, 2); /* the fixture's conn and this one */
 }
 END_TEST
 
@@ -403,6 +475,9 @@ int main(void)
         {"core", fast_path_mutations},
         {"errors", errors},
         {"errors", unavailable_without_segment},
+        {"framing", framing_lines},
+        {"framing", framing_too_long},
+        {"listener", listener_serves},
     };
     return TEST_TABLE_RUN_WITH("server-protocol", tests, setup, teardown);
 }
