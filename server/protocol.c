@@ -1,28 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* protocol.c — NDJSON protocol v1 (docs/protocol.md): request validation, every
- * operation and error code, quote / heartbeat events, exact decimal prices. */
+/* protocol.c — NDJSON protocol v1 (docs/protocol.md): line framing, the
+ * request envelope (v, id, type) and its validation, arguments decoded from
+ * JSON for the shared operations (ops.c), the get_quote fast path, error
+ * lines, and quote / heartbeat events. */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "json-private.h"
 #include "log-private.h"
 #include "segment-private.h"
 #include "server.h"
-
-#define MAX_THROTTLE_MS 60000
-
-static const char *const err_names[] = {
-    [STK_E_BAD_REQUEST] = "BAD_REQUEST", [STK_E_NOT_FOUND] = "NOT_FOUND",
-    [STK_E_UNAVAILABLE] = "UNAVAILABLE", [STK_E_SLOW_CONSUMER] = "SLOW_CONSUMER",
-    [STK_E_INTERNAL] = "INTERNAL",
-};
-
-const char *stk_err_name(enum stk_err e)
-{
-    return err_names[e];
-}
 
 /* the request fields any operation reads, located in one pass */
 enum { F_V, F_ID, F_TYPE, F_TICKER, F_TICKERS, F_LIMIT, F_THROTTLE, F_N };
@@ -31,17 +19,21 @@ static const char *const field_names[F_N] = {"v",       "id",    "type",       "
 static const unsigned char field_lens[F_N] = {1, 2, 4, 6, 7, 5, 11};
 
 struct req {
-    int f[F_N]; /* value token of each field, -1 if absent */
-    struct stk_conn *c;
-    struct stk_server *s;
-    struct stk_buf *b;
+    struct stk_req q; /* first: what the operations see */
+    int f[F_N];       /* value token of each field, -1 if absent */
+    int tickers;      /* the tickers array's token, once checked */
     struct stk_json j;
     const char *line;
     size_t len;
     const char *id, *op; /* raw JSON text to echo ("null" if none) */
     size_t id_len, op_len;
-    const char *opname; /* the type, once known */
 };
+
+/* The NDJSON request holding the operations' view q. */
+static struct req *req_of(struct stk_req *q)
+{
+    return (struct req *)q;
+}
 
 /* A copy of a request fit for a log line: printable ASCII, cut at 200. */
 static void log_copy(char *out, size_t size, const char *s, size_t n)
@@ -67,7 +59,7 @@ static void error_line(struct stk_buf *b, const char *id, size_t id_len, const c
     STK_BUF_LIT(b, ",\"type\":\"error\",\"op\":");
     stk_buf_put(b, op, op_len);
     STK_BUF_LIT(b, ",\"error\":{\"code\":\"");
-    stk_buf_puts(b, err_names[code]);
+    stk_buf_puts(b, stk_err_name(code));
     STK_BUF_LIT(b, "\",\"message\":");
     stk_buf_json_str(b, msg, strlen(msg));
     STK_BUF_LIT(b, "}}\n");
@@ -76,118 +68,36 @@ static void error_line(struct stk_buf *b, const char *id, size_t id_len, const c
 static int fail(struct req *r, enum stk_err code, const char *msg)
 {
     char copy[256];
-    r->s->st.errors++;
-    error_line(r->b, r->id, r->id_len, r->op, r->op_len, code, msg);
+    r->q.s->st.errors++;
+    error_line(r->q.b, r->id, r->id_len, r->op, r->op_len, code, msg);
     if (stk_log_level <= STK_LOG_WARN) {
         log_copy(copy, sizeof(copy), r->line, r->len);
-        stk_server_warn(r->s, "%s: %s: %s; request (%zu bytes): %s", r->c->peer, err_names[code],
-                        msg, r->len, copy);
+        stk_server_warn(r->q.s, "%s: %s: %s; request (%zu bytes): %s", r->q.c->peer,
+                        stk_err_name(code), msg, r->len, copy);
     }
     return -1;
 }
 
-static void head(struct req *r)
+/* ---- the face the operations see ---- */
+
+static int nd_fail(struct stk_req *q, enum stk_err code, const char *msg)
 {
-    STK_BUF_LIT(r->b, "{\"v\":1,\"id\":");
-    stk_buf_put(r->b, r->id, r->id_len);
-    STK_BUF_LIT(r->b, ",\"type\":\"response\",\"op\":\"");
-    stk_buf_puts(r->b, r->opname);
-    stk_buf_putc(r->b, '"');
+    return fail(req_of(q), code, msg);
 }
 
-static void tail(struct req *r)
+static void nd_begin(struct stk_req *q)
 {
-    STK_BUF_LIT(r->b, "}\n");
+    struct req *r = req_of(q);
+    STK_BUF_LIT(q->b, "{\"v\":1,\"id\":");
+    stk_buf_put(q->b, r->id, r->id_len);
+    STK_BUF_LIT(q->b, ",\"type\":\"response\",\"op\":\"");
+    stk_buf_puts(q->b, q->opname);
+    stk_buf_putc(q->b, '"');
 }
 
-static uint64_t now_ms(struct stk_server *s)
+static void nd_end(struct stk_req *q)
 {
-    return stk_server_now(s) / 1000000u;
-}
-
-/* The quote fields (no braces). */
-#define PUT_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) += sizeof(lit) - 1)
-
-/* The fields of a record that do not depend on the time of the reply, from
- * ",\"price\":" to the ts_ns value: at most 9 + 3 × (7 + 21) + 2 × (12 + 10)
- * + 3 × (10 + 20) bytes. */
-#define QTEXT_MAX 256
-
-static size_t quote_text(char *out, const struct stk_quote *q)
-{
-    char *p = out;
-    PUT_LIT(p, ",\"price\":");
-    p += stk_decimal_format(q->price, p, STK_DECIMAL_MAX);
-    PUT_LIT(p, ",\"bid\":");
-    p += stk_decimal_format(q->bid, p, STK_DECIMAL_MAX);
-    PUT_LIT(p, ",\"ask\":");
-    p += stk_decimal_format(q->ask, p, STK_DECIMAL_MAX);
-    PUT_LIT(p, ",\"bid_size\":");
-    p = stk_json_u64(p, q->bid_size);
-    PUT_LIT(p, ",\"ask_size\":");
-    p = stk_json_u64(p, q->ask_size);
-    PUT_LIT(p, ",\"volume\":");
-    p = stk_json_u64(p, q->volume);
-    PUT_LIT(p, ",\"ts_ms\":");
-    p = stk_json_u64(p, q->src_ts_ns / 1000000u);
-    PUT_LIT(p, ",\"ts_ns\":");
-    p = stk_json_u64(p, q->src_ts_ns);
-    return (size_t)(p - out);
-}
-
-/* Rendered quote_text() per symbol index (modulo the table), reused while
- * the values it was rendered from are unchanged: a ticker polled many times
- * between two ticks is formatted once. The key is the values themselves, not
- * the record's seq, so a new segment or a rewritten record can never be
- * served stale text. Used by the loop thread only. */
-#define QCACHE_SLOTS 256
-static struct qcache {
-    int64_t price, bid, ask;
-    uint64_t volume, src_ts_ns;
-    uint32_t bid_size, ask_size;
-    uint32_t len; /* 0: empty */
-    char text[QTEXT_MAX];
-} qcache[QCACHE_SLOTS];
-
-static bool qcache_match(const struct qcache *e, const struct stk_quote *q)
-{
-    return e->len && e->price == q->price && e->bid == q->bid && e->ask == q->ask &&
-           e->volume == q->volume && e->src_ts_ns == q->src_ts_ns && e->bid_size == q->bid_size &&
-           e->ask_size == q->ask_size;
-}
-
-/* The quote fields (no braces) of record sym. The hot path of get_quote and
- * of events: one reservation, then plain stores. */
-static void quote_fields(struct stk_buf *b, struct stk_server *s, uint32_t sym, const char *name,
-                         const struct stk_quote *q, uint64_t now_ns)
-{
-    uint64_t age = now_ns > q->pub_ts_ns ? now_ns - q->pub_ts_ns : 0;
-    bool stale = stk_quote_is_stale(s, q, now_ns); /* the library's one rule */
-    STK_BUF_LIT(b, "\"ticker\":");
-    stk_buf_json_str(b, name, strlen(name));
-    if (stk_buf_grow(b, QTEXT_MAX + 20 + 32) < 0)
-        return;
-    char *p = b->data + b->len;
-    struct qcache *e = &qcache[sym % QCACHE_SLOTS];
-    if (!qcache_match(e, q)) {
-        e->len = (uint32_t)quote_text(e->text, q);
-        e->price = q->price;
-        e->bid = q->bid;
-        e->ask = q->ask;
-        e->volume = q->volume;
-        e->src_ts_ns = q->src_ts_ns;
-        e->bid_size = q->bid_size;
-        e->ask_size = q->ask_size;
-    }
-    memcpy(p, e->text, e->len);
-    p += e->len;
-    PUT_LIT(p, ",\"age_ms\":");
-    p = stk_json_u64(p, age / 1000000u);
-    if (stale)
-        PUT_LIT(p, ",\"stale\":true");
-    else
-        PUT_LIT(p, ",\"stale\":false");
-    b->len = (size_t)(p - b->data);
+    STK_BUF_LIT(q->b, "}\n");
 }
 
 /* Decode a ticker string token; 0 ok, -EINVAL not a string, -ENOENT a
@@ -202,117 +112,12 @@ static int ticker_of(const struct req *r, int t, char name[STK_NAME_MAX + 1])
     return 0;
 }
 
-/* Index of a ticker in the segment, or -ENOENT. */
-static int lookup(struct stk_server *s, const char *name)
-{
-    return stk_seg_lookup(s->seg, name);
-}
-
-static int need_seg(struct req *r)
-{
-    /* closed, garbage or truncated: the library's rule says drop it now */
-    if (r->s->seg && stk_seg_usable(r->s->seg) != 0)
-        stk_segwatch_check(r->s, false);
-    if (r->s->seg)
-        return 0;
-    return fail(r, STK_E_UNAVAILABLE, "no segment: the producer is not running");
-}
-
-/* ---- operations ---- */
-
-static int op_ping(struct req *r)
-{
-    head(r);
-    STK_BUF_LIT(r->b, ",\"ts_ms\":");
-    stk_buf_u64(r->b, now_ms(r->s));
-    tail(r);
-    return 0;
-}
-
-static int op_health(struct req *r)
-{
-    struct stk_server *s = r->s;
-    uint64_t age;
-    bool alive = stk_producer_alive(s, &age);
-    head(r);
-    stk_buf_puts(r->b, alive ? ",\"producer_alive\":true" : ",\"producer_alive\":false");
-    STK_BUF_LIT(r->b, ",\"heartbeat_age_ms\":");
-    if (age == UINT64_MAX)
-        STK_BUF_LIT(r->b, "null");
-    else
-        stk_buf_u64(r->b, age / 1000000u);
-    STK_BUF_LIT(r->b, ",\"generation\":");
-    if (s->seg)
-        stk_buf_u64(r->b, atomic_load(&stk_seg_header(s->seg)->generation));
-    else
-        STK_BUF_LIT(r->b, "null");
-    stk_buf_printf(r->b,
-                   ",\"nsymbols\":%u,\"connections\":%zu,\"uptime_s\":%llu,\"segment\":%s,"
-                   "\"subscribers\":%zu,\"requests\":%llu,\"errors\":%llu,\"slow_consumers\":%llu",
-                   s->seg ? stk_seg_nsymbols(s->seg) : 0u, s->nconns,
-                   (unsigned long long)((stk_mono_ns() - s->start_ns) / 1000000000u),
-                   s->seg ? "true" : "false", s->nsubscribed, (unsigned long long)s->st.requests,
-                   (unsigned long long)s->st.errors, (unsigned long long)s->st.slow_consumers);
-    tail(r);
-    return 0;
-}
-
-static int op_list_tickers(struct req *r)
-{
-    if (need_seg(r) < 0)
-        return -1;
-    uint32_t n = stk_seg_nsymbols(r->s->seg);
-    bool first = true;
-    stk_segwatch_names(r->s);
-    head(r);
-    STK_BUF_LIT(r->b, ",\"tickers\":[");
-    for (uint32_t i = 0; i < n; i++) {
-        /* a valid name (printable ASCII: valid UTF-8, no control bytes) or
-         * NULL: an invalid entry is skipped (and logged once) */
-        const char *name = stk_seg_symbol(r->s->seg, i);
-        if (!name)
-            continue;
-        if (!first)
-            stk_buf_putc(r->b, ',');
-        first = false;
-        stk_buf_json_str(r->b, name, strlen(name));
-    }
-    stk_buf_putc(r->b, ']');
-    tail(r);
-    return 0;
-}
-
-/* get_quote once the ticker is decoded: k is ticker_of()'s result for a
- * string (0, or -ENOENT for one that cannot be a ticker). */
-static int get_quote_named(struct req *r, const char name[STK_NAME_MAX + 1], int k)
-{
-    if (need_seg(r) < 0)
-        return -1;
-    int idx = k < 0 ? -ENOENT : lookup(r->s, name);
-    if (idx < 0)
-        return fail(r, STK_E_NOT_FOUND, "unknown ticker");
-    struct stk_quote q;
-    int rr = stk_server_read(r->s, (uint32_t)idx, &q);
-    if (rr == -EFAULT) {
-        stk_segwatch_check(r->s, false);
-        return fail(r, STK_E_UNAVAILABLE, "segment lost: the file shrank under the server");
-    }
-    if (rr == -ENODATA)
-        return fail(r, STK_E_NOT_FOUND, "no quote yet for this ticker");
-    if (rr < 0)
-        return fail(r, STK_E_UNAVAILABLE, "record busy: the writer did not finish it");
-    head(r);
-    stk_buf_putc(r->b, ',');
-    quote_fields(r->b, r->s, (uint32_t)idx, name, &q, stk_server_now(r->s));
-    tail(r);
-    return 0;
-}
-
 /* The required `ticker` field, into name. Returns 0, -ENOENT for a string
  * that is no valid symbol (the caller answers NOT_FOUND), or -1 after a
  * BAD_REQUEST reply. */
-static int required_ticker(struct req *r, char name[STK_NAME_MAX + 1])
+static int nd_ticker(struct stk_req *q, char name[STK_NAME_MAX + 1])
 {
+    struct req *r = req_of(q);
     int t = r->f[F_TICKER];
     if (t < 0)
         return fail(r, STK_E_BAD_REQUEST, "Missing required field: ticker");
@@ -322,26 +127,18 @@ static int required_ticker(struct req *r, char name[STK_NAME_MAX + 1])
     return k;
 }
 
-static int op_get_quote(struct req *r)
-{
-    char name[STK_NAME_MAX + 1];
-    int k = required_ticker(r, name);
-    if (k == -1)
-        return -1;
-    return get_quote_named(r, name, k);
-}
-
 /* tickers: a non-empty array of strings (or "*" where allowed). Returns
- * the array token, -2 for "*", or -1 after replying. */
-static int tickers_arg(struct req *r, bool star_ok)
+ * its length, STK_TICKERS_ALL for "*", or -1 after replying. */
+static int nd_tickers(struct stk_req *q, bool star_ok)
 {
+    struct req *r = req_of(q);
     int t = r->f[F_TICKERS];
     if (t < 0)
         return fail(r, STK_E_BAD_REQUEST, "Missing required field: tickers");
     if (star_ok && stk_json_is_string(&r->j, t)) {
         char tmp[4];
         if (stk_json_str(&r->j, t, tmp, sizeof(tmp)) == 1 && tmp[0] == '*')
-            return -2;
+            return STK_TICKERS_ALL;
     }
     if (!stk_json_is_array(&r->j, t))
         return fail(r, STK_E_BAD_REQUEST,
@@ -351,225 +148,46 @@ static int tickers_arg(struct req *r, bool star_ok)
     for (int i = 0; i < r->j.tok[t].size; i++, e++)
         if (!stk_json_is_string(&r->j, e))
             return fail(r, STK_E_BAD_REQUEST, "tickers must be an array of strings");
-    return t;
+    r->tickers = t;
+    return r->j.tok[t].size;
 }
 
-static int op_get_quotes(struct req *r)
+static int nd_ticker_at(struct stk_req *q, int i, char name[STK_NAME_MAX + 1])
 {
-    int t = tickers_arg(r, false);
+    struct req *r = req_of(q);
+    return ticker_of(r, r->tickers + 1 + i, name) < 0 ? -ENOENT : 0;
+}
+
+static void nd_put_tickers(struct stk_req *q, int i)
+{
+    struct req *r = req_of(q);
+    size_t n;
+    const char *raw = stk_json_raw(&r->j, i < 0 ? r->tickers : r->tickers + 1 + i, &n);
+    stk_buf_put(q->b, raw, n);
+}
+
+static int nd_int_arg(struct stk_req *q, enum stk_arg a, int64_t *v)
+{
+    struct req *r = req_of(q);
+    int t = r->f[a == STK_ARG_LIMIT ? F_LIMIT : F_THROTTLE];
     if (t < 0)
+        return 0;
+    int64_t x;
+    if (stk_json_int(&r->j, t, &x) < 0)
         return -1;
-    if (need_seg(r) < 0)
-        return -1;
-    uint64_t now = stk_server_now(r->s);
-    head(r);
-    STK_BUF_LIT(r->b, ",\"quotes\":[");
-    for (int i = 0; i < r->j.tok[t].size; i++) {
-        char name[STK_NAME_MAX + 1];
-        struct stk_quote q;
-        int e = t + 1 + i;
-        if (i)
-            stk_buf_putc(r->b, ',');
-        int idx = ticker_of(r, e, name) < 0 ? -ENOENT : lookup(r->s, name);
-        int rr = idx < 0 ? -ENOENT : stk_server_read(r->s, (uint32_t)idx, &q);
-        if (rr == 0) {
-            stk_buf_putc(r->b, '{');
-            quote_fields(r->b, r->s, (uint32_t)idx, name, &q, now);
-            stk_buf_putc(r->b, '}');
-            continue;
-        }
-        size_t n;
-        const char *raw = stk_json_raw(&r->j, e, &n);
-        STK_BUF_LIT(r->b, "{\"ticker\":");
-        stk_buf_put(r->b, raw, n);
-        stk_buf_puts(r->b, rr == -EBUSY || rr == -EFAULT ? ",\"error\":\"UNAVAILABLE\"}"
-                                                         : ",\"error\":\"NOT_FOUND\"}");
-    }
-    stk_buf_putc(r->b, ']');
-    tail(r);
-    return 0;
+    *v = x;
+    return 1;
 }
 
-static int op_get_snapshot_epoch(struct req *r)
-{
-    if (need_seg(r) < 0)
-        return -1;
-    const struct stk_header *h = stk_seg_header(r->s->seg);
-    head(r);
-    STK_BUF_LIT(r->b, ",\"epoch\":");
-    stk_buf_u64(r->b, stk_seg_epoch(r->s->seg));
-    STK_BUF_LIT(r->b, ",\"last_update_ms\":");
-    stk_buf_u64(r->b, atomic_load_explicit(&h->last_update_ns, memory_order_relaxed) / 1000000u);
-    tail(r);
-    return 0;
-}
-
-static int op_get_history(struct req *r)
-{
-    char name[STK_NAME_MAX + 1];
-    int k = required_ticker(r, name);
-    if (k == -1 || need_seg(r) < 0)
-        return -1;
-    uint32_t hist = stk_seg_header(r->s->seg)->history;
-    int64_t limit = hist;
-    int lt = r->f[F_LIMIT];
-    if (lt >= 0 && (stk_json_int(&r->j, lt, &limit) < 0 || limit < 0 || limit > (int64_t)hist)) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "limit must be an integer from 0 to %u (shm.history)", hist);
-        return fail(r, STK_E_BAD_REQUEST, msg);
-    }
-    int idx = k < 0 ? -ENOENT : lookup(r->s, name);
-    if (idx < 0)
-        return fail(r, STK_E_NOT_FOUND, "unknown ticker");
-    struct stk_quote *ticks = limit ? malloc(sizeof(*ticks) * (size_t)limit) : NULL;
-    if (limit && !ticks)
-        return fail(r, STK_E_INTERNAL, "out of memory");
-    int n = stk_history_read(r->s->seg, (uint32_t)idx, ticks, (size_t)limit);
-    if (stk_seg_usable(r->s->seg) != 0) {
-        free(ticks);
-        stk_segwatch_check(r->s, false);
-        return fail(r, STK_E_UNAVAILABLE, "segment lost or retired during the read");
-    }
-    head(r);
-    STK_BUF_LIT(r->b, ",\"ticker\":");
-    stk_buf_json_str(r->b, name, strlen(name));
-    STK_BUF_LIT(r->b, ",\"ticks\":[");
-    for (int i = 0; ticks && i < n; i++) {
-        const struct stk_quote *q = &ticks[i];
-        stk_buf_puts(r->b, i ? ",{\"seq\":" : "{\"seq\":");
-        stk_buf_u64(r->b, q->seq);
-        STK_BUF_LIT(r->b, ",\"price\":");
-        stk_buf_decimal(r->b, q->price);
-        STK_BUF_LIT(r->b, ",\"bid\":");
-        stk_buf_decimal(r->b, q->bid);
-        STK_BUF_LIT(r->b, ",\"ask\":");
-        stk_buf_decimal(r->b, q->ask);
-        stk_buf_printf(r->b,
-                       ",\"bid_size\":%u,\"ask_size\":%u,\"volume\":%llu,\"ts_ms\":%llu,"
-                       "\"ts_ns\":%llu}",
-                       q->bid_size, q->ask_size, (unsigned long long)q->volume,
-                       (unsigned long long)(q->src_ts_ns / 1000000u),
-                       (unsigned long long)q->src_ts_ns);
-    }
-    stk_buf_putc(r->b, ']');
-    tail(r);
-    free(ticks);
-    return 0;
-}
-
-static int op_subscribe(struct req *r)
-{
-    struct stk_server *s = r->s;
-    int t = tickers_arg(r, true);
-    if (t == -1)
-        return -1;
-    int64_t throttle = -1;
-    int tt = r->f[F_THROTTLE];
-    if (tt >= 0 &&
-        (stk_json_int(&r->j, tt, &throttle) < 0 || throttle < 0 || throttle > MAX_THROTTLE_MS))
-        return fail(r, STK_E_BAD_REQUEST, "throttle_ms must be an integer from 0 to 60000");
-    if (need_seg(r) < 0)
-        return -1;
-    int count = t >= 0 ? r->j.tok[t].size : 0;
-    int *idx = count ? malloc(sizeof(int) * (size_t)count) : NULL;
-    if (count && !idx)
-        return fail(r, STK_E_INTERNAL, "out of memory");
-    /* all or nothing: every ticker must exist */
-    for (int i = 0; i < count; i++) {
-        char name[STK_NAME_MAX + 1];
-        idx[i] = ticker_of(r, t + 1 + i, name) < 0 ? -ENOENT : lookup(s, name);
-        if (idx[i] < 0) {
-            free(idx);
-            return fail(r, STK_E_NOT_FOUND, "unknown ticker: nothing subscribed");
-        }
-    }
-    uint32_t n = t >= 0 ? (uint32_t)count : stk_seg_nsymbols(s->seg);
-    uint64_t now = stk_server_now(s);
-    head(r);
-    STK_BUF_LIT(r->b, ",\"tickers\":");
-    if (t < 0) {
-        STK_BUF_LIT(r->b, "\"*\"");
-        if (stk_subs_add_all(r->c) < 0)
-            goto oom;
-    } else {
-        size_t rn;
-        const char *raw = stk_json_raw(&r->j, t, &rn);
-        stk_buf_put(r->b, raw, rn);
-    }
-    STK_BUF_LIT(r->b, ",\"quotes\":[");
-    bool first = true;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t sym = t >= 0 ? (uint32_t)idx[i] : i;
-        const char *name = stk_seg_symbol(s->seg, sym);
-        struct stk_quote q = {0};
-        if (!name)
-            continue; /* "*" over an entry that is no valid name: skipped */
-        int rr = stk_server_read(s, sym, &q);
-        if (stk_subs_add(r->c, name, sym, rr == 0 || rr == -ENODATA ? q.seq : 0) < 0)
-            goto oom;
-        if (rr < 0)
-            continue;
-        stk_buf_puts(r->b, first ? "{" : ",{");
-        first = false;
-        quote_fields(r->b, s, sym, name, &q, now);
-        stk_buf_putc(r->b, '}');
-    }
-    free(idx);
-    if (throttle >= 0 && r->c->sub) /* no sub: an empty list subscribed nothing */
-        r->c->sub->throttle_ns = (uint64_t)throttle * 1000000u;
-    stk_buf_printf(r->b, "],\"subscriptions\":%u", stk_subs_count(r->c));
-    tail(r);
-    return 0;
-oom:
-    free(idx);
-    r->b->err = -ENOMEM;
-    return -1;
-}
-
-static int op_unsubscribe(struct req *r)
-{
-    int t = tickers_arg(r, true);
-    if (t == -1)
-        return -1;
-    uint32_t removed = 0;
-    if (t < 0) {
-        removed = stk_subs_count(r->c);
-        stk_subs_remove_all(r->c);
-    } else {
-        if (r->c->sub)
-            r->c->sub->wildcard = false; /* naming tickers ends a "*" */
-        for (int i = 0; i < r->j.tok[t].size; i++) {
-            char name[STK_NAME_MAX + 1];
-            if (ticker_of(r, t + 1 + i, name) == 0)
-                removed += (uint32_t)stk_subs_remove(r->c, name);
-        }
-        if (r->c->sub && r->c->sub->count == 0)
-            stk_subs_remove_all(r->c);
-    }
-    head(r);
-    stk_buf_printf(r->b, ",\"removed\":%u,\"subscriptions\":%u", removed, stk_subs_count(r->c));
-    tail(r);
-    return 0;
-}
-
-#define OP(name, fn)                                                                               \
-    {                                                                                              \
-        name, sizeof(name) - 1, fn                                                                 \
-    }
-static const struct {
-    const char *name;
-    size_t len;
-    int (*fn)(struct req *);
-} ops[] = {
-    OP("get_quote", op_get_quote),
-    OP("get_quotes", op_get_quotes),
-    OP("ping", op_ping),
-    OP("list_tickers", op_list_tickers),
-    OP("get_snapshot_epoch", op_get_snapshot_epoch),
-    OP("get_history", op_get_history),
-    OP("subscribe", op_subscribe),
-    OP("unsubscribe", op_unsubscribe),
-    OP("health", op_health),
+static const struct stk_face ndjson_face = {
+    .begin = nd_begin,
+    .end = nd_end,
+    .fail = nd_fail,
+    .ticker = nd_ticker,
+    .tickers = nd_tickers,
+    .ticker_at = nd_ticker_at,
+    .put_tickers = nd_put_tickers,
+    .int_arg = nd_int_arg,
 };
 
 /* One pass over the top-level keys; a key written with escapes sends the
@@ -690,9 +308,9 @@ static bool fast_get_quote(struct req *r)
     r->id_len = id_len;
     r->op = "\"get_quote\"";
     r->op_len = 11;
-    r->opname = "get_quote";
-    r->s->st.fast_path++;
-    get_quote_named(r, name, stk_sym_check(name, tk_len) < 0 ? -ENOENT : 0);
+    r->q.opname = "get_quote";
+    r->q.s->st.fast_path++;
+    stk_op_get_quote_named(&r->q, name, stk_sym_check(name, tk_len) < 0 ? -ENOENT : 0);
     return true;
 }
 
@@ -750,28 +368,29 @@ static void handle(struct req *r)
         tn = stk_json_str(&r->j, type, tbuf, sizeof(tbuf));
         tname = tbuf;
     }
-    for (size_t i = 0; tn > 0 && i < sizeof(ops) / sizeof(ops[0]); i++) {
-        if ((size_t)tn == ops[i].len && !memcmp(tname, ops[i].name, (size_t)tn)) {
-            r->opname = ops[i].name;
-            ops[i].fn(r);
-            return;
-        }
+    const struct stk_op *op = stk_op_find(tname, tn > 0 ? (size_t)tn : 0);
+    if (!op) {
+        fail(r, STK_E_BAD_REQUEST, "unknown type");
+        return;
     }
-    fail(r, STK_E_BAD_REQUEST, "unknown type");
+    r->q.opname = op->name;
+    op->fn(&r->q);
 }
 
 void stk_ndjson_request(struct stk_conn *c, const char *line, size_t len)
 {
     struct req *r, rq;
     r = &rq;
-    r->c = c;
-    r->s = c->srv;
-    r->b = &c->out;
+    r->q.c = c;
+    r->q.s = c->srv;
+    r->q.b = &c->out;
+    r->q.face = &ndjson_face;
+    r->tickers = -1;
     r->line = line;
     r->len = len;
     r->id = r->op = "null";
     r->id_len = r->op_len = 4;
-    r->opname = NULL;
+    r->q.opname = NULL;
     r->j.heap = NULL;
     size_t mark = c->out.len;
     c->srv->st.requests++;
@@ -825,7 +444,7 @@ static size_t ndjson_events(struct stk_conn *c, size_t limit)
         STK_BUF_LIT(b, ",\"conflated\":");
         stk_buf_u64(b, conflated);
         stk_buf_putc(b, ',');
-        quote_fields(b, s, sym, stk_sub_name(sub), &q, now);
+        stk_render_quote(b, s, sym, stk_sub_name(sub), &q, now);
         STK_BUF_LIT(b, "}\n");
         if (b->err) {
             b->len = mark;
@@ -847,7 +466,7 @@ static size_t ndjson_events(struct stk_conn *c, size_t limit)
 static void ndjson_heartbeat(struct stk_conn *c)
 {
     STK_BUF_LIT(&c->out, "{\"v\":1,\"type\":\"heartbeat\",\"ts_ms\":");
-    stk_buf_u64(&c->out, now_ms(c->srv));
+    stk_buf_u64(&c->out, stk_server_now(c->srv) / 1000000u);
     STK_BUF_LIT(&c->out, ",\"epoch\":");
     stk_buf_u64(&c->out, c->srv->seg ? stk_seg_epoch(c->srv->seg) : 0);
     STK_BUF_LIT(&c->out, "}\n");

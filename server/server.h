@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* server.h — the server's shared state and the interfaces between its parts:
- * conn.c (sockets, buffers, limits; protocol-neutral), subs.c (subscription
- * registry and dirty marking; protocol-neutral), segwatch.c (segment life
- * and the futex helper thread), protocol.c (NDJSON v1), server.c (wiring). */
+ * conn.c (listeners, sockets, buffers, limits; protocol-neutral), subs.c
+ * (subscription registry and dirty marking; protocol-neutral), segwatch.c
+ * (segment life and the futex helper thread), render.c (the JSON of quotes,
+ * ticks, health), ops.c (the operations, one table for every face),
+ * protocol.c (the NDJSON v1 face), server.c (the listener table, wiring). */
 #ifndef SEQTICK_SERVER_H
 #define SEQTICK_SERVER_H
 
@@ -363,6 +365,72 @@ bool stk_quote_is_stale(struct stk_server *s, const struct stk_quote *q, uint64_
 int stk_server_read(struct stk_server *s, uint32_t sym, struct stk_quote *q);
 /* Log (once per entry) symbol-table entries that are not valid names. */
 void stk_segwatch_names(struct stk_server *s);
+
+/* ---- render.c: the JSON every face shares ---- */
+
+/* A quote's fields, no braces: "ticker":name,"price":…,"age_ms":…,"stale":…
+ * (record sym, read at now_ns). Rendered text is reused per symbol while
+ * the record's values are unchanged. */
+void stk_render_quote(struct stk_buf *b, struct stk_server *s, uint32_t sym, const char *name,
+                      const struct stk_quote *q, uint64_t now_ns);
+/* One history tick as an object: {"seq":…,"price":…,…,"ts_ns":…}. */
+void stk_render_tick(struct stk_buf *b, const struct stk_quote *q);
+/* The health fields, each with a leading ',': ,"producer_alive":…,… */
+void stk_render_health(struct stk_buf *b, struct stk_server *s);
+
+/* ---- ops.c: the operations, one table every face dispatches through ---- */
+
+struct stk_req;
+
+/* Optional integer arguments an operation may read. */
+enum stk_arg { STK_ARG_LIMIT, STK_ARG_THROTTLE_MS };
+
+#define STK_TICKERS_ALL (-2) /* tickers(): "*" */
+
+/* What a face gives the operations: its envelope, its errors, and its
+ * arguments decoded from its own syntax (JSON fields, a URL...). */
+struct stk_face {
+    /* Open a success reply; the operation's fields follow, each with a
+     * leading ','. */
+    void (*begin)(struct stk_req *r);
+    /* Close a success reply. */
+    void (*end)(struct stk_req *r);
+    /* Reply with an error (and count and log it). Returns -1. */
+    int (*fail)(struct stk_req *r, enum stk_err code, const char *msg);
+    /* The required ticker into name: 0, -ENOENT for one that cannot be a
+     * symbol (the op answers NOT_FOUND), or -1 after an error reply. */
+    int (*ticker)(struct stk_req *r, char name[STK_NAME_MAX + 1]);
+    /* The required ticker list: its length, STK_TICKERS_ALL for "*" (only
+     * when star_ok), or -1 after an error reply. */
+    int (*tickers)(struct stk_req *r, bool star_ok);
+    /* Item i of the list into name: 0, or -ENOENT for no possible symbol. */
+    int (*ticker_at)(struct stk_req *r, int i, char name[STK_NAME_MAX + 1]);
+    /* Append item i (or the whole list, i < 0) as the client gave it, JSON. */
+    void (*put_tickers)(struct stk_req *r, int i);
+    /* An optional integer: 1 into *v, 0 absent, -1 present but no integer. */
+    int (*int_arg)(struct stk_req *r, enum stk_arg a, int64_t *v);
+};
+
+/* One request as an operation sees it. */
+struct stk_req {
+    struct stk_conn *c;
+    struct stk_server *s;
+    struct stk_buf *b; /* where the reply goes */
+    const struct stk_face *face;
+    const char *opname; /* the operation, once known */
+};
+
+struct stk_op {
+    const char *name;
+    size_t len;
+    int (*fn)(struct stk_req *r); /* 0, or -1 after an error reply */
+};
+
+/* The operation called name[0..len), or NULL. */
+const struct stk_op *stk_op_find(const char *name, size_t len);
+/* get_quote with the ticker already decoded (k: 0, or -ENOENT for a name
+ * that cannot be a symbol): the faces' fast paths call it. */
+int stk_op_get_quote_named(struct stk_req *r, const char name[STK_NAME_MAX + 1], int k);
 
 /* ---- protocol.c ---- */
 
