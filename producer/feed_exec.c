@@ -101,6 +101,12 @@ static void exec_reaped(struct ingest_feed *g, pid_t pid, int status)
     } else {
         g->quick_deaths = 0;
     }
+    if (g->child.start_error > 0)
+        stk_error("ingestor[%d]: unable to exec /bin/sh: %s", (int)pid,
+                  strerror(g->child.start_error));
+    else if (g->child.start_error < 0)
+        stk_error("ingestor[%d]: set-up before exec failed: %s", (int)pid,
+                  strerror(-g->child.start_error));
     char how[64];
     if (WIFEXITED(status))
         snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(status));
@@ -187,7 +193,7 @@ static int ingest_open(struct stk_feed_host *h, const char *command, struct stk_
         return -ENOMEM;
     g->base = (struct stk_feed){ops, h};
     g->in_fd = -1;
-    g->child.out_fd = g->child.err_fd = -1;
+    g->child.out_fd = g->child.err_fd = g->child.report_fd = -1;
     int r = stk_linebuf_init(&g->lb);
     if (r == 0)
         r = stk_linebuf_init(&g->errlb);

@@ -5,37 +5,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "ingestor.h"
 #include "segment-private.h"
-
-/* In the child between fork and exec: only async-signal-safe calls. */
-static void child_exec(const char *command, pid_t parent, int out_w, int err_w)
-{
-    sigset_t none;
-    sigemptyset(&none);
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            (void)signal(s, SIG_DFL);
-    (void)sigprocmask(SIG_SETMASK, &none, NULL);
-    (void)setpgid(0, 0);
-    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-        _exit(111); /* the producer died before prctl took effect */
-    int nul = open("/dev/null", O_RDONLY);
-    if (nul < 0 || dup2(nul, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
-        _exit(111);
-    /* only 0-2 cross exec */
-    if (syscall(SYS_close_range, 3u, ~0u, 0u) < 0)
-        for (int fd = 3; fd < 1024; fd++)
-            (void)close(fd);
-    execl("/bin/sh", "sh", "-c", command, (char *)NULL);
-    _exit(127);
-}
+#include "spawn-private.h"
 
 int stk_ingestor_spawn(const char *command, struct stk_ingestor *c)
 {
@@ -48,27 +23,30 @@ int stk_ingestor_spawn(const char *command, struct stk_ingestor *c)
         close(out[1]);
         return r;
     }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        int r = -errno;
-        close(out[0]);
-        close(out[1]);
-        close(err[0]);
-        close(err[1]);
-        return r;
-    }
-    if (pid == 0)
-        child_exec(command, parent, out[1], err[1]);
-    /* Both sides set the group so a signal sent right after fork reaches it. */
-    (void)setpgid(pid, pid);
+    char *argv[] = {(char *)"sh", (char *)"-c", (char *)command, NULL};
+    struct stk_spawn_opts o = {
+        .path = "/bin/sh",
+        .argv = argv,
+        .fd = {-1, out[1], err[1]}, /* stdin /dev/null */
+        .join_fd = -1,
+    };
+    pid_t pid;
+    int report;
+    int r = stk_spawn_start(&o, &pid, &report);
     close(out[1]);
     close(err[1]);
+    if (r < 0) {
+        close(out[0]);
+        close(err[0]);
+        return r;
+    }
     (void)fcntl(out[0], F_SETFL, O_NONBLOCK);
     (void)fcntl(err[0], F_SETFL, O_NONBLOCK);
     c->pid = pid;
     c->out_fd = out[0];
     c->err_fd = err[0];
+    c->report_fd = report;
+    c->start_error = 0;
     c->started_mono = stk_mono_ns();
     return 0;
 }
@@ -95,6 +73,8 @@ int stk_ingestor_reap(struct stk_ingestor *c, int *status)
         return -errno;
     *status = st;
     c->pid = 0;
+    c->start_error = stk_spawn_report(c->report_fd);
+    c->report_fd = -1;
     return 1;
 }
 
@@ -116,5 +96,7 @@ void stk_ingestor_close_fds(struct stk_ingestor *c)
         close(c->out_fd);
     if (c->err_fd >= 0)
         close(c->err_fd);
-    c->out_fd = c->err_fd = -1;
+    if (c->report_fd >= 0)
+        close(c->report_fd);
+    c->out_fd = c->err_fd = c->report_fd = -1;
 }
