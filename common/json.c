@@ -187,12 +187,12 @@ static void span(const struct stk_json *j, int t, size_t *b, size_t *e)
 }
 
 /* src[b..e) must be whitespace around exactly `sep` (or nothing if sep 0). */
-static bool gap_ok(const char *s, size_t b, size_t e, char sep)
+static inline bool gap_ok(const char *s, size_t b, size_t e, char sep)
 {
-    /* compact JSON: nothing, or just the separator */
+    /* compact JSON: nothing, or just the separator; json.dumps: ", " ": " */
     if (e == b)
         return sep == 0;
-    if (e == b + 1 && sep && s[b] == sep)
+    if (sep && s[b] == sep && (e == b + 1 || (e == b + 2 && s[b + 1] == ' ')))
         return true;
     bool seen = sep == 0;
     for (size_t i = b; i < e; i++) {
