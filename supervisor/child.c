@@ -511,7 +511,7 @@ static void healthy_cb(struct ev_loop *loop, ev_timer *w, int revents)
     struct stk_child *c = w->data;
     /* A [program.NAME] need not know the readiness protocol: one second
      * alive counts as ready. The built-ins must say so themselves. */
-    if (c->kind == STK_CHILD_PROGRAM)
+    if (!c->builtin)
         stk_child_event(c, STK_CE_READY);
 }
 
@@ -565,15 +565,15 @@ static void ready_to_cb(struct ev_loop *loop, ev_timer *w, int revents)
     stk_sup_changed(c->sup);
 }
 
-struct stk_child *stk_child_new(struct stk_sup *sup, const char *name, enum stk_child_kind kind,
-                                const char *command, const char *digest,
-                                const struct stk_policy *pol)
+struct stk_child *stk_child_new(struct stk_sup *sup, const char *name,
+                                const struct stk_builtin *builtin, const char *command,
+                                const char *digest, const struct stk_policy *pol)
 {
     struct stk_child *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
     c->sup = sup;
-    c->kind = kind;
+    c->builtin = builtin;
     c->pol = *pol;
     c->name = strdup(name);
     c->command = command ? strdup(command) : NULL;

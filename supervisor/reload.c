@@ -18,9 +18,6 @@
 #include "supervisor.h"
 #include "util-private.h"
 
-const char *const stk_sup_producer_sections[] = {"producer", "shm", "log", NULL};
-const char *const stk_sup_server_sections[] = {"server", "shm", "log", NULL};
-
 struct lines {
     const char *const *sections;
     char **v;
@@ -232,19 +229,24 @@ void stk_reload_apply(struct stk_sup *sup)
     }
     struct stk_policy base = stk_sup_policy(&nc, NULL);
 
-    /* Removed programs first (backwards: a removal shifts what follows). */
+    /* Removed programs and built-ins no longer enabled first (backwards: a
+     * removal shifts what follows). */
     for (size_t i = sup->nchildren; i-- > 0;) {
         struct stk_child *c = sup->children[i];
-        if (c->kind != STK_CHILD_PROGRAM || stk_config_program(&nc, c->name))
+        if (c->builtin ? stk_builtin_enabled(c->builtin, &nc)
+                       : stk_config_program(&nc, c->name) != NULL)
             continue;
-        stk_info("reload: [program.%s] removed: stopping it", c->name);
+        if (c->builtin)
+            stk_info("reload: %s no longer enabled: stopping it", c->name);
+        else
+            stk_info("reload: [program.%s] removed: stopping it", c->name);
         c->after = STK_AFTER_REMOVE;
         stk_child_event(c, STK_CE_STOP);
     }
 
     /* Restarts are sent once the new config is in place. */
     struct stk_child **changed =
-        calloc(sup->nchildren + nc.nprograms + 1, sizeof(struct stk_child *));
+        calloc(sup->nchildren + stk_nbuiltins + nc.nprograms + 1, sizeof(struct stk_child *));
     size_t nchanged = 0;
     if (!changed) {
         stk_error("reload: out of memory; keeping the running configuration");
@@ -252,13 +254,25 @@ void stk_reload_apply(struct stk_sup *sup)
         free(text);
         return;
     }
-    for (size_t i = 0; i < sup->nchildren; i++) {
-        struct stk_child *c = sup->children[i];
-        if (c->kind == STK_CHILD_PROGRAM)
+    for (size_t i = 0; i < stk_nbuiltins; i++) {
+        const struct stk_builtin *b = &stk_builtins[i];
+        if (!stk_builtin_enabled(b, &nc))
             continue;
+        struct stk_child *c = stk_sup_find_child(sup, b->name);
+        char *d = stk_reload_digest(text, b->sections);
+        if (!c) {
+            stk_info("reload: %s enabled: starting it", b->name);
+            c = stk_sup_add_child(sup, b->name, b, NULL, d, &base);
+            free(d);
+            if (c)
+                changed[nchanged++] = c;
+            else
+                stk_error("reload: %s: out of memory", b->name);
+            continue;
+        }
         c->pol = base;
-        char *d = stk_reload_digest(text, c->kind == STK_CHILD_PRODUCER ? stk_sup_producer_sections
-                                                                        : stk_sup_server_sections);
+        if (c->after == STK_AFTER_REMOVE)
+            c->after = STK_AFTER_RESTART; /* disabled, then back before it stopped */
         if (!d || !c->digest || strcmp(d, c->digest)) {
             stk_info("reload: %s settings changed: %s it", c->name,
                      idle(c) ? "starting" : "restarting");
@@ -276,7 +290,7 @@ void stk_reload_apply(struct stk_sup *sup)
         char *d = stk_reload_program_digest(text, pc->name);
         if (!c) {
             stk_info("reload: [program.%s] added: starting it", pc->name);
-            c = stk_sup_add_child(sup, pc->name, STK_CHILD_PROGRAM, pc->command, d, &pol);
+            c = stk_sup_add_child(sup, pc->name, NULL, pc->command, d, &pol);
             free(d);
             if (!c) {
                 stk_error("reload: [program.%s]: out of memory", pc->name);

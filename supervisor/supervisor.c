@@ -74,9 +74,33 @@ static struct stk_policy program_policy(const struct stk_config *cfg,
     return p;
 }
 
-/* seqtick-producer / seqtick-server: supervisor.bindir; else beside our own
- * executable; else the build tree's sibling folder (../producer/); else
- * PATH. Nothing found: beside us, so exec fails, is logged and retried. */
+/* ---- the built-in children: one row each --------------------------------- */
+
+static const char *const producer_sections[] = {"producer", "shm", "log", NULL};
+static const char *const server_sections[] = {"server", "shm", "log", NULL};
+
+const struct stk_builtin stk_builtins[] = {
+    {"producer", "seqtick-producer", "producer", producer_sections, NULL},
+    {"server", "seqtick-server", "server", server_sections, NULL},
+};
+const size_t stk_nbuiltins = sizeof(stk_builtins) / sizeof(stk_builtins[0]);
+
+const struct stk_builtin *stk_builtin_find(const char *name)
+{
+    for (size_t i = 0; i < stk_nbuiltins; i++)
+        if (!strcmp(stk_builtins[i].name, name))
+            return &stk_builtins[i];
+    return NULL;
+}
+
+bool stk_builtin_enabled(const struct stk_builtin *b, const struct stk_config *cfg)
+{
+    return !b->enabled || b->enabled(cfg);
+}
+
+/* A built-in's program: supervisor.bindir; else beside our own executable;
+ * else the build tree's sibling folder (../producer/); else PATH. Nothing
+ * found: beside us, so exec fails, is logged and retried. */
 static void resolve(struct stk_sup *sup, const char *name, const char *folder, char *out,
                     size_t outsz)
 {
@@ -89,7 +113,7 @@ static void resolve(struct stk_sup *sup, const char *name, const char *folder, c
 void stk_sup_command(struct stk_sup *sup, struct stk_child *c, char *argv[5])
 {
     static char a_sh[] = "sh", a_c[] = "-c";
-    if (c->kind == STK_CHILD_PROGRAM) {
+    if (!c->builtin) {
         snprintf(c->exe, sizeof(c->exe), "/bin/sh");
         snprintf(c->cmdline, sizeof(c->cmdline), "%s", c->command);
         argv[0] = a_sh;
@@ -98,10 +122,7 @@ void stk_sup_command(struct stk_sup *sup, struct stk_child *c, char *argv[5])
         argv[3] = NULL;
         return;
     }
-    if (c->kind == STK_CHILD_PRODUCER)
-        resolve(sup, "seqtick-producer", "producer", c->exe, sizeof(c->exe));
-    else
-        resolve(sup, "seqtick-server", "server", c->exe, sizeof(c->exe));
+    resolve(sup, c->builtin->program, c->builtin->folder, c->exe, sizeof(c->exe));
     /* the accepted copy (see stk_sup_snapshot), once there is one */
     char *conf = sup->snapshot_path ? sup->snapshot_path : sup->config_path;
     snprintf(c->cmdline, sizeof(c->cmdline), "%s -c %s", c->exe, conf);
@@ -211,6 +232,24 @@ static void check_done(struct stk_sup *sup)
     ev_break(sup->loop, EVBREAK_ALL);
 }
 
+/* "producer and server": the built-in children's names, for the log. */
+static void stack_names(const struct stk_sup *sup, char *buf, size_t size)
+{
+    size_t n = 0, k = 0, len = 0;
+    for (size_t i = 0; i < sup->nchildren; i++)
+        n += sup->children[i]->builtin != NULL;
+    buf[0] = 0;
+    for (size_t i = 0; i < sup->nchildren && len < size; i++) {
+        const struct stk_child *c = sup->children[i];
+        if (!c->builtin)
+            continue;
+        const char *sep = k == 0 ? "" : k + 1 == n ? " and " : ", ";
+        int w = snprintf(buf + len, size - len, "%s%s", sep, c->name);
+        len += w > 0 ? (size_t)w : 0;
+        k++;
+    }
+}
+
 void stk_sup_changed(struct stk_sup *sup)
 {
     static int last_err;
@@ -219,7 +258,7 @@ void stk_sup_changed(struct stk_sup *sup)
         const struct stk_child *c = sup->children[i];
         if (!c->ready && c->state != STK_CS_DONE)
             all = false;
-        if (!c->ready && c->kind != STK_CHILD_PROGRAM)
+        if (!c->ready && c->builtin)
             stack = false;
     }
     bool became = all && !sup->all_ready && !sup->stopping;
@@ -236,11 +275,13 @@ void stk_sup_changed(struct stk_sup *sup)
         stk_info("all %zu children ready, %.3f s after start", sup->nchildren,
                  (double)(stk_now_ns() - sup->started_ns) / 1e9);
     }
-    /* The stack is ready when the producer and the server are: a
+    /* The stack is ready when the built-ins (producer, server) are: a
      * [program.*] that is failed, done or slow never holds it back. */
     if (stack && !sup->notified_ready && !sup->stopping) {
+        char names[256];
+        stack_names(sup, names, sizeof(names));
         sup->notified_ready = true;
-        stk_info("producer and server ready, %.3f s after start: READY=1",
+        stk_info("%s ready, %.3f s after start: READY=1", names,
                  (double)(stk_now_ns() - sup->started_ns) / 1e9);
         (void)stk_log_flush();
         notify(sup, "READY=1");
@@ -258,16 +299,16 @@ static struct stk_child *find_child(struct stk_sup *sup, const char *name)
     return NULL;
 }
 
-static struct stk_child *add_child(struct stk_sup *sup, const char *name, enum stk_child_kind kind,
-                                   const char *command, const char *digest,
-                                   const struct stk_policy *pol)
+static struct stk_child *add_child(struct stk_sup *sup, const char *name,
+                                   const struct stk_builtin *builtin, const char *command,
+                                   const char *digest, const struct stk_policy *pol)
 {
     struct stk_child **v =
         realloc(sup->children, (sup->nchildren + 1) * sizeof(struct stk_child *));
     if (!v)
         return NULL;
     sup->children = v;
-    struct stk_child *c = stk_child_new(sup, name, kind, command, digest, pol);
+    struct stk_child *c = stk_child_new(sup, name, builtin, command, digest, pol);
     if (!c)
         return NULL;
     char *argv[5];
@@ -286,11 +327,11 @@ struct stk_child *stk_sup_find_child(struct stk_sup *sup, const char *name)
     return find_child(sup, name);
 }
 
-struct stk_child *stk_sup_add_child(struct stk_sup *sup, const char *name, enum stk_child_kind kind,
-                                    const char *command, const char *digest,
-                                    const struct stk_policy *pol)
+struct stk_child *stk_sup_add_child(struct stk_sup *sup, const char *name,
+                                    const struct stk_builtin *builtin, const char *command,
+                                    const char *digest, const struct stk_policy *pol)
 {
-    return add_child(sup, name, kind, command, digest, pol);
+    return add_child(sup, name, builtin, command, digest, pol);
 }
 
 void stk_sup_remove(struct stk_sup *sup, struct stk_child *c)
@@ -705,17 +746,20 @@ int stk_sup_init(struct stk_sup *sup, const char *config_path)
         return STK_EXIT_SYSTEM;
     }
     struct stk_policy base = base_policy(&sup->cfg);
-    char *pd = stk_reload_digest(sup->accepted, stk_sup_producer_sections);
-    char *sd = stk_reload_digest(sup->accepted, stk_sup_server_sections);
-    bool ok = add_child(sup, "producer", STK_CHILD_PRODUCER, NULL, pd, &base) &&
-              add_child(sup, "server", STK_CHILD_SERVER, NULL, sd, &base);
-    free(pd);
-    free(sd);
+    bool ok = true;
+    for (size_t i = 0; ok && i < stk_nbuiltins; i++) {
+        const struct stk_builtin *b = &stk_builtins[i];
+        if (!stk_builtin_enabled(b, &sup->cfg))
+            continue;
+        char *d = stk_reload_digest(sup->accepted, b->sections);
+        ok = add_child(sup, b->name, b, NULL, d, &base) != NULL;
+        free(d);
+    }
     for (size_t i = 0; ok && i < sup->cfg.nprograms; i++) {
         const struct stk_program_conf *pc = &sup->cfg.programs[i];
         struct stk_policy pol = program_policy(&sup->cfg, pc);
         char *d = stk_reload_program_digest(sup->accepted, pc->name);
-        ok = d && add_child(sup, pc->name, STK_CHILD_PROGRAM, pc->command, d, &pol);
+        ok = d && add_child(sup, pc->name, NULL, pc->command, d, &pol);
         free(d);
     }
     free(sup->accepted);

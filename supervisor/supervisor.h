@@ -22,11 +22,28 @@
 /* Fixed fd numbers in every child. */
 #define STK_CHILD_READY_FD 3 /* write "\n" here when ready */
 
-enum stk_child_kind {
-    STK_CHILD_PRODUCER, /* seqtick-producer -c FILE */
-    STK_CHILD_SERVER,   /* seqtick-server -c FILE */
-    STK_CHILD_PROGRAM,  /* [program.NAME]: /bin/sh -c COMMAND */
+/* A built-in child: a seqtick program run as `PROGRAM -c FILE`, one row of
+ * stk_builtins[] (supervisor.c) each. A new one (a recorder, a bridge) is a
+ * row; its name is a config section flagged as a child's (config.c), so no
+ * [program.NAME] can take it. Every [program.NAME] is a child without a row
+ * (/bin/sh -c COMMAND). */
+struct stk_builtin {
+    const char *name;            /* the child's name, e.g. "producer" */
+    const char *program;         /* its executable, e.g. "seqtick-producer" */
+    const char *folder;          /* its folder in the build tree, e.g. "producer" */
+    const char *const *sections; /* a reload that changes one restarts it; NULL-terminated */
+    bool (*enabled)(const struct stk_config *cfg); /* run it under cfg? NULL: always */
 };
+
+/* The built-in children in start order, and how many. */
+extern const struct stk_builtin stk_builtins[];
+extern const size_t stk_nbuiltins;
+
+/* The row named `name`, or NULL. */
+const struct stk_builtin *stk_builtin_find(const char *name);
+
+/* Is b to run under cfg (its enabled-when)? */
+bool stk_builtin_enabled(const struct stk_builtin *b, const struct stk_config *cfg);
 
 enum stk_child_state {
     STK_CS_STOPPED,  /* no process and none wanted (yet) */
@@ -101,7 +118,7 @@ struct stk_watchdog {
 struct stk_child {
     struct stk_sup *sup;
     char *name;
-    enum stk_child_kind kind;
+    const struct stk_builtin *builtin; /* its row; NULL for a [program.NAME] */
     char *command; /* [program.NAME] command; NULL for built-ins */
     char *digest;  /* the settings that, when changed by a reload, restart it */
     struct stk_policy pol;
@@ -226,9 +243,9 @@ bool stk_restart_window_hit(uint64_t *window_start, uint64_t *window_count, uint
 const char *stk_child_state_name(enum stk_child_state s);
 
 /* A new child in state STOPPED (not started). Returns NULL on ENOMEM. */
-struct stk_child *stk_child_new(struct stk_sup *sup, const char *name, enum stk_child_kind kind,
-                                const char *command, const char *digest,
-                                const struct stk_policy *pol);
+struct stk_child *stk_child_new(struct stk_sup *sup, const char *name,
+                                const struct stk_builtin *builtin, const char *command,
+                                const char *digest, const struct stk_policy *pol);
 
 /* Feed one event to the child's state machine. */
 void stk_child_event(struct stk_child *c, enum stk_child_event ev);
@@ -358,10 +375,6 @@ int stk_status_write(const struct stk_sup *sup);
 
 /* ---- reload.c ------------------------------------------------------------ */
 
-/* The sections whose settings restart the producer / the server. */
-extern const char *const stk_sup_producer_sections[];
-extern const char *const stk_sup_server_sections[];
-
 /* The settings of `sections` (NULL-terminated, e.g. {"producer","shm","log"})
  * in the INI text as sorted "section.key=value" lines, so equal settings
  * compare equal however the file is ordered. Returns a heap string or NULL
@@ -435,9 +448,9 @@ void stk_sup_remove(struct stk_sup *sup, struct stk_child *c);
  * child by name; a new child (STOPPED), NULL on ENOMEM. */
 struct stk_policy stk_sup_policy(const struct stk_config *cfg, const struct stk_program_conf *pc);
 struct stk_child *stk_sup_find_child(struct stk_sup *sup, const char *name);
-struct stk_child *stk_sup_add_child(struct stk_sup *sup, const char *name, enum stk_child_kind kind,
-                                    const char *command, const char *digest,
-                                    const struct stk_policy *pol);
+struct stk_child *stk_sup_add_child(struct stk_sup *sup, const char *name,
+                                    const struct stk_builtin *builtin, const char *command,
+                                    const char *digest, const struct stk_policy *pol);
 
 /* Build argv for c into argv[] (pointers into c and sup, at most 4 + NULL)
  * and its executable into c->exe. */

@@ -37,12 +37,11 @@ int64_t stk_watchdog_check(struct stk_watchdog *w, pid_t child_pid, uint32_t seg
     return (int64_t)stuck_ms;
 }
 
+/* The built-in producer (no [program.NAME] may take its name). */
 static struct stk_child *producer_child(struct stk_sup *sup)
 {
-    for (size_t i = 0; i < sup->nchildren; i++)
-        if (sup->children[i]->kind == STK_CHILD_PRODUCER)
-            return sup->children[i];
-    return NULL;
+    struct stk_child *c = stk_sup_find_child(sup, "producer");
+    return c && c->builtin ? c : NULL;
 }
 
 static void watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)

@@ -60,7 +60,7 @@ static struct stk_child *program(const char *cmd, int64_t bmin, int64_t bmax, in
                              .backoff_max_ms = bmax,
                              .max_restarts = maxr,
                              .restart_window_s = 60};
-    struct stk_child *c = stk_child_new(&sup, "p", STK_CHILD_PROGRAM, cmd, cmd, &pol);
+    struct stk_child *c = stk_child_new(&sup, "p", NULL, cmd, cmd, &pol);
     ck_assert_ptr_nonnull(c);
     sup.children = realloc(sup.children, (sup.nchildren + 1) * sizeof(*sup.children));
     sup.children[sup.nchildren++] = c;
@@ -166,7 +166,8 @@ START_TEST(exec_failure_is_a_quick_death)
     /* a bindir without the program: exec fails with ENOENT */
     free(sup.cfg.supervisor.bindir);
     sup.cfg.supervisor.bindir = strdup("/nonexistent");
-    struct stk_child *c = stk_child_new(&sup, "producer", STK_CHILD_PRODUCER, NULL, NULL, &pol);
+    struct stk_child *c =
+        stk_child_new(&sup, "producer", stk_builtin_find("producer"), NULL, NULL, &pol);
     sup.children = realloc(sup.children, (sup.nchildren + 1) * sizeof(*sup.children));
     sup.children[sup.nchildren++] = c;
     stk_child_event(c, STK_CE_START);

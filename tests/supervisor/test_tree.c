@@ -140,7 +140,7 @@ static struct stk_child *program(const char *cmd, int restart, int64_t grace_ms)
                              .max_restarts = 0,
                              .restart_window_s = 60,
                              .restart = restart};
-    struct stk_child *c = stk_child_new(&sup, "p", STK_CHILD_PROGRAM, cmd, cmd, &pol);
+    struct stk_child *c = stk_child_new(&sup, "p", NULL, cmd, cmd, &pol);
     ck_assert_ptr_nonnull(c);
     sup.children = realloc(sup.children, (sup.nchildren + 1) * sizeof(*sup.children));
     sup.children[sup.nchildren++] = c;
