@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* fuzz_request.c — the server's NDJSON request path: the input is cut into
- * request lines as a connection's reader cuts them and each goes to the
- * protocol's request handler, against a real small segment and a server
- * built by the server test fixture (tests/server/srvfix.h). Every reply is
- * one line holding a JSON object, printable and valid UTF-8; a get_quote the
- * fast path served gets the same reply from the general parser; subscribers'
- * events render after a tick. */
+/* fuzz_request.c — the server's NDJSON request path, against a real small
+ * segment and a server built by the server test fixture
+ * (tests/server/srvfix.h). The input is cut into request lines and each
+ * goes to the request handler; then the whole input goes through the
+ * protocol's own framing on a second connection. Every reply is one line
+ * holding a JSON object, printable and valid UTF-8; a get_quote the fast
+ * path served gets the same reply from the general parser; the framing
+ * answers as many lines; subscribers' events render after a tick. */
 #include <ev.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,7 +23,9 @@ static struct {
     struct stk_seg *w;
     struct stk_config cfg;
     struct stk_fix *srv;
-    struct stk_conn *conn;
+    struct stk_conn *conn;   /* requests one line at a time */
+    struct stk_conn *framed; /* the same bytes through the protocol's framing */
+    size_t replies;          /* reply lines of this input on conn */
     uint64_t ticks;
 } fx;
 
@@ -70,7 +73,8 @@ static void setup(void)
     FUZZ_CHECK(fx.srv != NULL, "stk_fix_new");
     FUZZ_CHECK(stk_fix_segment(fx.srv) != NULL, "the server did not open %s", fx.shm);
     fx.conn = stk_fix_conn(fx.srv, &stk_proto_ndjson);
-    FUZZ_CHECK(fx.conn != NULL, "stk_fix_conn");
+    fx.framed = stk_fix_conn(fx.srv, &stk_proto_ndjson);
+    FUZZ_CHECK(fx.conn != NULL && fx.framed != NULL, "stk_fix_conn");
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -134,6 +138,36 @@ static size_t reply_without_age(char *dst, size_t cap, const char *src, size_t n
     return k;
 }
 
+static size_t count_lines(const char *s, size_t n)
+{
+    size_t k = 0;
+    for (const char *p = s, *end = s + n; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+        k++;
+    return k;
+}
+
+/* The input as a peer would send it, through the protocol's own framing
+ * (on_data) on a second connection: everything up to the last newline is
+ * consumed and answered with as many reply lines as one line at a time. */
+static void framed(const uint8_t *data, size_t size)
+{
+    struct stk_conn *f = fx.framed;
+    stk_fix_output_clear(f);
+    size_t used = stk_fix_feed(f, (const char *)data, size);
+    FUZZ_CHECK(!stk_fix_conn_cut(f), "framing cut the connection");
+    const uint8_t *nl = memrchr(data, '\n', size);
+    size_t want = nl ? (size_t)(nl - data) + 1 : 0, n;
+    const char *out = stk_fix_output(f, &n);
+    check_output(out, n, "framed");
+    if (n < STK_WRITE_BURST)
+        FUZZ_CHECK(used == want, "framing consumed %zu of %zu bytes (%zu to the last newline)",
+                   used, size, want);
+    FUZZ_CHECK(count_lines(out, n) == fx.replies, "framed: %zu reply lines, one at a time: %zu",
+               count_lines(out, n), fx.replies);
+    stk_subs_remove_all(f);
+    stk_fix_output_clear(f);
+}
+
 static void one_line(const char *line, size_t len)
 {
     struct stk_conn *c = fx.conn;
@@ -145,6 +179,7 @@ static void one_line(const char *line, size_t len)
     const char *out = stk_fix_output(c, &n);
     check_output(out, n, "reply");
     FUZZ_CHECK(n > 0, "no reply to a request line");
+    fx.replies += count_lines(out, n);
     if (stk_fix_stats(fx.srv)->fast_path == fast)
         return;
     /* the fast path served it: the general parser must say the same */
@@ -169,11 +204,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* lines as conn.c cuts them: '\n' ends one, a '\r' before it goes,
      * blank ones are keep-alives, an over-long one ends the connection */
     const char *p = (const char *)data, *end = p + size;
+    bool too_long = false;
+    fx.replies = 0;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = (size_t)((nl ? nl : end) - p);
-        if (n > max)
+        if (n > max) {
+            too_long = true;
             break;
+        }
         const char *ls = p;
         p = nl ? nl + 1 : end;
         if (n > 0 && ls[n - 1] == '\r')
@@ -181,7 +220,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t k = 0;
         while (k < n && (ls[k] == ' ' || ls[k] == '\t'))
             k++;
-        if (k < n)
+        if (k < n && nl) /* a last line without its newline waits for more */
             one_line(ls, n);
     }
     /* subscriptions: a tick, the scan the loop would run, the events */
@@ -197,5 +236,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     stk_subs_remove_all(c);
     stk_fix_output_clear(c);
+    if (!too_long)
+        framed(data, size);
     return 0;
 }
