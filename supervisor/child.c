@@ -3,8 +3,7 @@
  * style: actions[state][event], each action a function that moves it on.
  * A child is its whole process tree (tree.c): it is STOPPING until the last
  * process of the tree is gone, and a crashed leader's tree dies before the
- * next start. Also the pure restart policy (backoff with jitter, give-up
- * window). */
+ * next start. Also the pure give-up window (the backoff is common/backoff.c). */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -13,26 +12,8 @@
 
 #include "log-private.h"
 #include "segment-private.h"
+#include "spawn-private.h"
 #include "supervisor.h"
-
-int64_t stk_backoff_ms(int64_t min_ms, int64_t max_ms, unsigned quick, double u)
-{
-    if (min_ms <= 0)
-        return 0;
-    if (max_ms < min_ms)
-        max_ms = min_ms;
-    int64_t base = min_ms;
-    for (unsigned i = 1; i < quick && base < max_ms; i++)
-        base = base > max_ms / 2 ? max_ms : base * 2;
-    if (base > max_ms)
-        base = max_ms;
-    if (u < 0)
-        u = 0;
-    if (u >= 1)
-        u = 0.999999;
-    int64_t d = (int64_t)((double)base * (0.8 + 0.4 * u) + 0.5);
-    return d > max_ms ? max_ms : d;
-}
 
 bool stk_restart_window_hit(uint64_t *window_start, uint64_t *window_count, uint64_t now_mono,
                             int64_t max_restarts, int64_t window_s)
@@ -268,7 +249,7 @@ static double reaped(struct stk_child *c, bool expected)
     ev_timer_stop(sup->loop, &c->w_healthy);
     ev_timer_stop(sup->loop, &c->w_ready_to);
     c->died_mono = stk_mono_ns();
-    c->exec_errno = stk_spawn_exec_errno(c->err_fd);
+    c->exec_errno = stk_spawn_report(c->err_fd);
     c->err_fd = -1;
     stop_ready(c);
     stk_out_detach(c->out);
@@ -282,9 +263,11 @@ static double reaped(struct stk_child *c, bool expected)
         c->last_exit = 1;
         c->last_value = WEXITSTATUS(status);
     }
-    if (c->exec_errno < 0)
-        stk_error("%s: unable to join its cgroup '%s': %s", c->name, c->cg ? c->cg : "?",
+    if (c->exec_errno < 0 && c->cg) /* its set-up's one step that fails for real */
+        stk_error("%s: unable to join its cgroup '%s': %s", c->name, c->cg,
                   strerror(-c->exec_errno));
+    else if (c->exec_errno < 0)
+        stk_error("%s: set-up before exec failed: %s", c->name, strerror(-c->exec_errno));
     else if (c->exec_errno)
         stk_error("%s: unable to exec '%s': %s", c->name, c->exe, strerror(c->exec_errno));
     if (c->last_exit == 2)
@@ -427,7 +410,7 @@ static void kill_bound_over(struct stk_child *c)
         ev_child_stop(sup->loop, &c->w_child);
         c->pid = 0;
         stop_ready(c);
-        c->exec_errno = stk_spawn_exec_errno(c->err_fd);
+        c->exec_errno = stk_spawn_report(c->err_fd);
         c->err_fd = -1;
         stk_out_detach(c->out);
         c->out = NULL;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "backoff-private.h" /* stk_backoff_ms: the restart delay */
 #include "config-private.h"
 
 #define STK_SUP_PROG "seqtick-supervisor"
@@ -119,8 +120,8 @@ struct stk_child {
     struct stk_sup *sup;
     char *name;
     const struct stk_builtin *builtin; /* its row; NULL for a [program.NAME] */
-    char *command; /* [program.NAME] command; NULL for built-ins */
-    char *digest;  /* the settings that, when changed by a reload, restart it */
+    char *command;                     /* [program.NAME] command; NULL for built-ins */
+    char *digest;                      /* the settings that, when changed by a reload, restart it */
     struct stk_policy pol;
 
     enum stk_child_state state;
@@ -228,11 +229,6 @@ struct stk_sup {
 
 /* ---- child.c: policy (pure) and the per-child state machine ------------- */
 
-/* Restart delay in ms after `quick` consecutive quick deaths (quick >= 1):
- * min_ms * 2^(quick-1), capped at max_ms, times a jitter factor 0.8 + 0.4*u
- * (u in [0,1)), and never above max_ms. Returns 0 when min_ms is 0. */
-int64_t stk_backoff_ms(int64_t min_ms, int64_t max_ms, unsigned quick, double u);
-
 /* Count a restart in the give-up window: a window older than window_s
  * seconds starts over at now. Returns true if the child must be given up
  * (max_restarts > 0 and this is restart max_restarts + 1 in the window). */
@@ -319,23 +315,18 @@ struct stk_spawned {
     pid_t pid;
     int out_fd;   /* read end: the child's stdout+stderr, non-blocking */
     int ready_fd; /* read end: the child's fd 3, non-blocking */
-    int err_fd;   /* read end: exec failure errno (EOF = exec succeeded) */
+    int err_fd;   /* read end: the spawner's report (EOF = exec succeeded) */
 };
 
-/* fork + exec path with argv/envp; in the child, before exec: "0" written
- * to join_fd when it is >= 0 (its cgroup.procs: the child joins its cgroup,
- * a failure is reported as -errno on the exec-error pipe), every signal
- * back to default, empty mask, own process group, PDEATHSIG(SIGKILL) with a
- * getppid() check, stdin /dev/null, stdout/stderr to one pipe, the readiness
- * pipe on fd 3, nothing else open. All signals are blocked around fork so no
- * handler of ours runs in the child. Returns 0 and *ret, or -errno of
- * pipe2/fork (nothing is left open then). */
+/* fork + exec path with argv/envp through stk_spawn_start (common/
+ * spawn-private.h: the child's set-up, exit 111 for a failed set-up, 127
+ * for a failed exec), with "0" written to join_fd first when it is >= 0
+ * (its cgroup.procs: the child joins its cgroup), stdin /dev/null,
+ * stdout/stderr to one pipe, the readiness pipe on fd 3, nothing else open.
+ * Read err_fd with stk_spawn_report once the child is reaped. Returns 0 and
+ * *ret, or -errno of pipe2/fork (nothing is left open then). */
 int stk_spawn(const char *path, char *const argv[], char *const envp[], int join_fd,
               struct stk_spawned *ret);
-
-/* Read the exec-error pipe of a reaped child: the errno its exec failed
- * with, or 0 if exec succeeded (or nothing can be told). Closes fd. */
-int stk_spawn_exec_errno(int fd);
 
 /* ---- output.c ------------------------------------------------------------ */
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* test_policy.c — the supervisor's pure logic: restart backoff with jitter,
- * the give-up window, the status file's JSON and reload digests. */
+/* test_policy.c — the supervisor's pure logic: the give-up window, the
+ * status file's JSON and reload digests (the backoff's tests are in
+ * tests/common/test_backoff.c). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,44 +11,6 @@
 #include "supervisor.h"
 
 #include "testutil.h"
-
-START_TEST(backoff_doubles_to_cap)
-{
-    /* u = 0.5 is the middle of the jitter: exactly the base delay. */
-    ck_assert_int_eq(stk_backoff_ms(100, 30000, 1, 0.5), 100);
-    ck_assert_int_eq(stk_backoff_ms(100, 30000, 2, 0.5), 200);
-    ck_assert_int_eq(stk_backoff_ms(100, 30000, 3, 0.5), 400);
-    ck_assert_int_eq(stk_backoff_ms(100, 30000, 9, 0.5), 25600);
-    ck_assert_int_eq(stk_backoff_ms(100, 30000, 10, 0.5), 30000);
-    ck_assert_int_eq(stk_backoff_ms(100, 30000, 1000, 0.5), 30000);
-    ck_assert_int_eq(stk_backoff_ms(100, 30000, 4000000000u, 0.5), 30000);
-}
-END_TEST
-
-START_TEST(backoff_jitter_bounds)
-{
-    for (unsigned q = 1; q < 20; q++)
-        for (double u = 0; u < 1; u += 0.01) {
-            int64_t base = stk_backoff_ms(100, 3000, q, 0.5);
-            int64_t d = stk_backoff_ms(100, 3000, q, u);
-            ck_assert_int_ge(d, base * 8 / 10);
-            ck_assert_int_le(d, base * 12 / 10 + 1);
-            ck_assert_int_le(d, 3000); /* never above the cap */
-        }
-    ck_assert_int_eq(stk_backoff_ms(1000, 5000, 1, 0.0), 800);
-    ck_assert_int_eq(stk_backoff_ms(1000, 5000, 1, 0.999999), 1200);
-}
-END_TEST
-
-START_TEST(backoff_edges)
-{
-    ck_assert_int_eq(stk_backoff_ms(0, 30000, 5, 0.5), 0);
-    ck_assert_int_eq(stk_backoff_ms(500, 100, 3, 0.5), 500); /* max below min: min */
-    ck_assert_int_eq(stk_backoff_ms(100, 100, 7, 0.99), 100);
-    /* huge values do not overflow */
-    ck_assert_int_eq(stk_backoff_ms(3600000, 86400000, 100, 0.5), 86400000);
-}
-END_TEST
 
 START_TEST(window_gives_up_after_n)
 {
@@ -175,15 +138,12 @@ END_TEST
 int main(void)
 {
     const struct test_case tests[] = {
-        {"core", backoff_doubles_to_cap},
-        {"core", backoff_jitter_bounds},
         {"core", window_gives_up_after_n},
         {"core", window_starts_over},
         {"core", json_escapes},
         {"core", state_names},
         {"core", digest_order_and_sections},
         {"core", watchdog_verdicts},
-        {"limits", backoff_edges},
         {"limits", window_zero_never_gives_up},
     };
     return TEST_TABLE_RUN("supervisor-policy", tests);
