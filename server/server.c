@@ -150,29 +150,35 @@ int stk_server_init(struct stk_server *s, struct ev_loop *loop, const struct stk
 }
 
 /* The listener table: each face the server can speak, the config key
- * holding its address, and its protocol. A face whose address is unset
+ * holding its address, and its protocol. A face whose address is empty
  * (or "off") is not opened. */
 static const char *ndjson_addr(const struct stk_config *cfg)
 {
     return cfg->server.listen;
 }
 
+static const char *http_addr(const struct stk_config *cfg)
+{
+    return cfg->server.http_listen;
+}
+
 static const struct {
     const char *key;
     const char *(*addr)(const struct stk_config *cfg);
-    const struct stk_proto *proto;
+    const struct stk_proto *proto; /* NULL: reserved, not built: never opened */
 } faces[] = {
     {"server.listen", ndjson_addr, &stk_proto_ndjson},
-    /* RESERVED: "server.http_listen" -> the HTTP/1.1 face (SSE, WebSocket).
-     * Not built yet: no config key, no protocol; it stays off. It will be
-     * one more row here with its own stk_proto. */
+    /* RESERVED for the HTTP/1.1 face (REST, SSE, WebSocket): the key is in
+     * the config schema and stays off; its stk_proto goes here when it is
+     * built. */
+    {"server.http_listen", http_addr, NULL},
 };
 
 int stk_server_listen_all(struct stk_server *s, const char **ret_addr)
 {
     for (size_t i = 0; i < sizeof(faces) / sizeof(faces[0]); i++) {
         const char *addr = faces[i].addr(s->cfg);
-        if (!addr || !*addr || !strcmp(addr, "off"))
+        if (!faces[i].proto || !addr || !*addr || !strcmp(addr, "off"))
             continue;
         int err = 0;
         if (!stk_listen_add(s, faces[i].key, addr, faces[i].proto, &err)) {
