@@ -7,12 +7,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define STK_CONF_ERR_MAX 512
 
 /* Room for the line of every top-level key (see stk_config_where). */
-#define STK_CONF_KEYS_MAX 64
+#define STK_CONF_KEYS_MAX 96
 
 /* First line of the supervisor's copy of an accepted file: "# seqtick:
  * accepted copy of PATH". A file that starts with it is reported as PATH,
@@ -93,7 +94,7 @@ struct stk_config {
         int64_t backoff_max_ms;
         int64_t max_restarts;
         int64_t restart_window_s;
-        int64_t watchdog_ms; /* producer heartbeat stuck this long: SIGKILL; 0 = off */
+        int64_t watchdog_ms;      /* producer heartbeat stuck this long: SIGKILL; 0 = off */
         int restart;              /* STK_RESTART_*: [program.*] default (built-ins: always) */
         int64_t ready_timeout_ms; /* not ready this long after start: logged; 0 = off */
         char *pidfile;
@@ -111,7 +112,69 @@ struct stk_config {
     size_t nprograms;
 };
 
-/* Fill *c with every default (heap strings). Returns 0 or -ENOMEM. */
+/* ---- the schema: one row per key, one list of sections (config.c) ------ */
+
+/* How a value is read and stored. */
+enum stk_conf_type {
+    STK_CT_STR,     /* any non-empty string (char *) */
+    STK_CT_STR0,    /* any string, empty allowed (char *) */
+    STK_CT_U32,     /* unsigned in [min, max] (uint32_t) */
+    STK_CT_U64,     /* unsigned in [min, max] (uint64_t) */
+    STK_CT_I64,     /* signed in [min, max] (int64_t) */
+    STK_CT_POW2,    /* power of two in [min, max] (uint32_t) */
+    STK_CT_BOOL,    /* true/false/yes/no/on/off/1/0 (bool) */
+    STK_CT_DOUBLE,  /* finite, in [min, max] (double) */
+    STK_CT_MODE,    /* octal permissions, never o+w (mode_t) */
+    STK_CT_SHM,     /* POSIX shm name (char *) */
+    STK_CT_FEED,    /* sim | csv:PATH | exec:COMMAND | stdin (char *) */
+    STK_CT_LISTEN,  /* host:port | [v6]:port (char *) */
+    STK_CT_LISTEN0, /* the same, empty = off (char *) */
+    STK_CT_SYMBOLS, /* comma- or space-separated symbols (char **, producer.nsymbols) */
+    STK_CT_LEVEL,   /* log level (int) */
+    STK_CT_FORMAT,  /* log format (int) */
+    STK_CT_RESTART, /* always | on-failure | never (int) */
+    STK_CT_UNIT,    /* auto | s | ms | us | ns (char *) */
+    STK_CT_SIMSYM,  /* a number and/or SYMBOL=number items, each in [min, max] */
+    STK_CT_SIMPAIR, /* a number and/or SYM1:SYM2=number items, each in [min, max] */
+};
+
+/* One key: everything about it in one place. Its default is written as in
+ * the file and read by the same code as a value, so it is always valid. */
+struct stk_conf_row {
+    const char *name; /* key within its section */
+    enum stk_conf_type type;
+    size_t off;        /* its field in struct stk_config ([program.*]: stk_program_conf) */
+    double min, max;   /* range of a number, or of each item of a list */
+    const char *def;   /* the default as a value; NULL: none (NULL, or -1 = inherited) */
+    const char *shown; /* the default as docs/configuration.md shows it; NULL: `def` */
+    const char *doc;   /* what it means, one line */
+};
+
+/* One section's rows. A program contributes its own section: a struct in
+ * struct stk_config, a row array, one entry in stk_config_sections[]. */
+struct stk_conf_section {
+    const char *name; /* "shm"; "program" stands for every [program.NAME] */
+    const struct stk_conf_row *rows;
+    size_t nrows;
+    bool child; /* a built-in child's own section: no [program.NAME] may take its name */
+};
+
+/* Every section in file order, [program.NAME] last. */
+extern const struct stk_conf_section stk_config_sections[];
+extern const size_t stk_config_nsections;
+
+/* The section named `name` ("program" for [program.*]), or NULL. */
+const struct stk_conf_section *stk_config_section(const char *name);
+
+/* A row's default as docs/configuration.md shows it (its `shown`, else its
+ * `def` in backquotes), into buf. */
+void stk_config_row_default(const struct stk_conf_row *row, char *buf, size_t size);
+
+/* Print the schema to f as a Markdown table: key, default, range, meaning. */
+void stk_config_schema_print(FILE *f);
+
+/* Fill *c with every default (heap strings), read from the rows. Returns 0,
+ * -ENOMEM, or -EINVAL if a row's default is not a valid value (a bug). */
 int stk_config_defaults(struct stk_config *c);
 
 /* Defaults, then `path` over them. Returns 0; -errno if the file cannot be

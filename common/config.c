@@ -17,113 +17,147 @@
 #include "log-private.h"
 #include "segment-private.h"
 
-enum ktype {
-    K_STR,     /* any non-empty string */
-    K_STR0,    /* any string, empty allowed */
-    K_U32,     /* unsigned, [min, max] */
-    K_U64,     /* unsigned, [min, max] */
-    K_I64,     /* signed, [min, max] */
-    K_POW2,    /* u32 power of two in [min, max] */
-    K_BOOL,    /* true/false/yes/no/on/off/1/0 */
-    K_DOUBLE,  /* finite, [min, max] */
-    K_MODE,    /* octal permissions, never o+w */
-    K_SHM,     /* POSIX shm name */
-    K_FEED,    /* sim | csv:PATH | exec:COMMAND | stdin */
-    K_LISTEN,  /* host:port | [v6]:port */
-    K_LISTEN0, /* like K_LISTEN, empty = off */
-    K_SYMBOLS, /* comma- or space-separated symbols */
-    K_LEVEL,   /* log level */
-    K_FORMAT,  /* log format */
-    K_RESTART, /* always | on-failure | never */
-    K_UNIT,    /* auto | s | ms | us | ns */
-    K_SIMSYM,  /* number and/or SYMBOL=number items, each in [min, max] */
-    K_SIMPAIR, /* number and/or SYM1:SYM2=number items, each in [min, max] */
-};
-
-struct key {
-    const char *section, *name;
-    enum ktype type;
-    size_t off;
-    double min, max;
-};
-
 #define F(field) offsetof(struct stk_config, field)
+#define P(field) offsetof(struct stk_program_conf, field)
 #define U32MAX 4294967295.0
 #define BIG 9.0e18
+#define ROWS(a) (a), sizeof(a) / sizeof((a)[0])
 
-static const struct key keys[] = {
-    {"shm", "name", K_SHM, F(shm.name), 0, 0},
-    {"shm", "capacity", K_U32, F(shm.capacity), 1, STK_CAPACITY_MAX},
-    {"shm", "history", K_POW2, F(shm.history), 1, STK_HISTORY_MAX},
-    {"shm", "mode", K_MODE, F(shm.mode), 0, 0},
-    {"shm", "unlink_on_exit", K_BOOL, F(shm.unlink_on_exit), 0, 0},
-    {"shm", "owner", K_STR0, F(shm.owner), 0, 0},
-    {"producer", "feed", K_FEED, F(producer.feed), 0, 0},
-    {"producer", "symbols", K_SYMBOLS, F(producer.symbols), 0, 0},
-    {"producer", "rate", K_U64, F(producer.rate), 0, 1e9},
-    {"producer", "seed", K_U64, F(producer.seed), 0, BIG},
-    {"producer", "heartbeat_ms", K_U32, F(producer.heartbeat_ms), 1, 3600000},
-    {"producer", "speed", K_DOUBLE, F(producer.speed), 0, 1e6},
-    {"producer", "loop", K_BOOL, F(producer.loop), 0, 0},
-    {"producer", "csv_time_unit", K_UNIT, F(producer.csv_time_unit), 0, 0},
-    {"producer", "correlation", K_SIMPAIR, F(producer.correlation), -0.99, 0.99},
-    {"producer", "volatility", K_SIMSYM, F(producer.volatility), 0, 10},
-    {"producer", "drift", K_SIMSYM, F(producer.drift), -10, 10},
-    {"producer", "stats_interval_s", K_U32, F(producer.stats_interval_s), 0, 86400},
-    {"producer", "ingest_grace_ms", K_I64, F(producer.ingest_grace_ms), 0, 3600000},
-    {"server", "listen", K_LISTEN, F(server.listen), 0, 0},
-    {"server", "max_line_bytes", K_U64, F(server.max_line_bytes), 64, 1 << 30},
-    {"server", "max_connections", K_U64, F(server.max_connections), 1, 1e7},
-    {"server", "freshness_ms", K_U64, F(server.freshness_ms), 1, BIG},
-    {"server", "idle_timeout_s", K_U64, F(server.idle_timeout_s), 0, 1e9},
-    {"server", "out_buffer_bytes", K_U64, F(server.out_buffer_bytes), 4096, 1ull << 34},
-    {"server", "stats_interval_s", K_U32, F(server.stats_interval_s), 0, 86400},
-    {"server", "http_listen", K_LISTEN0, F(server.http_listen), 0, 0},
-    {"supervisor", "grace_ms", K_I64, F(supervisor.grace_ms), 0, 3600000},
-    {"supervisor", "backoff_min_ms", K_I64, F(supervisor.backoff_min_ms), 0, 3600000},
-    {"supervisor", "backoff_max_ms", K_I64, F(supervisor.backoff_max_ms), 0, 86400000},
-    {"supervisor", "max_restarts", K_I64, F(supervisor.max_restarts), 0, 1e9},
-    {"supervisor", "restart_window_s", K_I64, F(supervisor.restart_window_s), 1, 1e7},
-    {"supervisor", "watchdog_ms", K_I64, F(supervisor.watchdog_ms), 0, 3600000},
-    {"supervisor", "restart", K_RESTART, F(supervisor.restart), 0, 0},
-    {"supervisor", "ready_timeout_ms", K_I64, F(supervisor.ready_timeout_ms), 0, 86400000},
-    {"supervisor", "pidfile", K_STR, F(supervisor.pidfile), 0, 0},
-    {"supervisor", "status_file", K_STR, F(supervisor.status_file), 0, 0},
-    {"supervisor", "control_socket", K_STR, F(supervisor.control_socket), 0, 0},
-    {"supervisor", "bindir", K_STR, F(supervisor.bindir), 0, 0},
-    {"log", "level", K_LEVEL, F(log.level), 0, 0},
-    {"log", "format", K_FORMAT, F(log.format), 0, 0},
-};
-#define NKEYS (sizeof(keys) / sizeof(keys[0]))
-_Static_assert(NKEYS <= STK_CONF_KEYS_MAX, "struct stk_config's line[] is too short");
+/* ---- the schema ---------------------------------------------------------- */
 
-/* Per-program keys: offsets into struct stk_program_conf. */
-static const struct key program_keys[] = {
-    {"program", "command", K_STR, offsetof(struct stk_program_conf, command), 0, 0},
-    {"program", "grace_ms", K_I64, offsetof(struct stk_program_conf, grace_ms), 0, 3600000},
-    {"program", "backoff_min_ms", K_I64, offsetof(struct stk_program_conf, backoff_min_ms), 0,
-     3600000},
-    {"program", "backoff_max_ms", K_I64, offsetof(struct stk_program_conf, backoff_max_ms), 0,
-     86400000},
-    {"program", "max_restarts", K_I64, offsetof(struct stk_program_conf, max_restarts), 0, 1e9},
-    {"program", "restart_window_s", K_I64, offsetof(struct stk_program_conf, restart_window_s), 1,
-     1e7},
-    {"program", "restart", K_RESTART, offsetof(struct stk_program_conf, restart), 0, 0},
-    {"program", "ready_timeout_ms", K_I64, offsetof(struct stk_program_conf, ready_timeout_ms), 0,
-     86400000},
+static const struct stk_conf_row rows_shm[] = {
+    {"name", STK_CT_SHM, F(shm.name), 0, 0, "/seqtick", NULL,
+     "POSIX shm name (/dev/shm/NAME): '/' then letters, digits, '.', '_', '-'"},
+    {"capacity", STK_CT_U32, F(shm.capacity), 1, STK_CAPACITY_MAX, "1024", NULL, "max symbols"},
+    {"history", STK_CT_POW2, F(shm.history), 1, STK_HISTORY_MAX, "256", NULL,
+     "ticks kept per symbol, a power of two"},
+    {"mode", STK_CT_MODE, F(shm.mode), 0, 0, "0640", NULL,
+     "segment permissions, octal; world-writable modes are refused"},
+    {"unlink_on_exit", STK_CT_BOOL, F(shm.unlink_on_exit), 0, 0, "true", NULL,
+     "remove the segment on a clean supervisor exit"},
+    {"owner", STK_CT_STR0, F(shm.owner), 0, 0, NULL, "(empty)",
+     "user (name or uid) that must own the segment; empty: the reader's own uid"},
 };
-#define NPKEYS (sizeof(program_keys) / sizeof(program_keys[0]))
+
+static const struct stk_conf_row rows_producer[] = {
+    {"feed", STK_CT_FEED, F(producer.feed), 0, 0, "sim", NULL,
+     "sim, csv:PATH, exec:COMMAND, stdin"},
+    {"symbols", STK_CT_SYMBOLS, F(producer.symbols), 0, 0,
+     "AAPL,MSFT,NVDA,AMZN,GOOGL,META,TSLA,JPM", NULL,
+     "symbols for sim, separated by commas or spaces"},
+    {"rate", STK_CT_U64, F(producer.rate), 0, 1e9, "1000", NULL,
+     "sim ticks per second, all symbols together; 0 = as fast as possible"},
+    {"seed", STK_CT_U64, F(producer.seed), 0, BIG, "1", NULL, "sim RNG seed"},
+    {"heartbeat_ms", STK_CT_U32, F(producer.heartbeat_ms), 1, 3600000, "100", NULL,
+     "header heartbeat interval"},
+    {"speed", STK_CT_DOUBLE, F(producer.speed), 0, 1e6, "1", NULL,
+     "CSV replay speed: 1 = real time, 0 = as fast as possible"},
+    {"loop", STK_CT_BOOL, F(producer.loop), 0, 0, "false", NULL,
+     "CSV replay starts over at the end"},
+    {"csv_time_unit", STK_CT_UNIT, F(producer.csv_time_unit), 0, 0, "auto", NULL,
+     "CSV timestamps in s, ms, us, ns, or auto (by magnitude)"},
+    {"correlation", STK_CT_SIMPAIR, F(producer.correlation), -0.99, 0.99, "0.3", NULL,
+     "sim: correlation of returns of every pair, then SYM1:SYM2=VALUE exceptions"},
+    {"volatility", STK_CT_SIMSYM, F(producer.volatility), 0, 10, "0.25", NULL,
+     "sim: annualised volatility of every symbol, then SYMBOL=VALUE exceptions"},
+    {"drift", STK_CT_SIMSYM, F(producer.drift), -10, 10, "0.05", NULL,
+     "sim: annualised drift of every symbol, then SYMBOL=VALUE exceptions"},
+    {"stats_interval_s", STK_CT_U32, F(producer.stats_interval_s), 0, 86400, "10", NULL,
+     "periodic stats log line; 0 = off"},
+    {"ingest_grace_ms", STK_CT_I64, F(producer.ingest_grace_ms), 0, 3600000, "2000", NULL,
+     "exec: ingestor's SIGTERM to SIGKILL grace"},
+};
+
+static const struct stk_conf_row rows_server[] = {
+    {"listen", STK_CT_LISTEN, F(server.listen), 0, 0, "127.0.0.1:7878", NULL,
+     "TCP address, host:port or [v6]:port; port 0 = any free port"},
+    {"max_line_bytes", STK_CT_U64, F(server.max_line_bytes), 64, 1 << 30, "65536", NULL,
+     "longer request line: BAD_REQUEST, connection closed"},
+    {"max_connections", STK_CT_U64, F(server.max_connections), 1, 1e7, "10000", NULL,
+     "beyond: accepted, sent an error line, closed"},
+    {"freshness_ms", STK_CT_U64, F(server.freshness_ms), 1, BIG, "5000", NULL,
+     "a quote older than this is stale"},
+    {"idle_timeout_s", STK_CT_U64, F(server.idle_timeout_s), 0, 1e9, "300", NULL,
+     "close connections idle this long; 0 = never"},
+    {"out_buffer_bytes", STK_CT_U64, F(server.out_buffer_bytes), 4096, 1ull << 34, "4194304", NULL,
+     "per-connection output cap: over it, SLOW_CONSUMER and closed"},
+    {"stats_interval_s", STK_CT_U32, F(server.stats_interval_s), 0, 86400, "10", NULL,
+     "periodic stats log line; 0 = off"},
+    {"http_listen", STK_CT_LISTEN0, F(server.http_listen), 0, 0, "", "empty (off)",
+     "reserved for the HTTP face; not used yet"},
+};
+
+static const struct stk_conf_row rows_supervisor[] = {
+    {"grace_ms", STK_CT_I64, F(supervisor.grace_ms), 0, 3600000, "5000", NULL,
+     "SIGTERM to a child's tree, then SIGKILL after this long"},
+    {"backoff_min_ms", STK_CT_I64, F(supervisor.backoff_min_ms), 0, 3600000, "100", NULL,
+     "first delay after a quick death"},
+    {"backoff_max_ms", STK_CT_I64, F(supervisor.backoff_max_ms), 0, 86400000, "30000", NULL,
+     "the delay doubles up to this"},
+    {"max_restarts", STK_CT_I64, F(supervisor.max_restarts), 0, 1e9, "0", NULL,
+     "give up after this many restarts within the window; 0 = never"},
+    {"restart_window_s", STK_CT_I64, F(supervisor.restart_window_s), 1, 1e7, "60", NULL,
+     "the window for max_restarts"},
+    {"watchdog_ms", STK_CT_I64, F(supervisor.watchdog_ms), 0, 3600000, "5000", NULL,
+     "SIGKILL a producer whose heartbeat stopped this long; 0 = off"},
+    {"restart", STK_CT_RESTART, F(supervisor.restart), 0, 0, "always", NULL,
+     "[program.*] restart policy: always, on-failure, never"},
+    {"ready_timeout_ms", STK_CT_I64, F(supervisor.ready_timeout_ms), 0, 86400000, "10000", NULL,
+     "a child not ready this long after its start is reported; 0 = never"},
+    {"pidfile", STK_CT_STR, F(supervisor.pidfile), 0, 0, "/tmp/seqtick.pid", NULL,
+     "flock'd: a second supervisor on it refuses to start"},
+    {"status_file", STK_CT_STR, F(supervisor.status_file), 0, 0, NULL, "pidfile + `.status`",
+     "JSON status, rewritten atomically on every change"},
+    {"control_socket", STK_CT_STR, F(supervisor.control_socket), 0, 0, NULL, "pidfile + `.sock`",
+     "unix socket for seqtick restart/stop/start/reload/status"},
+    {"bindir", STK_CT_STR, F(supervisor.bindir), 0, 0, NULL, "—",
+     "where seqtick-producer / seqtick-server are; unset: beside the supervisor, the "
+     "build tree, PATH"},
+};
+
+static const struct stk_conf_row rows_log[] = {
+    {"level", STK_CT_LEVEL, F(log.level), 0, 0, "info", NULL, "debug, info, warn, error"},
+    {"format", STK_CT_FORMAT, F(log.format), 0, 0, "text", NULL,
+     "text, or json for one JSON object a line"},
+};
+
+/* [program.NAME]: offsets into struct stk_program_conf; a number without a
+ * default is -1 until set ([supervisor]'s value applies). */
+#define INHERITED "the `[supervisor]` value"
+static const struct stk_conf_row rows_program[] = {
+    {"command", STK_CT_STR, P(command), 0, 0, NULL, "required", "run by /bin/sh -c"},
+    {"grace_ms", STK_CT_I64, P(grace_ms), 0, 3600000, NULL, INHERITED, "its grace_ms"},
+    {"backoff_min_ms", STK_CT_I64, P(backoff_min_ms), 0, 3600000, NULL, INHERITED,
+     "its backoff_min_ms"},
+    {"backoff_max_ms", STK_CT_I64, P(backoff_max_ms), 0, 86400000, NULL, INHERITED,
+     "its backoff_max_ms"},
+    {"max_restarts", STK_CT_I64, P(max_restarts), 0, 1e9, NULL, INHERITED, "its max_restarts"},
+    {"restart_window_s", STK_CT_I64, P(restart_window_s), 1, 1e7, NULL, INHERITED,
+     "its restart_window_s"},
+    {"restart", STK_CT_RESTART, P(restart), 0, 0, NULL, INHERITED,
+     "always, on-failure (an exit 0 is done), never"},
+    {"ready_timeout_ms", STK_CT_I64, P(ready_timeout_ms), 0, 86400000, NULL, INHERITED,
+     "its ready_timeout_ms"},
+};
+
+#define PROGRAM "program"
+
+const struct stk_conf_section stk_config_sections[] = {
+    {"shm", ROWS(rows_shm), false},      {"producer", ROWS(rows_producer), true},
+    {"server", ROWS(rows_server), true}, {"supervisor", ROWS(rows_supervisor), false},
+    {"log", ROWS(rows_log), false},      {PROGRAM, ROWS(rows_program), false},
+};
+const size_t stk_config_nsections = sizeof(stk_config_sections) / sizeof(stk_config_sections[0]);
+
 #define PROGRAMS_MAX 64
-
-static const char *const default_symbols[] = {"AAPL",  "MSFT", "NVDA", "AMZN",
-                                              "GOOGL", "META", "TSLA", "JPM"};
+_Static_assert(sizeof(rows_program) / sizeof(rows_program[0]) <= 32, "ctx.pseen[] is too short");
 
 struct ctx {
     struct stk_config *c;
-    int line;                   /* the line inih is on (counted by src_read) */
-    char msg[STK_CONF_ERR_MAX]; /* first error, without FILE:LINE */
-    bool seen[NKEYS];
-    unsigned pseen[PROGRAMS_MAX]; /* bit per program key */
+    int line;                     /* the line inih is on (counted by src_read) */
+    char msg[STK_CONF_ERR_MAX];   /* first error, without FILE:LINE */
+    bool seen[STK_CONF_KEYS_MAX]; /* per top-level key (key_index()) */
+    uint32_t pseen[PROGRAMS_MAX]; /* bit per program key */
 };
 
 static void free_symbols(char **v)
@@ -133,12 +167,6 @@ static void free_symbols(char **v)
     for (char **p = v; *p; p++)
         free(*p);
     free(v);
-}
-
-static void program_free(struct stk_program_conf *p)
-{
-    free(p->name);
-    free(p->command);
 }
 
 int stk_config_owner(const char *owner, struct stk_seg_open_opts *ret)
@@ -166,27 +194,75 @@ int stk_config_owner(const char *owner, struct stk_seg_open_opts *ret)
     return 0;
 }
 
-void stk_config_free(struct stk_config *c)
+static bool is_program(const struct stk_conf_section *sec)
 {
-    for (size_t i = 0; i < NKEYS; i++) {
-        void *field = (char *)c + keys[i].off;
-        switch (keys[i].type) {
-        case K_STR:
-        case K_STR0:
-        case K_SHM:
-        case K_FEED:
-        case K_LISTEN:
-        case K_LISTEN0:
-        case K_UNIT:
+    return !strcmp(sec->name, PROGRAM);
+}
+
+const struct stk_conf_section *stk_config_section(const char *name)
+{
+    for (size_t s = 0; s < stk_config_nsections; s++)
+        if (!strcmp(stk_config_sections[s].name, name))
+            return &stk_config_sections[s];
+    return NULL;
+}
+
+static const struct stk_conf_row *row_find(const struct stk_conf_section *sec, const char *name)
+{
+    for (size_t r = 0; r < sec->nrows; r++)
+        if (!strcmp(sec->rows[r].name, name))
+            return &sec->rows[r];
+    return NULL;
+}
+
+/* Append ", " (unless first), a and b to the list in buf (*len long). */
+static void list_add(char *buf, size_t size, size_t *len, const char *a, const char *b)
+{
+    int w = snprintf(buf + *len, size - *len, "%s%s%s", *len ? ", " : "", a, b);
+    if (w > 0 && (size_t)w < size - *len)
+        *len += (size_t)w;
+}
+
+/* Index of a top-level key (section `section`, first `slen` bytes, key
+ * `name`) among every top-level row, for line[] and seen[]; -1 if none. */
+static int key_index(const char *section, size_t slen, const char *name)
+{
+    int base = 0;
+    for (size_t s = 0; s < stk_config_nsections; s++) {
+        const struct stk_conf_section *sec = &stk_config_sections[s];
+        if (is_program(sec))
+            continue;
+        const struct stk_conf_row *k;
+        if (strlen(sec->name) == slen && !strncmp(sec->name, section, slen) &&
+            (k = row_find(sec, name)))
+            return base + (int)(k - sec->rows);
+        base += (int)sec->nrows;
+    }
+    return -1;
+}
+
+/* Free what the fields of `rows` at base hold, and clear them. */
+static void rows_free(const struct stk_conf_row *rows, size_t n, void *base)
+{
+    for (size_t i = 0; i < n; i++) {
+        void *field = (char *)base + rows[i].off;
+        switch (rows[i].type) {
+        case STK_CT_STR:
+        case STK_CT_STR0:
+        case STK_CT_SHM:
+        case STK_CT_FEED:
+        case STK_CT_LISTEN:
+        case STK_CT_LISTEN0:
+        case STK_CT_UNIT:
             free(*(char **)field);
             *(char **)field = NULL;
             break;
-        case K_SYMBOLS:
+        case STK_CT_SYMBOLS:
             free_symbols(*(char ***)field);
             *(char ***)field = NULL;
             break;
-        case K_SIMSYM:
-        case K_SIMPAIR: {
+        case STK_CT_SIMSYM:
+        case STK_CT_SIMPAIR: {
             struct stk_sim_param *sp = field;
             free(sp->by);
             sp->by = NULL;
@@ -197,6 +273,22 @@ void stk_config_free(struct stk_config *c)
             break;
         }
     }
+}
+
+static void program_free(struct stk_program_conf *p)
+{
+    const struct stk_conf_section *sec = stk_config_section(PROGRAM);
+    rows_free(sec->rows, sec->nrows, p);
+    free(p->name);
+}
+
+void stk_config_free(struct stk_config *c)
+{
+    for (size_t s = 0; s < stk_config_nsections; s++) {
+        const struct stk_conf_section *sec = &stk_config_sections[s];
+        if (!is_program(sec))
+            rows_free(sec->rows, sec->nrows, c);
+    }
     for (size_t i = 0; i < c->nprograms; i++)
         program_free(&c->programs[i]);
     free(c->programs);
@@ -204,62 +296,49 @@ void stk_config_free(struct stk_config *c)
     memset(c, 0, sizeof(*c));
 }
 
+static int set_value(struct ctx *x, const struct stk_conf_row *k, void *base, const char *what,
+                     const char *v);
+
+/* The rows' defaults into the fields at base (zeroed by the caller): `def`
+ * read as a value; a number or policy without one is -1 (inherited). */
+static int rows_default(struct ctx *x, const char *section, const struct stk_conf_row *rows,
+                        size_t n, void *base)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct stk_conf_row *k = &rows[i];
+        void *field = (char *)base + k->off;
+        char what[96];
+        snprintf(what, sizeof(what), "%s.%s", section, k->name);
+        if (k->def && !set_value(x, k, base, what, k->def))
+            return strstr(x->msg, "out of memory") ? -ENOMEM : -EINVAL;
+        if (!k->def && k->type == STK_CT_I64)
+            *(int64_t *)field = -1;
+        else if (!k->def && k->type == STK_CT_RESTART)
+            *(int *)field = -1;
+    }
+    return 0;
+}
+
 int stk_config_defaults(struct stk_config *c)
 {
+    struct ctx x;
     memset(c, 0, sizeof(*c));
-    c->shm.name = strdup("/seqtick");
-    c->shm.capacity = 1024;
-    c->shm.history = 256;
-    c->shm.mode = 0640;
-    c->shm.unlink_on_exit = true;
-    c->producer.feed = strdup("sim");
-    size_t n = sizeof(default_symbols) / sizeof(default_symbols[0]);
-    c->producer.symbols = calloc(n + 1, sizeof(char *));
-    if (c->producer.symbols)
-        for (size_t i = 0; i < n; i++)
-            if (!(c->producer.symbols[i] = strdup(default_symbols[i])))
-                goto oom;
-    c->producer.nsymbols = n;
-    c->producer.rate = 1000;
-    c->producer.seed = 1;
-    c->producer.heartbeat_ms = 100;
-    c->producer.speed = 1.0;
-    c->producer.loop = false;
-    c->producer.csv_time_unit = strdup("auto");
-    c->producer.correlation.all = 0.3;
-    c->producer.volatility.all = 0.25;
-    c->producer.drift.all = 0.05;
-    c->producer.stats_interval_s = 10;
-    c->producer.ingest_grace_ms = 2000;
-    c->server.listen = strdup("127.0.0.1:7878");
-    c->server.max_line_bytes = 65536;
-    c->server.max_connections = 10000;
-    c->server.freshness_ms = 5000;
-    c->server.idle_timeout_s = 300;
-    c->server.out_buffer_bytes = 4194304;
-    c->server.stats_interval_s = 10;
-    c->server.http_listen = strdup("");
-    c->supervisor.grace_ms = 5000;
-    c->supervisor.backoff_min_ms = 100;
-    c->supervisor.backoff_max_ms = 30000;
-    c->supervisor.max_restarts = 0;
-    c->supervisor.restart_window_s = 60;
-    c->supervisor.watchdog_ms = 5000;
-    c->supervisor.restart = STK_RESTART_ALWAYS;
-    c->supervisor.ready_timeout_ms = 10000;
-    c->supervisor.pidfile = strdup("/tmp/seqtick.pid");
-    c->supervisor.status_file = NULL;    /* derived from pidfile after loading */
-    c->supervisor.control_socket = NULL; /* the same */
-    c->supervisor.bindir = NULL;
-    c->log.level = STK_LOG_INFO;
-    c->log.format = STK_LOG_TEXT;
-    if (!c->shm.name || !c->producer.symbols || !c->producer.feed || !c->producer.csv_time_unit ||
-        !c->server.listen || !c->server.http_listen || !c->supervisor.pidfile)
-        goto oom;
+    memset(&x, 0, sizeof(x));
+    x.c = c;
+    size_t keys = 0;
+    for (size_t s = 0; s < stk_config_nsections; s++)
+        keys += is_program(&stk_config_sections[s]) ? 0 : stk_config_sections[s].nrows;
+    if (keys > STK_CONF_KEYS_MAX) /* line[] and seen[] are too short: a bug */
+        return -EINVAL;
+    for (size_t s = 0; s < stk_config_nsections; s++) {
+        const struct stk_conf_section *sec = &stk_config_sections[s];
+        int r = is_program(sec) ? 0 : rows_default(&x, sec->name, sec->rows, sec->nrows, c);
+        if (r < 0) {
+            stk_config_free(c);
+            return r;
+        }
+    }
     return 0;
-oom:
-    stk_config_free(c);
-    return -ENOMEM;
 }
 
 static int fail(struct ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -374,10 +453,10 @@ static int sim_name(struct ctx *x, const char *what, const char *s, size_t len, 
 
 /* "0.25", "TSLA=0.6 NVDA=0.5", "0.3, AAPL:MSFT=0.8": at most one bare
  * number (every symbol), then exceptions, each once, each in range. */
-static int parse_sim_param(struct ctx *x, const struct key *k, const char *what, const char *v,
-                           struct stk_sim_param *ret)
+static int parse_sim_param(struct ctx *x, const struct stk_conf_row *k, const char *what,
+                           const char *v, struct stk_sim_param *ret)
 {
-    bool pairs = k->type == K_SIMPAIR;
+    bool pairs = k->type == STK_CT_SIMPAIR;
     struct stk_sim_param out = {.all = ret->all};
     bool have_all = false;
     size_t cap = 0;
@@ -479,7 +558,7 @@ static int set_str(struct ctx *x, const char *what, char **field, const char *v)
 }
 
 /* Parse `v` per key k into base + k->off. Returns 1, or 0 after fail(). */
-static int set_value(struct ctx *x, const struct key *k, void *base, const char *what,
+static int set_value(struct ctx *x, const struct stk_conf_row *k, void *base, const char *what,
                      const char *v)
 {
     void *field = (char *)base + k->off;
@@ -488,34 +567,34 @@ static int set_value(struct ctx *x, const struct key *k, void *base, const char 
     char host[256];
     uint16_t port;
     switch (k->type) {
-    case K_STR:
+    case STK_CT_STR:
         if (!*v)
             return fail(x, "%s: must not be empty", what);
         return set_str(x, what, field, v);
-    case K_STR0:
+    case STK_CT_STR0:
         return set_str(x, what, field, v);
-    case K_U32:
-    case K_U64:
-    case K_POW2:
+    case STK_CT_U32:
+    case STK_CT_U64:
+    case STK_CT_POW2:
         if (!parse_u64(v, &u))
             return fail(x, "%s: '%s' is not a whole number", what, v);
         if ((double)u < k->min || (double)u > k->max)
             return fail(x, "%s: %s is out of range (%.0f..%.0f)", what, v, k->min, k->max);
-        if (k->type == K_POW2 && (u & (u - 1)))
+        if (k->type == STK_CT_POW2 && (u & (u - 1)))
             return fail(x, "%s: %s is not a power of two", what, v);
-        if (k->type == K_U64)
+        if (k->type == STK_CT_U64)
             *(uint64_t *)field = u;
         else
             *(uint32_t *)field = (uint32_t)u;
         return 1;
-    case K_I64:
+    case STK_CT_I64:
         if (!parse_i64(v, &i))
             return fail(x, "%s: '%s' is not a whole number", what, v);
         if ((double)i < k->min || (double)i > k->max)
             return fail(x, "%s: %s is out of range (%.0f..%.0f)", what, v, k->min, k->max);
         *(int64_t *)field = i;
         return 1;
-    case K_BOOL:
+    case STK_CT_BOOL:
         if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1"))
             *(bool *)field = true;
         else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "0"))
@@ -523,7 +602,7 @@ static int set_value(struct ctx *x, const struct key *k, void *base, const char 
         else
             return fail(x, "%s: '%s' is not a boolean (true or false)", what, v);
         return 1;
-    case K_DOUBLE: {
+    case STK_CT_DOUBLE: {
         char *end;
         errno = 0;
         double d = strtod(v, &end);
@@ -534,7 +613,7 @@ static int set_value(struct ctx *x, const struct key *k, void *base, const char 
         *(double *)field = d;
         return 1;
     }
-    case K_MODE: {
+    case STK_CT_MODE: {
         char *end;
         errno = 0;
         unsigned long m = strtoul(v, &end, 8);
@@ -547,27 +626,27 @@ static int set_value(struct ctx *x, const struct key *k, void *base, const char 
         *(mode_t *)field = (mode_t)m;
         return 1;
     }
-    case K_SHM:
+    case STK_CT_SHM:
         if (stk_shm_name_check(v) < 0)
             return fail(x,
                         "%s: '%s' is not a shm name like /seqtick ('/' then letters, "
                         "digits, '.', '_', '-')",
                         what, v);
         return set_str(x, what, field, v);
-    case K_FEED:
+    case STK_CT_FEED:
         if (strcmp(v, "sim") && strcmp(v, "stdin") && !(strncmp(v, "csv:", 4) == 0 && v[4]) &&
             !(strncmp(v, "exec:", 5) == 0 && v[5]))
             return fail(x, "%s: '%s' is not a feed (sim, csv:PATH, exec:COMMAND, stdin)", what, v);
         return set_str(x, what, field, v);
-    case K_LISTEN0:
+    case STK_CT_LISTEN0:
         if (!*v)
             return set_str(x, what, field, v);
         /* fall through */
-    case K_LISTEN:
+    case STK_CT_LISTEN:
         if (stk_listen_parse(v, host, sizeof(host), &port) < 0)
             return fail(x, "%s: '%s' is not an address like 127.0.0.1:7878 or [::1]:7878", what, v);
         return set_str(x, what, field, v);
-    case K_SYMBOLS: {
+    case STK_CT_SYMBOLS: {
         char **syms = NULL;
         size_t n = 0;
         if (!parse_symbols(x, what, v, &syms, &n))
@@ -577,21 +656,21 @@ static int set_value(struct ctx *x, const struct key *k, void *base, const char 
         x->c->producer.nsymbols = n;
         return 1;
     }
-    case K_LEVEL: {
+    case STK_CT_LEVEL: {
         int l = stk_log_level_parse(v);
         if (l < 0)
             return fail(x, "%s: '%s' is not a level (debug, info, warn, error)", what, v);
         *(int *)field = l;
         return 1;
     }
-    case K_FORMAT: {
+    case STK_CT_FORMAT: {
         int f = stk_log_format_parse(v);
         if (f < 0)
             return fail(x, "%s: '%s' is not a format (text, json)", what, v);
         *(int *)field = f;
         return 1;
     }
-    case K_RESTART:
+    case STK_CT_RESTART:
         if (!strcmp(v, "always"))
             *(int *)field = STK_RESTART_ALWAYS;
         else if (!strcmp(v, "on-failure"))
@@ -599,13 +678,12 @@ static int set_value(struct ctx *x, const struct key *k, void *base, const char 
         else if (!strcmp(v, "never"))
             *(int *)field = STK_RESTART_NEVER;
         else
-            return fail(x, "%s: '%s' is not a restart policy (always, on-failure, never)", what,
-                        v);
+            return fail(x, "%s: '%s' is not a restart policy (always, on-failure, never)", what, v);
         return 1;
-    case K_SIMSYM:
-    case K_SIMPAIR:
+    case STK_CT_SIMSYM:
+    case STK_CT_SIMPAIR:
         return parse_sim_param(x, k, what, v, field);
-    case K_UNIT:
+    case STK_CT_UNIT:
         if (strcmp(v, "auto") && strcmp(v, "s") && strcmp(v, "ms") && strcmp(v, "us") &&
             strcmp(v, "ns"))
             return fail(x, "%s: '%s' is not a time unit (auto, s, ms, us, ns)", what, v);
@@ -634,8 +712,10 @@ static int program_section(struct ctx *x, const char *section, const char *name,
     snprintf(what, sizeof(what), "[%s] %s", section, name);
     if (!program_name_ok(pname))
         return fail(x, "[%s]: program name must be 1..64 of [A-Za-z0-9_.-]", section);
-    if (!strcmp(pname, "producer") || !strcmp(pname, "server"))
+    const struct stk_conf_section *own = stk_config_section(pname);
+    if (own && own->child)
         return fail(x, "[%s]: '%s' is a built-in child's name", section, pname);
+    const struct stk_conf_section *sec = stk_config_section(PROGRAM);
     size_t pi;
     for (pi = 0; pi < c->nprograms; pi++)
         if (!strcmp(c->programs[pi].name, pname))
@@ -650,28 +730,27 @@ static int program_section(struct ctx *x, const char *section, const char *name,
         c->programs = grown;
         struct stk_program_conf *p = &c->programs[c->nprograms];
         memset(p, 0, sizeof(*p));
-        p->grace_ms = p->backoff_min_ms = p->backoff_max_ms = -1;
-        p->max_restarts = p->restart_window_s = -1;
-        p->restart = -1;
-        p->ready_timeout_ms = -1;
+        if (rows_default(x, PROGRAM, sec->rows, sec->nrows, p) < 0)
+            return 0;
         p->line = x->line;
         if (!(p->name = strdup(pname)))
             return fail(x, "%s: out of memory", what);
         c->nprograms++;
         x->pseen[pi] = 0;
     }
-    for (size_t k = 0; k < NPKEYS; k++) {
-        if (strcmp(program_keys[k].name, name) != 0)
-            continue;
-        if (x->pseen[pi] & (1u << k))
+    const struct stk_conf_row *k = row_find(sec, name);
+    if (k) {
+        uint32_t bit = 1u << (k - sec->rows);
+        if (x->pseen[pi] & bit)
             return fail(x, "%s: set twice", what);
-        x->pseen[pi] |= 1u << k;
-        return set_value(x, &program_keys[k], &c->programs[pi], what, value);
+        x->pseen[pi] |= bit;
+        return set_value(x, k, &c->programs[pi], what, value);
     }
-    return fail(x,
-                "%s: unknown key (command, grace_ms, backoff_min_ms, backoff_max_ms, "
-                "max_restarts, restart_window_s, restart, ready_timeout_ms)",
-                what);
+    char known[STK_CONF_ERR_MAX / 2] = "";
+    size_t len = 0;
+    for (size_t r = 0; r < sec->nrows; r++)
+        list_add(known, sizeof(known), &len, sec->rows[r].name, "");
+    return fail(x, "%s: unknown key (%s)", what, known);
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
@@ -683,33 +762,30 @@ static int handler(void *user, const char *section, const char *name, const char
     if (!strncmp(section, "program.", 8))
         return program_section(x, section, name, value);
     snprintf(what, sizeof(what), "%s.%s", section, name);
-    bool section_known = false;
-    for (size_t i = 0; i < NKEYS; i++) {
-        if (strcmp(keys[i].section, section) != 0)
-            continue;
-        section_known = true;
-        if (strcmp(keys[i].name, name) != 0)
-            continue;
-        if (x->seen[i])
-            return fail(x, "%s: set twice", what);
-        x->seen[i] = true;
-        x->c->line[i] = x->line;
-        return set_value(x, &keys[i], x->c, what, value);
+    const struct stk_conf_section *sec = stk_config_section(section);
+    if (!sec || is_program(sec)) {
+        char known[STK_CONF_ERR_MAX / 2] = "";
+        size_t len = 0;
+        for (size_t s = 0; s < stk_config_nsections; s++)
+            list_add(known, sizeof(known), &len, stk_config_sections[s].name,
+                     is_program(&stk_config_sections[s]) ? ".NAME" : "");
+        return fail(x, "%s: unknown section [%s] (%s)", what, section, known);
     }
-    if (!section_known)
-        return fail(x,
-                    "%s: unknown section [%s] (shm, producer, server, supervisor, log, "
-                    "program.NAME)",
-                    what, section);
-    return fail(x, "%s: unknown key", what);
+    const struct stk_conf_row *k = row_find(sec, name);
+    if (!k)
+        return fail(x, "%s: unknown key", what);
+    int i = key_index(section, strlen(section), name);
+    if (x->seen[i])
+        return fail(x, "%s: set twice", what);
+    x->seen[i] = true;
+    x->c->line[i] = x->line;
+    return set_value(x, k, x->c, what, value);
 }
 
 static bool key_seen(const struct ctx *x, const char *section, const char *name)
 {
-    for (size_t i = 0; i < NKEYS; i++)
-        if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, name))
-            return x->seen[i];
-    return false;
+    int i = key_index(section, strlen(section), name);
+    return i >= 0 && x->seen[i];
 }
 
 /* Cross-key checks once everything is read. */
@@ -728,23 +804,24 @@ static int finish(struct ctx *x, const char *origin, char *err)
                  (long long)c->supervisor.backoff_min_ms, (long long)c->supervisor.backoff_max_ms);
         return -EINVAL;
     }
-    static const struct {
-        const char *what;
-        size_t off;
-    } sim[] = {
-        {"producer.volatility", F(producer.volatility)},
-        {"producer.drift", F(producer.drift)},
-        {"producer.correlation", F(producer.correlation)},
-    };
-    for (size_t i = 0; i < sizeof(sim) / sizeof(sim[0]); i++) {
-        const struct stk_sim_param *sp = (const void *)((const char *)c + sim[i].off);
-        for (size_t j = 0; j < sp->n; j++) {
-            const char *name = sp->by[j].a;
-            if (stk_config_symbol_index(c, name) < 0 ||
-                (sp->by[j].b[0] && stk_config_symbol_index(c, name = sp->by[j].b) < 0)) {
-                stk_config_where(c, sim[i].what, at, sizeof(at));
+    /* Every SYMBOL=VALUE exception names one of producer.symbols. */
+    for (size_t s = 0; s < stk_config_nsections; s++) {
+        const struct stk_conf_section *sec = &stk_config_sections[s];
+        for (size_t r = 0; r < sec->nrows && !is_program(sec); r++) {
+            const struct stk_conf_row *k = &sec->rows[r];
+            if (k->type != STK_CT_SIMSYM && k->type != STK_CT_SIMPAIR)
+                continue;
+            const struct stk_sim_param *sp = (const void *)((const char *)c + k->off);
+            for (size_t j = 0; j < sp->n; j++) {
+                const char *name = sp->by[j].a;
+                if (stk_config_symbol_index(c, name) >= 0 &&
+                    (!sp->by[j].b[0] || stk_config_symbol_index(c, name = sp->by[j].b) >= 0))
+                    continue;
+                char what[96];
+                snprintf(what, sizeof(what), "%s.%s", sec->name, k->name);
+                stk_config_where(c, what, at, sizeof(at));
                 snprintf(err, STK_CONF_ERR_MAX, "%s: %s: '%s' is not one of producer.symbols", at,
-                         sim[i].what, name);
+                         what, name);
                 return -EINVAL;
             }
         }
@@ -798,7 +875,7 @@ static char *src_read(char *str, int num, void *stream)
     if (!*s->p || num < 2)
         return NULL;
     size_t n = 0;
-    while (s->p[n] && n < (size_t)num - 1 && (n == 0 || s->p[n - 1] != '\n'))
+    while (n < (size_t)num - 1 && s->p[n] && (n == 0 || s->p[n - 1] != '\n'))
         n++;
     memcpy(str, s->p, n);
     str[n] = 0;
@@ -826,7 +903,8 @@ static int load(const char *text, const char *origin, struct stk_config *ret, ch
     }
     int r = stk_config_defaults(&c);
     if (r < 0) {
-        snprintf(err, STK_CONF_ERR_MAX, "%s: out of memory", origin);
+        snprintf(err, STK_CONF_ERR_MAX, "%s: %s", origin,
+                 r == -ENOMEM ? "out of memory" : "internal: the schema's defaults are invalid");
         return r;
     }
     memset(&x, 0, sizeof(x));
@@ -939,15 +1017,40 @@ int stk_config_load_string(const char *text, const char *origin, struct stk_conf
 void stk_config_where(const struct stk_config *c, const char *key, char *buf, size_t size)
 {
     const char *origin = c->path ? c->path : "(defaults)";
-    for (size_t i = 0; i < NKEYS; i++) {
-        size_t sl = strlen(keys[i].section);
-        if (!strncmp(key, keys[i].section, sl) && key[sl] == '.' &&
-            !strcmp(key + sl + 1, keys[i].name) && c->line[i] > 0) {
-            snprintf(buf, size, "%s:%d", origin, c->line[i]);
-            return;
+    const char *dot = strchr(key, '.');
+    int i = dot ? key_index(key, (size_t)(dot - key), dot + 1) : -1;
+    if (i >= 0 && c->line[i] > 0)
+        snprintf(buf, size, "%s:%d", origin, c->line[i]);
+    else
+        snprintf(buf, size, "%s", origin);
+}
+
+void stk_config_row_default(const struct stk_conf_row *row, char *buf, size_t size)
+{
+    if (row->shown)
+        snprintf(buf, size, "%s", row->shown);
+    else
+        snprintf(buf, size, "`%s`", row->def ? row->def : "");
+}
+
+void stk_config_schema_print(FILE *f)
+{
+    fputs("| key | default | range | meaning |\n|---|---|---|---|\n", f);
+    for (size_t s = 0; s < stk_config_nsections; s++) {
+        const struct stk_conf_section *sec = &stk_config_sections[s];
+        for (size_t r = 0; r < sec->nrows; r++) {
+            const struct stk_conf_row *k = &sec->rows[r];
+            char def[128], range[64] = "";
+            stk_config_row_default(k, def, sizeof(def));
+            if (k->type == STK_CT_DOUBLE || k->type == STK_CT_SIMSYM || k->type == STK_CT_SIMPAIR)
+                snprintf(range, sizeof(range), "%g..%g", k->min, k->max);
+            else if (k->type == STK_CT_U32 || k->type == STK_CT_U64 || k->type == STK_CT_I64 ||
+                     k->type == STK_CT_POW2)
+                snprintf(range, sizeof(range), "%.0f..%.0f", k->min, k->max);
+            fprintf(f, "| `%s%s.%s` | %s | %s | %s |\n", sec->name, is_program(sec) ? ".NAME" : "",
+                    k->name, def, range, k->doc);
         }
     }
-    snprintf(buf, size, "%s", origin);
 }
 
 const struct stk_program_conf *stk_config_program(const struct stk_config *c, const char *name)

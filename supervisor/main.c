@@ -2,6 +2,7 @@
 /* main.c — seqtick-supervisor -c FILE: starts, restarts and stops the
  * producer, the server and every [program.NAME] (see docs/supervisor.md). */
 #include <stdio.h>
+#include <string.h>
 
 #include "supervisor.h"
 #include "util-private.h"
@@ -9,7 +10,11 @@
 int main(int argc, char **argv)
 {
     const char *conf = NULL;
-    int r = stk_args_parse(argc, argv, STK_SUP_PROG, "-c FILE", &conf);
+    if (argc == 2 && !strcmp(argv[1], "--help-config")) {
+        stk_config_schema_print(stdout); /* every key, from the schema's rows */
+        return STK_EXIT_OK;
+    }
+    int r = stk_args_parse(argc, argv, STK_SUP_PROG, "-c FILE | --help-config", &conf);
     if (r > 0)
         return STK_EXIT_OK;
     if (r < 0)

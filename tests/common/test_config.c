@@ -166,6 +166,23 @@ START_TEST(test_errors_name_place)
     load_bad("[program.x]\ncommand = a\nfoo = 1\n", "t.conf:3: [program.x] foo: unknown key");
     load_bad("[program.x y]\ncommand = a\n", "program name must be");
     load_bad("[program.producer]\ncommand = a\n", "built-in child");
+    load_bad("[program.server]\ncommand = a\n",
+             "t.conf:2: [program.server]: 'server' is a built-in");
+    load_bad("[program.x]\ncommand = a\nfoo = 1\n",
+             "foo: unknown key (command, grace_ms, backoff_min_ms, backoff_max_ms, max_restarts, "
+             "restart_window_s, restart, ready_timeout_ms)");
+    load_bad("[program.x]\ncommand = a\nrestart = sometimes\n",
+             "t.conf:3: [program.x] restart: 'sometimes' is not a restart policy");
+    load_bad("[program.x]\ncommand = a\n\ncommand = b\n",
+             "t.conf:4: [program.x] command: set twice");
+    load_bad("[nope]\nx = 1\n",
+             "t.conf:2: nope.x: unknown section [nope] (shm, producer, server, supervisor, log, "
+             "program.NAME)");
+    /* a check across keys names the line of the key set by hand */
+    load_bad("[supervisor]\n\nbackoff_max_ms = 50\n",
+             "t.conf:3: supervisor.backoff_min_ms (100) is above backoff_max_ms (50)");
+    load_bad("[producer]\n\n\ncorrelation = AAPL:IBM=0.5\n",
+             "t.conf:4: producer.correlation: 'IBM' is not one of producer.symbols");
     load_bad("[shm]\njust words\n", "t.conf:2: syntax error");
     load_bad("[shm\nname = /x\n", "t.conf:1: syntax error");
     load_bad("[shm]\nrate = 5 # no inline hash comments\n", "shm.rate: unknown key");
@@ -356,6 +373,119 @@ START_TEST(test_shm_owner)
 }
 END_TEST
 
+/* The schema's rows and docs/configuration.md agree: every key is in the
+ * page's tables with the row's default, and the page lists no other key. */
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t n = getdelim(&buf, &cap, 0, f);
+    fclose(f);
+    ck_assert_int_gt(n, 0);
+    return buf;
+}
+
+/* The row for "section.key" ("program" for the [program.NAME] table). */
+static const struct stk_conf_row *schema_row(const char *section, const char *key)
+{
+    const struct stk_conf_section *sec = stk_config_section(section);
+    for (size_t r = 0; sec && r < sec->nrows; r++)
+        if (!strcmp(sec->rows[r].name, key))
+            return &sec->rows[r];
+    return NULL;
+}
+
+START_TEST(test_schema_docs)
+{
+    const char *src = getenv("SEQTICK_SOURCE_DIR");
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/docs/configuration.md", src ? src : ".");
+    char *text = read_text(path);
+    unsigned found[STK_CONF_KEYS_MAX * 2] = {0}; /* per row, in section order */
+    bool programs = false;                       /* past "## Programs" */
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!strncmp(line, "## ", 3))
+            programs = !strcmp(line, "## Programs");
+        /* | [+ ]`KEY` | DEFAULT | meaning | */
+        if (strncmp(line, "| ", 2) != 0)
+            continue;
+        char *key = line + 2;
+        if (!strncmp(key, "+ ", 2))
+            key += 2;
+        if (*key != '`')
+            continue; /* a header */
+        char *kend = strstr(key, "` | ");
+        ck_assert_msg(kend != NULL, "%s: bad row '%s'", path, line);
+        *kend = 0;
+        key++;
+        char *def = kend + 4, *dend = strstr(def, " | ");
+        ck_assert_msg(dend != NULL, "%s: no default in the row of %s", path, key);
+        *dend = 0;
+        char section[64] = "program";
+        const char *name = key;
+        if (!programs) {
+            const char *dot = strchr(key, '.');
+            ck_assert_msg(dot && (size_t)(dot - key) < sizeof(section), "%s: key '%s'", path, key);
+            snprintf(section, sizeof(section), "%.*s", (int)(dot - key), key);
+            name = dot + 1;
+        }
+        const struct stk_conf_row *row = schema_row(section, name);
+        ck_assert_msg(row != NULL, "%s lists %s.%s, which the schema lacks", path, section, name);
+        char want[256];
+        stk_config_row_default(row, want, sizeof(want));
+        ck_assert_msg(!strcmp(def, want), "%s: %s.%s: default '%s', the schema's is '%s'", path,
+                      section, name, def, want);
+        size_t flat = 0;
+        for (size_t s = 0; s < stk_config_nsections; s++) {
+            const struct stk_conf_section *sec = &stk_config_sections[s];
+            if (sec->rows <= row && row < sec->rows + sec->nrows) {
+                flat += (size_t)(row - sec->rows);
+                break;
+            }
+            flat += sec->nrows;
+        }
+        ck_assert_uint_lt(flat, sizeof(found) / sizeof(found[0]));
+        found[flat]++;
+    }
+    free(text);
+    size_t flat = 0;
+    for (size_t s = 0; s < stk_config_nsections; s++) {
+        const struct stk_conf_section *sec = &stk_config_sections[s];
+        for (size_t r = 0; r < sec->nrows; r++, flat++)
+            ck_assert_msg(found[flat] == 1, "%s lists %s.%s %u times (once wanted)", path,
+                          sec->name, sec->rows[r].name, found[flat]);
+    }
+}
+END_TEST
+
+/* Every row is whole, and --help-config's table shows each one. */
+START_TEST(test_schema_rows)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    stk_config_schema_print(f);
+    fclose(f);
+    for (size_t s = 0; s < stk_config_nsections; s++) {
+        const struct stk_conf_section *sec = &stk_config_sections[s];
+        ck_assert_ptr_eq(stk_config_section(sec->name), sec); /* names are unique */
+        for (size_t r = 0; r < sec->nrows; r++) {
+            const struct stk_conf_row *k = &sec->rows[r];
+            ck_assert_msg(k->doc && *k->doc, "%s.%s: no doc line", sec->name, k->name);
+            ck_assert_msg(k->def || k->shown, "%s.%s: no default shown", sec->name, k->name);
+            ck_assert_ptr_eq(schema_row(sec->name, k->name), k); /* unique in its section */
+            char want[160];
+            snprintf(want, sizeof(want), ".%s` |", k->name);
+            ck_assert_msg(strstr(out, want), "--help-config lacks %s.%s", sec->name, k->name);
+        }
+    }
+    ck_assert_ptr_nonnull(strstr(out, "| `shm.history` | `256` | 1..")); /* a range */
+    free(out);
+}
+END_TEST
+
 int main(void)
 {
     /* clang-format off */
@@ -365,6 +495,8 @@ int main(void)
         {"core", test_listen_parse},
         {"core", test_read_whole_file},
         {"core", test_shm_owner},
+        {"schema", test_schema_docs},
+        {"schema", test_schema_rows},
         {"errors", test_errors_name_place},
         {"errors", test_file_errors},
         {"sim", test_sim_params},

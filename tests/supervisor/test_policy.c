@@ -135,6 +135,39 @@ START_TEST(watchdog_verdicts)
 }
 END_TEST
 
+/* The built-in children's table and the config schema agree: each row is a
+ * section flagged as a child's (so no [program.NAME] takes its name), each
+ * such section has a row, and each section it restarts on exists. */
+START_TEST(builtins_match_schema)
+{
+    ck_assert_uint_ge(stk_nbuiltins, 2);
+    for (size_t i = 0; i < stk_nbuiltins; i++) {
+        const struct stk_builtin *b = &stk_builtins[i];
+        const struct stk_conf_section *sec = stk_config_section(b->name);
+        ck_assert_msg(sec && sec->child, "%s: not a child's config section", b->name);
+        ck_assert_ptr_eq(stk_builtin_find(b->name), b);
+        bool own = false;
+        for (const char *const *s = b->sections; *s; s++) {
+            ck_assert_msg(stk_config_section(*s) != NULL, "%s restarts on [%s]: no such section",
+                          b->name, *s);
+            own |= !strcmp(*s, b->name);
+        }
+        ck_assert_msg(own, "%s: a change of its own section does not restart it", b->name);
+    }
+    for (size_t s = 0; s < stk_config_nsections; s++)
+        if (stk_config_sections[s].child)
+            ck_assert_msg(stk_builtin_find(stk_config_sections[s].name) != NULL,
+                          "[%s] is a child's section without a built-in row",
+                          stk_config_sections[s].name);
+    ck_assert_ptr_null(stk_builtin_find("sma"));
+    struct stk_config cfg;
+    ck_assert_int_eq(stk_config_defaults(&cfg), 0);
+    ck_assert(stk_builtin_enabled(stk_builtin_find("producer"), &cfg));
+    ck_assert(stk_builtin_enabled(stk_builtin_find("server"), &cfg));
+    stk_config_free(&cfg);
+}
+END_TEST
+
 int main(void)
 {
     const struct test_case tests[] = {
@@ -144,6 +177,7 @@ int main(void)
         {"core", state_names},
         {"core", digest_order_and_sections},
         {"core", watchdog_verdicts},
+        {"core", builtins_match_schema},
         {"limits", window_zero_never_gives_up},
     };
     return TEST_TABLE_RUN("supervisor-policy", tests);
