@@ -67,7 +67,8 @@ struct stk_feed_ops {
     void (*child_exited)(struct stk_feed *f);
 
     /* The producer stops: end what the feed runs (its output still lands
-     * in the segment). Called once, before close. */
+     * in the segment). Called at the end of stk_producer_run, before close;
+     * close must also stop what still runs (a producer that never ran). */
     void (*stop)(struct stk_feed *f);
 
     /* Stop if not stopped, free everything. */
