@@ -222,7 +222,7 @@ static int op_subscribe(struct stk_req *r)
 {
     struct stk_server *s = r->s;
     int count = r->face->tickers(r, true);
-    if (count == -1)
+    if (count < 0 && count != STK_TICKERS_ALL)
         return -1;
     bool all = count == STK_TICKERS_ALL;
     int64_t throttle = -1;
@@ -291,7 +291,7 @@ oom:
 static int op_unsubscribe(struct stk_req *r)
 {
     int count = r->face->tickers(r, true);
-    if (count == -1)
+    if (count < 0 && count != STK_TICKERS_ALL)
         return -1;
     uint32_t removed = 0;
     if (count == STK_TICKERS_ALL) {
