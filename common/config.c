@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* config.c — etc/seqtick.conf over libinih: a table of every key with its
- * type and range; unknown sections or keys, duplicates and bad values are
- * errors that name FILE:LINE and the key. */
+/* config.c — etc/seqtick.conf over libinih. The schema is one row per key
+ * (type, field, range, default, doc line), one row array per section, the
+ * sections in one list; the defaults, the parse, the messages and
+ * --help-config all read it. Unknown sections or keys, duplicates and bad
+ * values are errors that name FILE:LINE and the key. */
 #include <errno.h>
 #include <pwd.h>
 #include <ini.h>
@@ -19,7 +21,6 @@
 
 #define F(field) offsetof(struct stk_config, field)
 #define P(field) offsetof(struct stk_program_conf, field)
-#define U32MAX 4294967295.0
 #define BIG 9.0e18
 #define ROWS(a) (a), sizeof(a) / sizeof((a)[0])
 
