@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json-private.h"
 #include "log-private.h"
 
 int stk_log_level = STK_LOG_INFO;
@@ -54,31 +55,6 @@ int stk_log_format_parse(const char *s)
 
 /* ---- UTF-8 and JSON ------------------------------------------------------ */
 
-/* Length (1-4) of the valid UTF-8 sequence at s[0..n), or 0 if it is not one
- * (overlong forms, surrogates and code points above U+10FFFF are invalid). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned lo = 0x80, hi = 0xbf;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-    else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    return len;
-}
-
 size_t stk_utf8_cut(const char *s, size_t n)
 {
     /* Back over at most three continuation bytes to the start of the last
@@ -87,7 +63,7 @@ size_t stk_utf8_cut(const char *s, size_t n)
     while (i > 0 && n - i < 3 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
         i--;
     if (i > 0 && (unsigned char)s[i - 1] >= 0xc0) {
-        size_t want = utf8_seq((const unsigned char *)s + i - 1, n - i + 1);
+        size_t want = stk_utf8_seq(s + i - 1, n - i + 1);
         if (want == 0 || want > n - i + 1)
             return i - 1 > 0 ? i - 1 : n;
     }
@@ -95,213 +71,28 @@ size_t stk_utf8_cut(const char *s, size_t n)
 }
 
 /* The one JSON string escaper of the logger: append the body (no quotes) of
- * s[0..len) to out at *n. `"` `\\` and control bytes (NUL included) are
- * escaped (\n, else \u00XX); each byte that is not part of valid
- * UTF-8 becomes U+FFFD. The caller makes room for 6 * len bytes. */
+ * s[0..len) to out at *n (stk_json_escape(): control bytes, NUL included,
+ * escaped; each byte that is not part of valid UTF-8 as U+FFFD). The caller
+ * makes room for STK_JSON_ESC_MAX * len bytes. */
 static void json_escape(char *out, size_t *n, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s;
-    size_t k = *n;
-    for (size_t i = 0; i < len;) {
-        unsigned char c = p[i];
-        if (c >= 0x80) {
-            size_t q = utf8_seq(p + i, len - i);
-            if (q == 0) {
-                memcpy(out + k, "\\ufffd", 6);
-                k += 6;
-                i++;
-            } else {
-                memcpy(out + k, p + i, q);
-                k += q;
-                i += q;
-            }
-            continue;
-        }
-        i++;
-        if (c == '"' || c == '\\') {
-            out[k++] = '\\';
-            out[k++] = (char)c;
-        } else if (c == '\n') {
-            out[k++] = '\\';
-            out[k++] = 'n';
-        } else if (c < 0x20 || c == 0x7f) {
-            memcpy(out + k, "\\u00", 4);
-            out[k + 4] = hex[c >> 4];
-            out[k + 5] = hex[c & 15];
-            k += 6;
-        } else {
-            out[k++] = (char)c;
-        }
-    }
-    *n = k;
+    *n += stk_json_escape(out + *n, len * STK_JSON_ESC_MAX, s, len, NULL);
 }
 
-/* A strict JSON validator (RFC 8259, UTF-8 checked, nesting bounded), just
- * enough to tell whether a child's line is one whole JSON object that can be
- * merged into our record as it is. */
-struct jv {
-    const unsigned char *p, *end;
-    int depth;
-};
-
-static void jv_ws(struct jv *v)
-{
-    while (v->p < v->end && (*v->p == ' ' || *v->p == '\t'))
-        v->p++;
-}
-
-static bool jv_lit(struct jv *v, const char *lit)
-{
-    size_t n = strlen(lit);
-    if ((size_t)(v->end - v->p) < n || memcmp(v->p, lit, n))
-        return false;
-    v->p += n;
-    return true;
-}
-
-static bool jv_digits(struct jv *v)
-{
-    const unsigned char *s = v->p;
-    while (v->p < v->end && *v->p >= '0' && *v->p <= '9')
-        v->p++;
-    return v->p > s;
-}
-
-static bool jv_number(struct jv *v)
-{
-    if (v->p < v->end && *v->p == '-')
-        v->p++;
-    if (v->p < v->end && *v->p == '0')
-        v->p++;
-    else if (v->p >= v->end || *v->p < '1' || *v->p > '9' || !jv_digits(v))
-        return false;
-    if (v->p < v->end && *v->p == '.' && (v->p++, !jv_digits(v)))
-        return false;
-    if (v->p < v->end && (*v->p == 'e' || *v->p == 'E')) {
-        v->p++;
-        if (v->p < v->end && (*v->p == '+' || *v->p == '-'))
-            v->p++;
-        if (!jv_digits(v))
-            return false;
-    }
-    return true;
-}
-
-static bool jv_string(struct jv *v)
-{
-    if (v->p >= v->end || *v->p != '"')
-        return false;
-    v->p++;
-    while (v->p < v->end) {
-        unsigned char c = *v->p;
-        if (c == '"') {
-            v->p++;
-            return true;
-        }
-        if (c < 0x20)
-            return false;
-        if (c == '\\') {
-            if (v->end - v->p < 2)
-                return false;
-            c = v->p[1];
-            v->p += 2;
-            if (c == 'u') {
-                if (v->end - v->p < 4)
-                    return false;
-                for (int i = 0; i < 4; i++, v->p++)
-                    if (!((*v->p >= '0' && *v->p <= '9') || (*v->p >= 'a' && *v->p <= 'f') ||
-                          (*v->p >= 'A' && *v->p <= 'F')))
-                        return false;
-            } else if (!strchr("\"\\/bfnrt", c) || c == 0) {
-                return false;
-            }
-            continue;
-        }
-        size_t q = utf8_seq(v->p, (size_t)(v->end - v->p));
-        if (q == 0)
-            return false;
-        v->p += q;
-    }
-    return false;
-}
-
-static bool jv_value(struct jv *v);
-
-/* An object ('{' ... '}') or an array ('[' ... ']'). */
-static bool jv_container(struct jv *v, bool object)
-{
-    unsigned char close = object ? '}' : ']';
-    if (++v->depth > 32)
-        return false;
-    v->p++;
-    jv_ws(v);
-    if (v->p < v->end && *v->p == close) {
-        v->p++;
-        v->depth--;
-        return true;
-    }
-    for (;;) {
-        if (object) {
-            if (!jv_string(v))
-                return false;
-            jv_ws(v);
-            if (v->p >= v->end || *v->p++ != ':')
-                return false;
-            jv_ws(v);
-        }
-        if (!jv_value(v))
-            return false;
-        jv_ws(v);
-        if (v->p >= v->end)
-            return false;
-        if (*v->p == close) {
-            v->p++;
-            v->depth--;
-            return true;
-        }
-        if (*v->p++ != ',')
-            return false;
-        jv_ws(v);
-    }
-}
-
-static bool jv_value(struct jv *v)
-{
-    if (v->p >= v->end)
-        return false;
-    switch (*v->p) {
-    case '{':
-        return jv_container(v, true);
-    case '[':
-        return jv_container(v, false);
-    case '"':
-        return jv_string(v);
-    case 't':
-        return jv_lit(v, "true");
-    case 'f':
-        return jv_lit(v, "false");
-    case 'n':
-        return jv_lit(v, "null");
-    default:
-        return jv_number(v);
-    }
-}
-
-/* If s[0..len) is one JSON object (blanks around it allowed), return the
- * offset of its '{' and set *olen to its length; else return -1. */
+/* If s[0..len) is one JSON object (strict RFC 8259, blanks around it
+ * allowed), return the offset of its '{' and set *olen to its length; else
+ * return -1. */
 static long json_object_span(const char *s, size_t len, size_t *olen)
 {
-    struct jv v = {(const unsigned char *)s, (const unsigned char *)s + len, 0};
-    jv_ws(&v);
-    const unsigned char *start = v.p;
-    if (v.p >= v.end || *v.p != '{' || !jv_container(&v, true))
-        return -1;
-    *olen = (size_t)(v.p - start);
-    jv_ws(&v);
-    if (v.p != v.end)
-        return -1;
-    return (long)(start - (const unsigned char *)s);
+    struct stk_json j;
+    const char *why;
+    long at = -1;
+    if (stk_json_parse(&j, s, len, &why) == 0 && j.ntok > 0 && j.tok[0].type == JSMN_OBJECT) {
+        at = j.tok[0].start;
+        *olen = (size_t)(j.tok[0].end - j.tok[0].start);
+    }
+    stk_json_free(&j);
+    return at;
 }
 
 /* ---- where records go ---------------------------------------------------- */

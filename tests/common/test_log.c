@@ -71,7 +71,7 @@ START_TEST(test_json_escaped_one_line)
     const char *out = capture(emit_json);
     ck_assert_ptr_nonnull(strstr(out, "\"level\":\"info\",\"prog\":\"prog\""));
     ck_assert_ptr_nonnull(
-        strstr(out, "\"msg\":\"quote \\\"AAPL\\\"\\u0009back\\\\slash\\nnext \\u0001\"}\n"));
+        strstr(out, "\"msg\":\"quote \\\"AAPL\\\"\\tback\\\\slash\\nnext \\u0001\"}\n"));
     ck_assert_ptr_eq(strchr(out, '\n'), out + strlen(out) - 1); /* exactly one line */
     stk_log_init("prog", STK_LOG_INFO, STK_LOG_TEXT);
     out = capture(emit_json);
