@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* main.c — seqtick-supervisor -c FILE: starts, restarts and stops the
  * producer, the server and every [program.NAME] (see docs/supervisor.md). */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +24,15 @@ int main(int argc, char **argv)
         fprintf(stderr, STK_SUP_PROG ": fatal: -c FILE is required (try --help)\n");
         return STK_EXIT_USAGE;
     }
+    /* A stop request during set-up waits for the loop (stk_sup_init
+     * unblocks these once its watchers are in place) rather than killing us
+     * with a half-made segment or pidfile. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
+    (void)sigprocmask(SIG_BLOCK, &stop, NULL);
     struct stk_sup sup;
     r = stk_sup_init(&sup, conf);
     if (r != 0) {

@@ -735,6 +735,17 @@ int stk_sup_init(struct stk_sup *sup, const char *config_path)
     ev_signal_start(sup->loop, &sup->w_int);
     ev_signal_start(sup->loop, &sup->w_hup);
     ev_child_start(sup->loop, &sup->w_any);
+    /* A launcher may hand us a mask with these blocked (and main() blocks
+     * them until now so a stop during set-up is not fatal half-way): from
+     * here on the loop owns them, and one already pending is the loop's
+     * first event. */
+    sigset_t ours;
+    sigemptyset(&ours);
+    sigaddset(&ours, SIGTERM);
+    sigaddset(&ours, SIGINT);
+    sigaddset(&ours, SIGHUP);
+    sigaddset(&ours, SIGCHLD);
+    (void)sigprocmask(SIG_UNBLOCK, &ours, NULL);
     log_async_start(sup);
     if ((r = stk_ctl_open(sup)) != 0)
         return r;

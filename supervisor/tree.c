@@ -622,6 +622,16 @@ size_t stk_tree_signal(struct stk_child *c, int sig, bool cont)
             if (!fresh)
                 break;
         }
+        /* A leader forked a moment ago may not have joined its cgroup yet
+         * (it does so between fork and exec): it is ours and not reaped, so
+         * it cannot be another process. Without this, a stop right after a
+         * start found nobody to TERM and the grace ended in SIGKILL. */
+        if (c->pid > 0 && !sent_has(&s, c->pid, 0)) {
+            if (cont)
+                (void)kill(c->pid, SIGCONT);
+            if (kill(c->pid, sig) == 0)
+                count++;
+        }
         free(pids);
         free(rel);
         free(s.v);

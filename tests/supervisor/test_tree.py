@@ -113,6 +113,35 @@ class TreeTests:
         self.assertNotIn("still running", log)
         self.assertNotIn("SIGKILL to", log)
 
+    def test_stop_right_after_start_is_clean(self):
+        """SIGTERM in the loop's first turn, while the children forked a
+        moment ago may not have joined their cgroup yet: each still gets
+        TERM (not SIGKILL at the grace), and the stop is clean and quick."""
+        grace = 4000
+        for k in range(5):
+            m = marker()
+            s = self.sup(f"early{k}", programs={
+                "a": {"command": f"exec sleep {m}1", "grace_ms": grace},
+                "b": {"command": f"exec sleep {m}2", "grace_ms": grace}})
+            # The supervisor starts with TERM blocked and already pending, so
+            # its loop's first turn, right after the forks, is the stop; on
+            # one CPU it runs on after each fork, before the children run.
+            cpus = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, {min(cpus)})
+            old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+            try:
+                s.start(wait_ready=False)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+                os.sched_setaffinity(0, cpus)
+            rc, dt = s.stop(signal.SIGTERM, timeout=grace / 1000 + 10)
+            log = s.log()
+            self.assertEqual(rc, 0, f"run {k}: {log[-3000:]}")
+            self.assertLess(dt, grace / 1000 - 1, f"run {k}: waited for the grace\n{log[-3000:]}")
+            self.assertNotIn("still running", log)
+            self.assertEqual(with_args(f"sleep {m}1") + with_args(f"sleep {m}2"), [])
+            s.close()
+
     def test_setsid_grandchild_dies_on_stop_within_bound(self):
         """A child ignoring TERM with a setsid grandchild ignoring it too:
         both get SIGKILL at the grace, the stop ends by grace + 1 s, exit 1."""
