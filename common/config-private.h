@@ -108,6 +108,14 @@ struct stk_config {
         int format; /* STK_LOG_TEXT / STK_LOG_JSON */
     } log;
 
+    struct {
+        char *nats;    /* "off", or nats://host:port[,nats://…] */
+        char *subject; /* ticks go to SUBJECT.SYMBOL, heartbeats to SUBJECT._hb */
+        uint64_t max_pending; /* ticks held while NATS lags; past it: conflated */
+        char *user, *password, *token, *creds; /* NATS auth; "" = unset */
+        char *tls_ca, *tls_cert, *tls_key;     /* NATS TLS; "" = unset */
+    } bridge;
+
     struct stk_program_conf *programs;
     size_t nprograms;
 };

@@ -124,6 +124,25 @@ static const struct stk_conf_row rows_log[] = {
 
 /* [program.NAME]: offsets into struct stk_program_conf; a number without a
  * default is -1 until set ([supervisor]'s value applies). */
+static const struct stk_conf_row rows_bridge[] = {
+    {"nats", STK_CT_STR, F(bridge.nats), 0, 0, "off", NULL,
+     "NATS server URLs, comma-separated (nats://h:4222,nats://h2:4222); off: no bridge"},
+    {"subject", STK_CT_STR, F(bridge.subject), 0, 0, "seqtick.tick", NULL,
+     "ticks go to SUBJECT.SYMBOL, the heartbeat to SUBJECT._hb"},
+    {"max_pending", STK_CT_U64, F(bridge.max_pending), 1, 1e8, "65536", NULL,
+     "ticks held while NATS lags or is away; past it, the latest per symbol only (counted)"},
+    {"user", STK_CT_STR0, F(bridge.user), 0, 0, NULL, "(empty)", "NATS user (with password)"},
+    {"password", STK_CT_STR0, F(bridge.password), 0, 0, NULL, "(empty)", "NATS password"},
+    {"token", STK_CT_STR0, F(bridge.token), 0, 0, NULL, "(empty)", "NATS token"},
+    {"creds", STK_CT_STR0, F(bridge.creds), 0, 0, NULL, "(empty)",
+     "NATS credentials file (JWT and NKey seed)"},
+    {"tls_ca", STK_CT_STR0, F(bridge.tls_ca), 0, 0, NULL, "(empty)",
+     "CA bundle file: turns TLS on and verifies the server"},
+    {"tls_cert", STK_CT_STR0, F(bridge.tls_cert), 0, 0, NULL, "(empty)",
+     "client certificate file (with tls_key), turns TLS on"},
+    {"tls_key", STK_CT_STR0, F(bridge.tls_key), 0, 0, NULL, "(empty)", "client key file"},
+};
+
 #define INHERITED "the `[supervisor]` value"
 static const struct stk_conf_row rows_program[] = {
     {"command", STK_CT_STR, P(command), 0, 0, NULL, "required", "run by /bin/sh -c"},
@@ -146,7 +165,8 @@ static const struct stk_conf_row rows_program[] = {
 const struct stk_conf_section stk_config_sections[] = {
     {"shm", ROWS(rows_shm), false},      {"producer", ROWS(rows_producer), true},
     {"server", ROWS(rows_server), true}, {"supervisor", ROWS(rows_supervisor), false},
-    {"log", ROWS(rows_log), false},      {PROGRAM, ROWS(rows_program), false},
+    {"log", ROWS(rows_log), false},      {"bridge", ROWS(rows_bridge), true},
+    {PROGRAM, ROWS(rows_program), false},
 };
 const size_t stk_config_nsections = sizeof(stk_config_sections) / sizeof(stk_config_sections[0]);
 
