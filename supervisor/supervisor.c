@@ -78,10 +78,18 @@ static struct stk_policy program_policy(const struct stk_config *cfg,
 
 static const char *const producer_sections[] = {"producer", "shm", "log", NULL};
 static const char *const server_sections[] = {"server", "shm", "log", NULL};
+static const char *const bridge_sections[] = {"bridge", "producer", "shm", "log", NULL};
+
+/* The bridge runs when bridge.nats names servers. */
+static bool bridge_enabled(const struct stk_config *cfg)
+{
+    return cfg->bridge.nats && strcmp(cfg->bridge.nats, "off") != 0;
+}
 
 const struct stk_builtin stk_builtins[] = {
     {"producer", "seqtick-producer", "producer", producer_sections, NULL},
     {"server", "seqtick-server", "server", server_sections, NULL},
+    {"bridge", "seqtick-bridge", "bridge", bridge_sections, bridge_enabled},
 };
 const size_t stk_nbuiltins = sizeof(stk_builtins) / sizeof(stk_builtins[0]);
 
