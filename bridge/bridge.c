@@ -72,7 +72,8 @@ struct stk_bridge {
     pthread_t waker;
     bool waker_started;
     atomic_bool stop, seg_event, conn_event;
-    atomic_int conn_state; /* last callback: 1 connected, 0 disconnected, -1 closed */
+    atomic_uint n_connected, n_disconnected; /* callbacks so far */
+    unsigned seen_connected, seen_disconnected;
 
     bool ready_sent;
     bool warned_conflate;
@@ -442,7 +443,7 @@ static void drain(struct stk_bridge *b)
 static void on_connected(natsConnection *nc, void *arg)
 {
     struct stk_bridge *b = arg;
-    atomic_store(&b->conn_state, 1);
+    atomic_fetch_add(&b->n_connected, 1);
     atomic_store(&b->conn_event, true);
     stk_natsev_wake(&b->nev);
 }
@@ -450,7 +451,7 @@ static void on_connected(natsConnection *nc, void *arg)
 static void on_disconnected(natsConnection *nc, void *arg)
 {
     struct stk_bridge *b = arg;
-    atomic_store(&b->conn_state, 0);
+    atomic_fetch_add(&b->n_disconnected, 1);
     atomic_store(&b->conn_event, true);
     stk_natsev_wake(&b->nev);
 }
@@ -458,7 +459,6 @@ static void on_disconnected(natsConnection *nc, void *arg)
 static void on_closed(natsConnection *nc, void *arg)
 {
     struct stk_bridge *b = arg;
-    atomic_store(&b->conn_state, -1);
     atomic_store(&b->conn_event, true);
     stk_natsev_wake(&b->nev);
 }
@@ -468,15 +468,20 @@ static void conn_news(struct stk_bridge *b)
     if (!atomic_exchange(&b->conn_event, false) || !b->nc)
         return;
     bool ok = natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED;
-    if (ok && !b->nc_ok) {
+    unsigned nd = atomic_load(&b->n_disconnected), nc = atomic_load(&b->n_connected);
+    /* a disconnect the loop did not see as a state (reconnected already) */
+    if (nd != b->seen_disconnected || (!ok && b->nc_ok)) {
+        b->seen_disconnected = nd;
+        stk_warn("NATS connection lost: reconnecting through bridge.nats = %s; holding up to "
+                 "%llu ticks meanwhile",
+                 b->cfg->bridge.nats, (unsigned long long)b->cfg->bridge.max_pending);
+    }
+    if (ok && (nc != b->seen_connected || !b->nc_ok)) {
+        b->seen_connected = nc;
         char url[256] = "";
         (void)natsConnection_GetConnectedUrl(b->nc, url, sizeof(url));
         stk_info("NATS connected to %s (%zu ticks held, %u symbols conflated)", url, b->qlen,
                  b->nused);
-    } else if (!ok && b->nc_ok) {
-        stk_warn("NATS connection lost: reconnecting through bridge.nats = %s; holding up to "
-                 "%llu ticks meanwhile",
-                 b->cfg->bridge.nats, (unsigned long long)b->cfg->bridge.max_pending);
     }
     b->nc_ok = ok;
 }
