@@ -120,13 +120,15 @@ struct stk_conn {
     void *pstate; /* the protocol's per-connection state (on_open / on_close) */
     ev_io rio, wio;
     int fd;
-    enum stk_conn_state state;
-    enum stk_conn_list list; /* what prev/next link into */
-    bool blocked;            /* the last write hit EAGAIN (or used its burst): wait for POLLOUT */
-    bool counted;            /* counted against max_connections (not a refused one) */
-    bool flushq;             /* on the server's flush list */
-    struct stk_buf in;       /* unprocessed input (a partial line, or lines held back) */
-    struct stk_buf out;      /* rendered output; out_sent bytes of it already written */
+    /* packed: with fd these fill 8 bytes (a connection is the server's
+     * per-client memory: 10,000 idle ones are a benchmark bar) */
+    uint8_t state;      /* enum stk_conn_state */
+    uint8_t list;       /* enum stk_conn_list: what prev/next link into */
+    bool blocked : 1;   /* the last write hit EAGAIN (or used its burst): wait for POLLOUT */
+    bool counted : 1;   /* counted against max_connections (not a refused one) */
+    bool flushq : 1;    /* on the server's flush list */
+    struct stk_buf in;  /* unprocessed input (a partial request, or requests held back) */
+    struct stk_buf out; /* rendered output; out_sent bytes of it already written */
     size_t out_sent;
     uint64_t last_active_ns;        /* monotonic: last bytes read */
     uint64_t deadline_ns;           /* closing: close by then */
