@@ -76,6 +76,7 @@ struct stk_bridge {
     unsigned seen_connected, seen_disconnected;
 
     bool ready_sent;
+    bool failed; /* NATS closed for good: exit 111 */
     bool warned_conflate;
     uint64_t published, gaps, conflated, unsendable, pub_errors, hb_sent;
     uint64_t last_stats_ns;
@@ -472,7 +473,19 @@ static void conn_news(struct stk_bridge *b)
 {
     if (!atomic_exchange(&b->conn_event, false) || !b->nc)
         return;
-    bool ok = natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED;
+    natsConnStatus st = natsConnection_Status(b->nc);
+    if (st == NATS_CONN_STATUS_CLOSED) {
+        /* libnats gave up (every server refused us, e.g. bad credentials):
+         * exit, and let the supervisor restart us with its back-off */
+        const char *why = NULL;
+        natsStatus e = natsConnection_GetLastError(b->nc, &why);
+        stk_error("NATS connection closed for good (%s%s%s): exiting", natsStatus_GetText(e),
+                  why ? ": " : "", why ? why : "");
+        b->failed = true;
+        ev_break(b->loop, EVBREAK_ALL);
+        return;
+    }
+    bool ok = st == NATS_CONN_STATUS_CONNECTED;
     unsigned nd = atomic_load(&b->n_disconnected), nc = atomic_load(&b->n_connected);
     /* a disconnect the loop did not see as a state (reconnected already) */
     if (nd != b->seen_disconnected || (!ok && b->nc_ok)) {
@@ -613,8 +626,9 @@ static int connect_nats(struct stk_bridge *b)
         return 0;
     }
     if (s == NATS_NOT_YET_CONNECTED) {
-        stk_warn("NATS not reachable at %s: retrying in the background (ticks held meanwhile)",
-                 c->bridge.nats);
+        stk_warn("NATS not reachable at %s (%s): retrying in the background (ticks held "
+                 "meanwhile)",
+                 c->bridge.nats, nats_GetLastError(NULL));
         return 0;
     }
     stk_error("bridge: NATS connect: %s (%s)", natsStatus_GetText(s), nats_GetLastError(NULL));
@@ -683,6 +697,8 @@ int stk_bridge_run(struct stk_bridge *b)
             r = -r;
         }
     }
+    if (r == 0 && b->failed)
+        r = -EIO;
     atomic_store(&b->stop, true);
     if (b->waker_started)
         pthread_join(b->waker, NULL);

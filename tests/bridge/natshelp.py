@@ -5,6 +5,7 @@ the end) and a tiny subscriber speaking the NATS text protocol (CONNECT, SUB,
 MSG, PING/PONG) over a socket, to see exactly what the bridge publishes.
 """
 import os
+import json
 import shutil
 import socket
 import sys
@@ -27,6 +28,7 @@ class Node:
 
     def __init__(self, cluster, i):
         self.cluster, self.i = cluster, i
+        self.extra = []  # more nats-server arguments (auth, TLS)
         self.port = stktest.free_port()
         self.route_port = stktest.free_port()
         self.proc = None
@@ -39,7 +41,7 @@ class Node:
         routes = ",".join(f"nats://127.0.0.1:{n.route_port}" for n in self.cluster.nodes
                           if n is not self)
         argv = [server_binary(), "-a", "127.0.0.1", "-p", str(self.port),
-                "-n", f"stk-n{self.i}"]
+                "-n", f"stk-n{self.i}"] + self.extra
         if len(self.cluster.nodes) > 1:
             argv += ["--cluster_name", "stk", "--cluster",
                      f"nats://127.0.0.1:{self.route_port}", "--routes", routes]
@@ -112,7 +114,7 @@ class Sub:
     """A raw-protocol NATS client subscribed to one subject (wildcards ok);
     a thread collects (subject, payload bytes) in arrival order."""
 
-    def __init__(self, port, subject, timeout=10):
+    def __init__(self, port, subject, timeout=10, auth=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.f = self.sock.makefile("rb")
         line = self.f.readline()
@@ -121,8 +123,9 @@ class Sub:
         self.lock = threading.Lock()
         self.msgs = []
         self.closed = False
-        self.sock.sendall(b'CONNECT {"verbose":false,"pedantic":false,"name":"stk-test"}\r\n'
-                          + f"SUB {subject} 1\r\nPING\r\n".encode())
+        conn = {"verbose": False, "pedantic": False, "name": "stk-test"}
+        conn.update(auth or {})
+        self.sock.sendall(f"CONNECT {json.dumps(conn)}\r\nSUB {subject} 1\r\nPING\r\n".encode())
         while True:
             line = self.f.readline()
             if not line:

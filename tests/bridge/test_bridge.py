@@ -207,6 +207,43 @@ class BridgeCase(unittest.TestCase):
         stats = re.findall(r"stats: published=\d+ gaps=\d+ conflated=(\d+)", br.output())
         self.assertGreaterEqual(int(stats[-1]), n)
 
+    def auth_case(self, server_args, sub_auth, good, bad):
+        self.cluster = natshelp.Cluster(1)
+        node = self.cluster.nodes[0]
+        node.extra = server_args
+        node.start()
+        sub = natshelp.Sub(node.port, "seqtick.tick.>", auth=sub_auth)
+        self.subs.append(sub)
+        # wrong credentials: every server refuses them, libnats gives up:
+        # logged, exit 111 (the supervisor restarts it with its back-off)
+        _, br = self.start(self.conf(node.url, **bad))
+        self.assertEqual(br.p.wait(30), 111, br.output()[-3000:])
+        self.assertIn("NATS connection closed for good", br.output())
+        self.assertNotIn("NATS connected", br.output())
+        # the right ones: ticks flow
+        br2 = stktest.Proc([stktest.binary("bridge", "seqtick-bridge"), "-c",
+                            self.conf(node.url, **good)])
+        self.procs.append(br2)
+        self.connected_port(br2)
+        self.wait_ticks(sub, "ticks with credentials")
+
+    def test_auth_user_password(self):
+        self.auth_case(["--user", "stk", "--pass", "s3cret"],
+                       {"user": "stk", "pass": "s3cret"},
+                       {"user": "stk", "password": "s3cret"},
+                       {"user": "stk", "password": "wrong"})
+
+    def test_auth_token(self):
+        self.auth_case(["--auth", "t0ken"], {"auth_token": "t0ken"},
+                       {"token": "t0ken"}, {"token": "nope"})
+
+    def test_bad_auth_combination_is_a_config_error(self):
+        conf = self.conf("nats://127.0.0.1:1", token="t", user="u", password="p")
+        p = stktest.Proc([stktest.binary("bridge", "seqtick-bridge"), "-c", conf])
+        self.procs.append(p)
+        self.assertEqual(p.p.wait(20), 100, p.output())
+        self.assertIn("give one of user+password, token, creds", p.output())
+
 
 class SupervisedBridge(unittest.TestCase):
     def setUp(self):
