@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "supervisor"))
 sys.path.insert(0, os.path.dirname(__file__))
 import natshelp  # noqa: E402
+import natstest  # noqa: E402
 import stktest  # noqa: E402
 import suphelp  # noqa: E402
 
@@ -83,8 +84,9 @@ class BridgeCase(unittest.TestCase):
         return prod, br
 
     def sub(self, node):
-        s = natshelp.Sub(node.port, "seqtick.tick.>")
+        s = natstest.Client(node.port)
         self.subs.append(s)
+        s.subscribe("seqtick.tick.>")
         return s
 
     def wait_log(self, proc, pattern, timeout=20, count=1):
@@ -109,9 +111,8 @@ class BridgeCase(unittest.TestCase):
         return got
 
     def test_every_tick_in_order_exact(self):
-        self.cluster = natshelp.Cluster(3).start()
-        self.cluster.wait_routed(0, 2)
-        self.cluster.wait_routed(1, 2)
+        self.cluster = natstest.Cluster(3)
+        self.cluster.wait_routed()
         sub = self.sub(self.cluster.nodes[2])
         _, br = self.start(self.conf(self.cluster.urls([0, 1])))
         self.connected_port(br)
@@ -153,11 +154,8 @@ class BridgeCase(unittest.TestCase):
                                            "ts_ns"])
 
     def test_failover_to_another_node(self):
-        self.cluster = natshelp.Cluster(3).start()
-        for a in range(3):
-            for b in range(3):
-                if a != b:
-                    self.cluster.wait_routed(a, b)
+        self.cluster = natstest.Cluster(3)
+        self.cluster.wait_routed()
         subs = {n.port: self.sub(n) for n in self.cluster.nodes}
         _, br = self.start(self.conf(self.cluster.urls()))
         alive = dict(subs)
@@ -183,7 +181,7 @@ class BridgeCase(unittest.TestCase):
         self.assertIsNone(br.p.poll(), br.output()[-3000:])
 
     def test_nats_down_at_start_then_conflated(self):
-        self.cluster = natshelp.Cluster(1)
+        self.cluster = natstest.Cluster(1, start=False)
         node = self.cluster.nodes[0]
         _, br = self.start(self.conf(node.url, rate=4000, max_pending=50))
         self.wait_log(br, r"NATS not reachable")
@@ -208,11 +206,9 @@ class BridgeCase(unittest.TestCase):
         self.assertGreaterEqual(int(stats[-1]), n)
 
     def auth_case(self, server_args, sub_auth, good, bad):
-        self.cluster = natshelp.Cluster(1)
+        self.cluster = natstest.Cluster(1, extra_args=server_args)
         node = self.cluster.nodes[0]
-        node.extra = server_args
-        node.start()
-        sub = natshelp.Sub(node.port, "seqtick.tick.>", auth=sub_auth)
+        sub = natshelp.AuthSub(node.port, "seqtick.tick.>", sub_auth)
         self.subs.append(sub)
         # wrong credentials: every server refuses them, libnats gives up:
         # logged, exit 111 (the supervisor restarts it with its back-off)
@@ -260,7 +256,7 @@ class SupervisedBridge(unittest.TestCase):
             self.cluster.close()
 
     def test_kill9_restarts_and_ticks_resume(self):
-        self.cluster = natshelp.Cluster(1).start()
+        self.cluster = natstest.Cluster(1)
         node = self.cluster.nodes[0]
         self.s = suphelp.Sup("br9", standins=(), extra={
             "shm": {"history": 1024},
@@ -272,8 +268,9 @@ class SupervisedBridge(unittest.TestCase):
                              ("bridge", "seqtick-bridge")):
             os.symlink(os.path.abspath(stktest.binary(folder, name)),
                        os.path.join(self.s.bindir, name))
-        sub = natshelp.Sub(node.port, "seqtick.tick.>")
+        sub = natstest.Client(node.port)
         self.subs.append(sub)
+        sub.subscribe("seqtick.tick.>")
         self.s.start(timeout=30)
         pid = self.s.wait_child("bridge", lambda c: c and c["pid"], 30)["pid"]
         stktest.wait_for(lambda: any(not s.endswith("._hb") for s, _ in sub.take()), 20,
