@@ -31,7 +31,8 @@ struct stk_nats_conf {
 
 /* Build *ret (to be freed with natsOptions_Destroy) from *conf: the servers
  * (at least one nats:// or tls:// URL, no empty item), never giving up on
- * reconnecting (max reconnect -1, reconnect wait + jitter), the auth
+ * reconnecting (max reconnect -1, reconnect wait + jitter; a server that
+ * leaves 3 PINGs 2 s apart unanswered counts as lost), the auth
  * (user+password, token or creds; more than one kind is refused) and TLS
  * (tls_ca turns it on; tls_cert and tls_key go together). Event loop and
  * callbacks are the caller's. Returns 0; -EINVAL for a bad setting with

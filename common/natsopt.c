@@ -105,6 +105,12 @@ int stk_nats_options(const struct stk_nats_conf *conf, natsOptions **ret, char *
         s = natsOptions_SetReconnectBufSize(o, conf->reconnect_buf_bytes);
     if (s == NATS_OK)
         what = "timeout", s = natsOptions_SetTimeout(o, timeout);
+    /* a hung server (stopped, partitioned) answers no PING: after 3 missed
+     * ones, 2 s apart, the connection counts as lost and moves on */
+    if (s == NATS_OK)
+        what = "ping", s = natsOptions_SetPingInterval(o, 2000);
+    if (s == NATS_OK)
+        s = natsOptions_SetMaxPingsOut(o, 3);
     if (s == NATS_OK && set(conf->user))
         what = "user", s = natsOptions_SetUserInfo(o, conf->user, conf->password);
     if (s == NATS_OK && set(conf->token))
