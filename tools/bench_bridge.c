@@ -130,7 +130,8 @@ static void pct(struct rx *rx, double *p50, double *p99)
 {
     size_t n = atomic_load(&rx->nlat);
     qsort(rx->lat, n, sizeof(uint64_t), cmp_u64);
-    *p50 = n ? rx->lat[n / 2] / 1000.0 : 0;
+    size_t mid = n / 2;
+    *p50 = n ? rx->lat[mid] / 1000.0 : 0;
     *p99 = n ? rx->lat[(size_t)(n * 0.99)] / 1000.0 : 0;
 }
 
