@@ -61,7 +61,7 @@ struct stk_config {
     } shm;
 
     struct {
-        char *feed;     /* "sim", "csv:PATH", "exec:COMMAND", "stdin" */
+        char *feed;     /* "sim", "csv:PATH", "exec:COMMAND", "stdin", "nats:URL,…" */
         char **symbols; /* NULL-terminated */
         size_t nsymbols;
         uint64_t rate; /* sim ticks/s, all symbols; 0 = as fast as possible */
@@ -75,6 +75,9 @@ struct stk_config {
         struct stk_sim_param drift;       /* sim: annualised μ */
         uint32_t stats_interval_s;        /* 0 = no periodic stats line */
         int64_t ingest_grace_ms;          /* exec: SIGTERM→SIGKILL grace for the ingestor */
+        char *nats_subject;               /* nats: feed: subject subscribed for ticks */
+        char *nats_user, *nats_password, *nats_token, *nats_creds; /* nats: auth; "" = unset */
+        char *nats_tls_ca, *nats_tls_cert, *nats_tls_key;          /* nats: TLS; "" = unset */
     } producer;
 
     struct {
@@ -109,8 +112,8 @@ struct stk_config {
     } log;
 
     struct {
-        char *nats;    /* "off", or nats://host:port[,nats://…] */
-        char *subject; /* ticks go to SUBJECT.SYMBOL, heartbeats to SUBJECT._hb */
+        char *nats;           /* "off", or nats://host:port[,nats://…] */
+        char *subject;        /* ticks go to SUBJECT.SYMBOL, heartbeats to SUBJECT._hb */
         uint64_t max_pending; /* ticks held while NATS lags; past it: conflated */
         char *user, *password, *token, *creds; /* NATS auth; "" = unset */
         char *tls_ca, *tls_cert, *tls_key;     /* NATS TLS; "" = unset */

@@ -42,7 +42,7 @@ static const struct stk_conf_row rows_shm[] = {
 
 static const struct stk_conf_row rows_producer[] = {
     {"feed", STK_CT_FEED, F(producer.feed), 0, 0, "sim", NULL,
-     "sim, csv:PATH, exec:COMMAND, stdin"},
+     "sim, csv:PATH, exec:COMMAND, stdin, nats:URL[,URL...]"},
     {"symbols", STK_CT_SYMBOLS, F(producer.symbols), 0, 0,
      "AAPL,MSFT,NVDA,AMZN,GOOGL,META,TSLA,JPM", NULL,
      "symbols for sim, separated by commas or spaces"},
@@ -67,6 +67,22 @@ static const struct stk_conf_row rows_producer[] = {
      "periodic stats log line; 0 = off"},
     {"ingest_grace_ms", STK_CT_I64, F(producer.ingest_grace_ms), 0, 3600000, "2000", NULL,
      "exec: ingestor's SIGTERM to SIGKILL grace"},
+    {"nats_subject", STK_CT_STR, F(producer.nats_subject), 0, 0, "seqtick.tick.>", NULL,
+     "nats: feed: subject subscribed (ticks); its prefix + ._hb is the remote heartbeat"},
+    {"nats_user", STK_CT_STR0, F(producer.nats_user), 0, 0, NULL, "(empty)",
+     "nats: feed: NATS user (with nats_password)"},
+    {"nats_password", STK_CT_STR0, F(producer.nats_password), 0, 0, NULL, "(empty)",
+     "nats: feed: NATS password"},
+    {"nats_token", STK_CT_STR0, F(producer.nats_token), 0, 0, NULL, "(empty)",
+     "nats: feed: NATS token"},
+    {"nats_creds", STK_CT_STR0, F(producer.nats_creds), 0, 0, NULL, "(empty)",
+     "nats: feed: NATS .creds file (JWT + NKey seed)"},
+    {"nats_tls_ca", STK_CT_STR0, F(producer.nats_tls_ca), 0, 0, NULL, "(empty)",
+     "nats: feed: CA bundle; set: TLS on"},
+    {"nats_tls_cert", STK_CT_STR0, F(producer.nats_tls_cert), 0, 0, NULL, "(empty)",
+     "nats: feed: client certificate (with nats_tls_key)"},
+    {"nats_tls_key", STK_CT_STR0, F(producer.nats_tls_key), 0, 0, NULL, "(empty)",
+     "nats: feed: client key file"},
 };
 
 static const struct stk_conf_row rows_server[] = {
@@ -163,9 +179,9 @@ static const struct stk_conf_row rows_program[] = {
 #define PROGRAM "program"
 
 const struct stk_conf_section stk_config_sections[] = {
-    {"shm", ROWS(rows_shm), false},      {"producer", ROWS(rows_producer), true},
-    {"server", ROWS(rows_server), true}, {"supervisor", ROWS(rows_supervisor), false},
-    {"log", ROWS(rows_log), false},      {"bridge", ROWS(rows_bridge), true},
+    {"shm", ROWS(rows_shm), false},       {"producer", ROWS(rows_producer), true},
+    {"server", ROWS(rows_server), true},  {"supervisor", ROWS(rows_supervisor), false},
+    {"log", ROWS(rows_log), false},       {"bridge", ROWS(rows_bridge), true},
     {PROGRAM, ROWS(rows_program), false},
 };
 const size_t stk_config_nsections = sizeof(stk_config_sections) / sizeof(stk_config_sections[0]);
@@ -656,8 +672,9 @@ static int set_value(struct ctx *x, const struct stk_conf_row *k, void *base, co
         return set_str(x, what, field, v);
     case STK_CT_FEED:
         if (strcmp(v, "sim") && strcmp(v, "stdin") && !(strncmp(v, "csv:", 4) == 0 && v[4]) &&
-            !(strncmp(v, "exec:", 5) == 0 && v[5]))
-            return fail(x, "%s: '%s' is not a feed (sim, csv:PATH, exec:COMMAND, stdin)", what, v);
+            !(strncmp(v, "exec:", 5) == 0 && v[5]) && !(strncmp(v, "nats:", 5) == 0 && v[5]))
+            return fail(x, "%s: '%s' is not a feed (sim, csv:PATH, exec:COMMAND, stdin, nats:URL)",
+                        what, v);
         return set_str(x, what, field, v);
     case STK_CT_LISTEN0:
         if (!*v)

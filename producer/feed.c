@@ -7,10 +7,7 @@
 #include "feed.h"
 
 static const struct stk_feed_ops *const feeds[] = {
-    &stk_feed_sim,
-    &stk_feed_csv,
-    &stk_feed_exec,
-    &stk_feed_stdin,
+    &stk_feed_sim, &stk_feed_csv, &stk_feed_exec, &stk_feed_stdin, &stk_feed_nats,
 };
 
 #define NFEEDS (sizeof(feeds) / sizeof(feeds[0]))

@@ -86,6 +86,7 @@ extern const struct stk_feed_ops stk_feed_sim;   /* feed_sim.c */
 extern const struct stk_feed_ops stk_feed_csv;   /* feed_csv.c */
 extern const struct stk_feed_ops stk_feed_stdin; /* feed_exec.c */
 extern const struct stk_feed_ops stk_feed_exec;  /* feed_exec.c */
+extern const struct stk_feed_ops stk_feed_nats;  /* feed_nats.c */
 
 /* The feed producer.feed names, and its argument in *arg (the text after a
  * ':' prefix, "" otherwise). Returns NULL for a value no feed takes. */

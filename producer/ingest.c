@@ -66,7 +66,7 @@ static int skip_value(const jsmntok_t *tok, int ntok, int i)
  *   price, bid, ask : '"' *plain '"' or an RFC 8259 number, either way text
  *                     stk_decimal_parse() takes (returns 0 for)
  *   bid_size, ask_size : 0 | [1-9][0-9]* up to UINT32_MAX
- *   volume, ts_ns      : 0 | [1-9][0-9]* up to UINT64_MAX
+ *   volume, ts_ns, seq, gen : 0 | [1-9][0-9]* up to UINT64_MAX
  *   any other key : '"' *plain '"', an RFC 8259 number, true, false or null
  *   each known key at most once; symbol and price present; the whole line
  *   at most STK_INGEST_LINE_MAX bytes
@@ -88,8 +88,8 @@ static int skip_value(const jsmntok_t *tok, int ntok, int i)
 bool stk_ingest_fast_path = true;
 
 #define FAST_PAIRS_MAX 16
-#define FAST_SYMBOL 0x40u /* beside the STK_ING_* bits */
-#define FAST_PRICE 0x80u
+#define FAST_SYMBOL 0x100u /* beside the STK_ING_* bits */
+#define FAST_PRICE 0x200u
 
 /* The usual form of a decimal, -?(0|[1-9][0-9]{0,9})(\.[0-9]{1,8})?, ×
  * 10^8 into *v (at most 9999999999.99999999: no overflow); other forms
@@ -165,7 +165,11 @@ static inline unsigned key_bit(const char *k, size_t n)
 {
     switch (n) {
     case 3:
-        return !memcmp(k, "bid", 3) ? STK_ING_BID : !memcmp(k, "ask", 3) ? STK_ING_ASK : 0;
+        return !memcmp(k, "bid", 3)   ? STK_ING_BID
+               : !memcmp(k, "ask", 3) ? STK_ING_ASK
+               : !memcmp(k, "seq", 3) ? STK_ING_SEQ
+               : !memcmp(k, "gen", 3) ? STK_ING_GEN
+                                      : 0;
     case 5:
         return !memcmp(k, "price", 5) ? FAST_PRICE : !memcmp(k, "ts_ns", 5) ? STK_ING_TS : 0;
     case 6:
@@ -195,10 +199,20 @@ bool stk_ingest_parse_fast(const char *line, size_t len, struct stk_ingest_tick 
         if (!(p = stk_flat_key(p, e, &k, &kn)))
             return false;
         unsigned bit = key_bit(k, kn);
+        const char *v = p;
+        if (bit & (STK_ING_SEQ | STK_ING_GEN)) {
+            /* the first one that is one u64 is kept; others as unknown keys */
+            uint64_t x = 0;
+            const char *q = (seen & bit) ? NULL : uint_value(p, e, UINT64_MAX, &x);
+            if (q && (q == e || *q == ' ' || *q == ',' || *q == '}')) {
+                seen |= bit;
+                *(bit == STK_ING_SEQ ? &out.seq : &out.gen) = x;
+            }
+            bit = 0; /* the value is skipped as any scalar below */
+        }
         if (seen & bit)
             return false; /* a duplicate known key: the strict path refuses it */
         seen |= bit;
-        const char *v = p;
         uint64_t u = 0;
         switch (bit) {
         case FAST_SYMBOL: {
@@ -365,6 +379,15 @@ int stk_ingest_parse_line(const char *line, size_t len, struct stk_ingest_tick *
                 FAIL(-EINVAL, "duplicate key \"ts_ns\"");
             if (tok_uint(line, v, UINT64_MAX, &out.q.src_ts_ns) < 0)
                 FAIL(-EINVAL, "ts_ns is not an unsigned 64-bit integer");
+        } else if (tok_eq(line, k, "seq", 3) || tok_eq(line, k, "gen", 3)) {
+            /* the first that is one u64 is kept; otherwise like an unknown key */
+            bool is_seq = line[k->start] == 's';
+            unsigned b = is_seq ? STK_ING_SEQ : STK_ING_GEN;
+            uint64_t x;
+            if (!(out.has & b) && tok_uint(line, v, UINT64_MAX, &x) == 0) {
+                *(is_seq ? &out.seq : &out.gen) = x;
+                bit = b;
+            }
         }
         out.has |= bit;
         /* unknown keys are ignored, whatever their value */
@@ -480,7 +503,7 @@ static void excerpt(char *out, size_t size, const char *line, size_t len)
 #define BAD_LOG_BURST 10
 #define BAD_LOG_WINDOW_NS 10000000000ull
 
-static void bad_line(struct stk_ingest_sink *s, const char *line, size_t len, const char *why)
+void stk_ingest_bad(struct stk_ingest_sink *s, const char *line, size_t len, const char *why)
 {
     s->bad++;
     struct stk_header *h = stk_seg_header_rw(s->seg);
@@ -508,7 +531,7 @@ int stk_ingest_line(struct stk_ingest_sink *s, const char *line, size_t len)
     struct stk_ingest_tick t;
     const char *why = NULL;
     if (!line) {
-        bad_line(s, NULL, 0, "line longer than 65536 bytes");
+        stk_ingest_bad(s, NULL, 0, "line longer than 65536 bytes");
         return 0;
     }
     size_t k = 0;
@@ -517,9 +540,16 @@ int stk_ingest_line(struct stk_ingest_sink *s, const char *line, size_t len)
     if (k == len)
         return 0; /* blank lines are not data */
     if (stk_ingest_parse_line(line, len, &t, &why) < 0) {
-        bad_line(s, line, len, why);
+        stk_ingest_bad(s, line, len, why);
         return 0;
     }
+    return stk_ingest_tick_in(s, &t, line, len);
+}
+
+int stk_ingest_tick_in(struct stk_ingest_sink *s, const struct stk_ingest_tick *tick,
+                       const char *line, size_t len)
+{
+    const struct stk_ingest_tick t = *tick;
     int idx = stk_seg_lookup(s->seg, t.symbol);
     if (idx < 0) {
         idx = stk_sym_add(s->seg, t.symbol);
@@ -536,7 +566,7 @@ int stk_ingest_line(struct stk_ingest_sink *s, const char *line, size_t len)
             return 0;
         }
         if (idx < 0) {
-            bad_line(s, line, len, "symbol rejected by the table");
+            stk_ingest_bad(s, line, len, "symbol rejected by the table");
             return 0;
         }
     }

@@ -131,21 +131,26 @@ void stk_csv_close(struct stk_csv *csv);
 #define STK_ING_ASK_SIZE 0x08u
 #define STK_ING_VOLUME 0x10u
 #define STK_ING_TS 0x20u
+#define STK_ING_SEQ 0x40u /* the sender's per-symbol tick number (nats: feed) */
+#define STK_ING_GEN 0x80u /* the sender's segment generation (nats: feed) */
 
 struct stk_ingest_tick {
     char symbol[STK_NAME_MAX + 1]; /* NUL-terminated */
     struct stk_quote q;            /* fields present per `has`, others 0 */
     unsigned has;                  /* STK_ING_* */
+    uint64_t seq, gen;             /* per STK_ING_SEQ / STK_ING_GEN, else 0 */
 };
 
 /* Parse one line (without its newline; a trailing '\r' is allowed) of the
  * ingest protocol: a JSON object with symbol (string, 1..31 printable ASCII),
  * price (required), bid, ask (decimal as a JSON string or number, exact, at
- * most 8 decimals), bid_size, ask_size (u32), volume, ts_ns (u64). Unknown
- * keys are ignored; duplicate known keys, other types, trailing data and
- * invalid UTF-8 are errors. Pure: no segment needed. Returns 0 and fills *t,
- * or -EINVAL / -ERANGE (-ENOMEM: no memory for the tokens of a line of more
- * than 128) with *why set to a static reason. */
+ * most 8 decimals), bid_size, ask_size (u32), volume, ts_ns (u64), and
+ * seq, gen (u64: kept when they are one such integer, otherwise ignored like
+ * an unknown key, so no line is refused for them). Unknown keys are ignored;
+ * duplicate known keys, other types, trailing data and invalid UTF-8 are
+ * errors. Pure: no segment needed. Returns 0 and fills *t, or -EINVAL /
+ * -ERANGE (-ENOMEM: no memory for the tokens of a line of more than 128)
+ * with *why set to a static reason. */
 int stk_ingest_parse_line(const char *line, size_t len, struct stk_ingest_tick *t,
                           const char **why);
 
@@ -220,5 +225,15 @@ struct stk_ingest_sink {
     const char *origin; /* "stdin" or "ingestor": named in log lines */
 };
 int stk_ingest_line(struct stk_ingest_sink *s, const char *line, size_t len);
+
+/* The second half of stk_ingest_line: a tick already parsed from `line`
+ * into the segment (line is for the log only). Returns 1 written, 0 dropped
+ * (symbol table full, symbol refused: counted). */
+int stk_ingest_tick_in(struct stk_ingest_sink *s, const struct stk_ingest_tick *t, const char *line,
+                       size_t len);
+
+/* Count line (NULL: an over-long one) as a bad line for `why`, in the
+ * segment's bad_input too, and log it within the rate limit. */
+void stk_ingest_bad(struct stk_ingest_sink *s, const char *line, size_t len, const char *why);
 
 #endif

@@ -31,6 +31,7 @@ START_TEST(prefix_picks_feed)
     finds("csv:", &stk_feed_csv, "");
     finds("exec:python3 ing.py --loop", &stk_feed_exec, "python3 ing.py --loop");
     finds("exec:exec:sim", &stk_feed_exec, "exec:sim");
+    finds("nats:nats://a:4222,nats://b:4222", &stk_feed_nats, "nats://a:4222,nats://b:4222");
     finds("exec:", &stk_feed_exec, ""); /* refused by the feed itself */
 }
 END_TEST
@@ -45,14 +46,14 @@ START_TEST(others_are_no_feed)
     none("stdin:");
     none("csv");
     none("exec");
-    none("nats:md.>");
+    none("nats");
 }
 END_TEST
 
 START_TEST(every_feed_has_its_hooks)
 {
     const struct stk_feed_ops *all[] = {&stk_feed_sim, &stk_feed_csv, &stk_feed_exec,
-                                        &stk_feed_stdin};
+                                        &stk_feed_stdin, &stk_feed_nats};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         ck_assert(all[i]->open != NULL);
         ck_assert(all[i]->pump != NULL);
@@ -67,7 +68,7 @@ START_TEST(usage_names_every_feed)
 {
     char buf[256];
     size_t n = stk_feed_usage(buf, sizeof(buf));
-    ck_assert_str_eq(buf, "sim, csv:PATH, exec:COMMAND or stdin");
+    ck_assert_str_eq(buf, "sim, csv:PATH, exec:COMMAND, stdin or nats:URL[,URL...]");
     ck_assert_uint_eq(n, strlen(buf));
     char small[8];
     ck_assert_uint_eq(stk_feed_usage(small, sizeof(small)), n); /* cut, length told */

@@ -82,7 +82,7 @@ class Docs(unittest.TestCase):
             for name in os.listdir(d):
                 with open(os.path.join(d, name)) as f:
                     text += f.read()
-        named = set(re.findall(r"\b([a-z]+\.md)\b", text)) - {"README.md"}
+        named = set(re.findall(r"\b([a-z][a-z-]*\.md)\b", text)) - {"README.md"}
         self.assertIn("design.md", named)
         for name in sorted(named):
             self.assertTrue(os.path.exists(os.path.join(SRC, "docs", name)), name)
