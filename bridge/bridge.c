@@ -75,7 +75,6 @@ struct stk_bridge {
     atomic_uint n_connected, n_disconnected; /* callbacks so far */
     unsigned seen_connected, seen_disconnected;
 
-    bool ready_sent;
     bool failed; /* NATS closed for good: exit 111 */
     bool warned_conflate;
     uint64_t published, gaps, conflated, unsendable, pub_errors, hb_sent;
@@ -325,8 +324,9 @@ static void seg_drop(struct stk_bridge *b)
     b->seg = NULL;
 }
 
-/* (Re)open the loop's handle. A first open starts each symbol at its latest
- * tick (a restarted bridge resends that one, not the whole ring); a segment
+/* (Re)open the loop's handle. A first open starts each symbol after its
+ * latest tick (a restarted bridge sends no tick twice; what was written
+ * while it was down is a seq jump, a gap, on the receiving side); a segment
  * that replaced another starts every symbol at its first tick. */
 static void seg_check(struct stk_bridge *b)
 {
@@ -375,7 +375,7 @@ static void seg_check(struct stk_bridge *b)
         uint32_t n = stk_seg_nsymbols(seg);
         for (uint32_t i = 0; i < n; i++) {
             uint64_t head = stk_ring_head(seg, i);
-            b->syms[i].next = head ? head - 1 : 0;
+            b->syms[i].next = head;
             const char *name = stk_seg_symbol(seg, i);
             make_subject(b, name ? name : "", b->syms[i].subject);
         }

@@ -273,15 +273,24 @@ class SupervisedBridge(unittest.TestCase):
         sub.subscribe("seqtick.tick.>")
         self.s.start(timeout=30)
         pid = self.s.wait_child("bridge", lambda c: c and c["pid"], 30)["pid"]
-        stktest.wait_for(lambda: any(not s.endswith("._hb") for s, _ in sub.take()), 20,
-                         what="ticks from the supervised bridge")
+        before = []
+
+        def ticks_in(into):
+            into += [m for m in sub.take() if not m[0].endswith("._hb")]
+            return into
+        stktest.wait_for(lambda: ticks_in(before), 20, what="ticks from the supervised bridge")
         os.kill(pid, signal.SIGKILL)
+        stktest.wait_for(lambda: not stktest.alive(pid), 10, what="bridge gone")
+        before = ticks_in(before)
+        last = {t["symbol"]: t["seq"] for t in (json.loads(d) for _, d in before)}
         c = self.s.wait_child("bridge", lambda c: c and c["pid"] and c["pid"] != pid, 30,
                               "bridge restarted")
-        sub.take()
-        stktest.wait_for(lambda: any(not s.endswith("._hb") for s, _ in sub.take()), 20,
-                         what="ticks after the restart")
+        after = []
+        stktest.wait_for(lambda: len(ticks_in(after)) >= 4, 20, what="ticks after the restart")
         self.assertTrue(stktest.alive(c["pid"]))
+        # the restarted bridge sends no tick twice: every seq is new
+        for t in (json.loads(d) for _, d in after):
+            self.assertGreater(t["seq"], last.get(t["symbol"], -1), t)
 
 
 if __name__ == "__main__":
