@@ -168,10 +168,7 @@ static const struct {
     const struct stk_proto *proto; /* NULL: reserved, not built: never opened */
 } faces[] = {
     {"server.listen", ndjson_addr, &stk_proto_ndjson},
-    /* RESERVED for the HTTP/1.1 face (REST, SSE, WebSocket): the key is in
-     * the config schema and stays off; its stk_proto goes here when it is
-     * built. */
-    {"server.http_listen", http_addr, NULL},
+    {"server.http_listen", http_addr, &stk_proto_http},
 };
 
 int stk_server_listen_all(struct stk_server *s, const char **ret_addr)

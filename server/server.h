@@ -446,4 +446,9 @@ void stk_ndjson_request(struct stk_conn *c, const char *line, size_t len);
  * true; tests turn it off to compare both paths' replies). */
 extern bool stk_ndjson_fast_path;
 
+/* ---- http.c ---- */
+
+/* The HTTP/1.1 face (REST, metrics, the dashboard page). */
+extern const struct stk_proto stk_proto_http;
+
 #endif

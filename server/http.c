@@ -1,0 +1,834 @@
+/* SPDX-License-Identifier: MIT */
+/* http.c — the HTTP/1.1 face (docs/http.md): requests parsed by
+ * libhttp-parser, keep-alive and pipelining answered in order, HEAD, the
+ * REST endpoints (health, symbols, latest price, quotes, history, bars),
+ * Prometheus metrics and the dashboard page; limits on the request line,
+ * the header block, request bodies and slow headers. The operations are
+ * the shared ones (ops.c), reached through an HTTP face. */
+#include <errno.h>
+#include <http_parser.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dashboard.h"
+#include "log-private.h"
+#include "segment-private.h"
+#include "server.h"
+
+#define URL_MAX 8192u                    /* request line: 414 beyond */
+#define HEADER_MAX 16384u                /* header block: 431 beyond */
+#define HEADER_TIMEOUT_NS 10000000000ull /* slowloris: headers complete by then */
+#define SWEEP_S 1.0                      /* how often slow headers are looked for */
+#define FIELD_MAX 24                     /* header names we look at are shorter */
+
+/* HTTP statuses this face answers with, for the metrics */
+enum { ST_200, ST_400, ST_404, ST_405, ST_413, ST_414, ST_431, ST_500, ST_503, ST_N };
+static const int st_code[ST_N] = {200, 400, 404, 405, 413, 414, 431, 500, 503};
+
+/* per-connection state */
+struct hconn {
+    http_parser p;
+    struct stk_buf url; /* the request target, as received */
+    uint64_t start_ns;  /* monotonic: a request's first byte (0: between requests) */
+    uint32_t hdr_bytes; /* bytes of the header block so far */
+    int status;         /* an error status found while parsing (0: none) */
+    char field[FIELD_MAX + 1];
+    uint8_t flen;
+    bool field_te; /* the header being read is Transfer-Encoding */
+    bool in_value;
+    bool te;    /* the request has Transfer-Encoding */
+    bool quiet; /* the cut needs no last message: a response went out */
+};
+
+/* the whole face's counters and its slow-header sweep */
+static struct {
+    uint64_t status[ST_N];
+    uint64_t requests;
+    size_t conns;
+    ev_timer sweep;
+    struct ev_loop *loop;
+    struct stk_buf body; /* one reply body rendered at a time */
+} H;
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    default:
+        return "Service Unavailable";
+    }
+}
+
+static void count_status(int status)
+{
+    for (int i = 0; i < ST_N; i++)
+        if (st_code[i] == status)
+            H.status[i]++;
+}
+
+/* Append one whole response: status line, headers, body (not for HEAD). */
+static void respond(struct stk_conn *c, int status, const char *ctype, const char *body, size_t len,
+                    bool head, bool close)
+{
+    struct stk_buf *b = &c->out;
+    count_status(status);
+    stk_buf_printf(b, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n", status,
+                   reason(status), ctype, len);
+    STK_BUF_LIT(b, "Cache-Control: no-store\r\n");
+    if (status == 405)
+        STK_BUF_LIT(b, "Allow: GET, HEAD\r\n");
+    if (close)
+        STK_BUF_LIT(b, "Connection: close\r\n");
+    STK_BUF_LIT(b, "\r\n");
+    if (!head)
+        stk_buf_put(b, body, len);
+}
+
+static void error_body(struct stk_buf *b, const char *code, const char *msg)
+{
+    b->len = 0;
+    STK_BUF_LIT(b, "{\"error\":{\"code\":\"");
+    stk_buf_puts(b, code);
+    STK_BUF_LIT(b, "\",\"message\":");
+    stk_buf_json_str(b, msg, strlen(msg));
+    STK_BUF_LIT(b, "}}\n");
+}
+
+static const char *json_type = "application/json";
+
+/* An error answered before any operation runs, e.g. a limit; the
+ * connection closes after it when close is set. */
+static void respond_error(struct stk_conn *c, int status, const char *code, const char *msg,
+                          bool head, bool close)
+{
+    c->srv->st.errors++;
+    error_body(&H.body, code, msg);
+    respond(c, status, json_type, H.body.data, H.body.len, head, close);
+}
+
+/* ---- the face the operations see ---- */
+
+struct hreq {
+    struct stk_req q; /* first: what the operations see */
+    const char *ticker;
+    size_t ticker_len;
+    bool has_limit, limit_bad;
+    int64_t limit;
+    int status;
+    size_t mark;
+};
+
+static struct hreq *hreq_of(struct stk_req *q)
+{
+    return (struct hreq *)q;
+}
+
+static int status_of(enum stk_err e)
+{
+    switch (e) {
+    case STK_E_BAD_REQUEST:
+        return 400;
+    case STK_E_NOT_FOUND:
+        return 404;
+    case STK_E_INTERNAL:
+        return 500;
+    default:
+        return 503;
+    }
+}
+
+static void h_begin(struct stk_req *q)
+{
+    stk_buf_putc(q->b, '{');
+    hreq_of(q)->mark = q->b->len;
+}
+
+static void h_end(struct stk_req *q)
+{
+    struct hreq *r = hreq_of(q);
+    struct stk_buf *b = q->b;
+    /* the fields came with a leading ',': the first one loses it */
+    if (b->len > r->mark && b->data[r->mark] == ',') {
+        memmove(b->data + r->mark, b->data + r->mark + 1, b->len - r->mark - 1);
+        b->len--;
+    }
+    STK_BUF_LIT(b, "}\n");
+}
+
+static int h_fail(struct stk_req *q, enum stk_err code, const char *msg)
+{
+    struct hreq *r = hreq_of(q);
+    q->s->st.errors++;
+    r->status = status_of(code);
+    error_body(q->b, stk_err_name(code), msg);
+    stk_debug("%s: http %s: %s", q->c->peer, stk_err_name(code), msg);
+    return -1;
+}
+
+static int h_ticker(struct stk_req *q, char name[STK_NAME_MAX + 1])
+{
+    struct hreq *r = hreq_of(q);
+    if (r->ticker_len == 0 || r->ticker_len > STK_NAME_MAX)
+        return r->ticker_len ? -ENOENT : h_fail(q, STK_E_BAD_REQUEST, "a ticker is required");
+    memcpy(name, r->ticker, r->ticker_len);
+    name[r->ticker_len] = 0;
+    return stk_sym_check(name, r->ticker_len) < 0 ? -ENOENT : 0;
+}
+
+/* The ticker list of /v1/quotes: every symbol of the segment. */
+static int h_tickers(struct stk_req *q, bool star_ok)
+{
+    (void)star_ok;
+    if (!q->s->seg)
+        return h_fail(q, STK_E_UNAVAILABLE, "no segment: the producer is not running");
+    return (int)stk_seg_nsymbols(q->s->seg);
+}
+
+static int h_ticker_at(struct stk_req *q, int i, char name[STK_NAME_MAX + 1])
+{
+    const char *n = q->s->seg ? stk_seg_symbol(q->s->seg, (uint32_t)i) : NULL;
+    if (!n)
+        return -ENOENT;
+    snprintf(name, STK_NAME_MAX + 1, "%s", n);
+    return 0;
+}
+
+static void h_put_tickers(struct stk_req *q, int i)
+{
+    const char *n = q->s->seg && i >= 0 ? stk_seg_symbol(q->s->seg, (uint32_t)i) : NULL;
+    if (n)
+        stk_buf_json_str(q->b, n, strlen(n));
+    else
+        STK_BUF_LIT(q->b, "null");
+}
+
+static int h_int_arg(struct stk_req *q, enum stk_arg a, int64_t *v)
+{
+    struct hreq *r = hreq_of(q);
+    if (a != STK_ARG_LIMIT || !r->has_limit)
+        return 0;
+    if (r->limit_bad)
+        return -1;
+    *v = r->limit;
+    return 1;
+}
+
+static const struct stk_face http_face = {
+    .begin = h_begin,
+    .end = h_end,
+    .fail = h_fail,
+    .ticker = h_ticker,
+    .tickers = h_tickers,
+    .ticker_at = h_ticker_at,
+    .put_tickers = h_put_tickers,
+    .int_arg = h_int_arg,
+};
+
+/* ---- the query string ---- */
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* The value of `key` in query q[0..n), percent-decoded into out (size
+ * bytes). Returns its length, -ENOENT if absent, -EINVAL if malformed or
+ * too long. */
+static int query_get(const char *q, size_t n, const char *key, char *out, size_t size)
+{
+    size_t klen = strlen(key), i = 0;
+    while (i < n) {
+        size_t e = i;
+        while (e < n && q[e] != '&')
+            e++;
+        if (e - i > klen && !memcmp(q + i, key, klen) && q[i + klen] == '=') {
+            size_t k = 0;
+            for (size_t j = i + klen + 1; j < e; j++) {
+                char ch = q[j];
+                if (ch == '%') {
+                    int hi = j + 2 < e ? hexval(q[j + 1]) : -1;
+                    int lo = j + 2 < e ? hexval(q[j + 2]) : -1;
+                    if (hi < 0 || lo < 0)
+                        return -EINVAL;
+                    ch = (char)(hi * 16 + lo);
+                    j += 2;
+                } else if (ch == '+') {
+                    ch = ' ';
+                }
+                if (k + 1 >= size)
+                    return -EINVAL;
+                out[k++] = ch;
+            }
+            out[k] = 0;
+            return (int)k;
+        }
+        i = e + 1;
+    }
+    return -ENOENT;
+}
+
+/* ---- endpoints ---- */
+
+/* Run an operation for this request into H.body; the status it ends with. */
+static int run_op(struct stk_conn *c, const char *op, const char *ticker, size_t tlen,
+                  const char *query, size_t qlen)
+{
+    struct hreq r = {0};
+    r.q.c = c;
+    r.q.s = c->srv;
+    r.q.b = &H.body;
+    r.q.face = &http_face;
+    r.q.opname = op;
+    r.ticker = ticker;
+    r.ticker_len = tlen;
+    r.status = 200;
+    char v[32];
+    int k = query_get(query, qlen, "limit", v, sizeof(v));
+    if (k != -ENOENT) {
+        char *end = NULL;
+        r.has_limit = true;
+        errno = 0;
+        r.limit = k > 0 ? strtoll(v, &end, 10) : 0;
+        r.limit_bad = k <= 0 || errno || *end;
+    }
+    const struct stk_op *o = stk_op_find(op, strlen(op));
+    if (!o) {
+        h_fail(&r.q, STK_E_INTERNAL, "operation missing");
+        return 500;
+    }
+    o->fn(&r.q);
+    if (H.body.err) {
+        H.body.err = 0;
+        h_fail(&r.q, STK_E_INTERNAL, "out of memory");
+    }
+    return r.status;
+}
+
+static int ep_health(struct stk_conn *c)
+{
+    struct stk_server *s = c->srv;
+    struct stk_buf *b = &H.body;
+    uint64_t age;
+    bool alive = stk_producer_alive(s, &age);
+    const char *st = !s->seg ? "down" : alive ? "ok" : "degraded";
+    stk_buf_printf(b, "{\"status\":\"%s\"", st);
+    stk_render_health(b, s);
+    stk_buf_printf(b, ",\"tickers\":%u}\n", s->seg ? stk_seg_nsymbols(s->seg) : 0u);
+    return s->seg && alive ? 200 : 503;
+}
+
+static int no_segment(void)
+{
+    error_body(&H.body, "UNAVAILABLE", "no segment: the producer is not running");
+    return 503;
+}
+
+static int ep_symbols(struct stk_conn *c)
+{
+    struct stk_server *s = c->srv;
+    if (!s->seg)
+        return no_segment();
+    struct stk_buf *b = &H.body;
+    uint32_t n = stk_seg_nsymbols(s->seg);
+    bool first = true;
+    STK_BUF_LIT(b, "{\"symbols\":[");
+    for (uint32_t i = 0; i < n; i++) {
+        const char *name = stk_seg_symbol(s->seg, i);
+        if (!name)
+            continue;
+        stk_buf_puts(b, first ? "{\"symbol\":" : ",{\"symbol\":");
+        first = false;
+        stk_buf_json_str(b, name, strlen(name));
+        stk_buf_putc(b, '}');
+    }
+    STK_BUF_LIT(b, "]}\n");
+    return 200;
+}
+
+static int ep_price_latest(struct stk_conn *c, const char *query, size_t qlen)
+{
+    struct stk_server *s = c->srv;
+    char name[STK_NAME_MAX + 2];
+    int k = query_get(query, qlen, "symbol", name, sizeof(name));
+    if (k == -ENOENT || k == 0) {
+        error_body(&H.body, "BAD_REQUEST", "the symbol parameter is required");
+        return 400;
+    }
+    if (!s->seg)
+        return no_segment();
+    int idx = k < 0 || stk_sym_check(name, (size_t)k) < 0 ? -ENOENT : stk_seg_lookup(s->seg, name);
+    struct stk_quote q;
+    int rr = idx < 0 ? -ENOENT : stk_server_read(s, (uint32_t)idx, &q);
+    if (rr == -ENOENT || rr == -ENODATA) {
+        error_body(&H.body, "NOT_FOUND", rr == -ENOENT ? "unknown symbol" : "no quote yet");
+        return 404;
+    }
+    if (rr < 0) {
+        error_body(&H.body, "UNAVAILABLE", "record busy or segment lost");
+        return 503;
+    }
+    uint64_t now = stk_server_now(s);
+    struct stk_buf *b = &H.body;
+    time_t secs = (time_t)(q.src_ts_ns / 1000000000u);
+    struct tm tm;
+    char ts[40];
+    gmtime_r(&secs, &tm);
+    size_t tl = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + tl, sizeof(ts) - tl, ".%03uZ", (unsigned)(q.src_ts_ns / 1000000u % 1000u));
+    STK_BUF_LIT(b, "{\"symbol\":");
+    stk_buf_json_str(b, name, (size_t)k);
+    STK_BUF_LIT(b, ",\"price\":");
+    stk_buf_decimal(b, q.price);
+    STK_BUF_LIT(b, ",\"bid\":");
+    stk_buf_decimal(b, q.bid);
+    STK_BUF_LIT(b, ",\"ask\":");
+    stk_buf_decimal(b, q.ask);
+    stk_buf_printf(b, ",\"volume\":%llu,\"timestamp\":\"%s\",\"ts_ms\":%llu,\"stale\":%s}\n",
+                   (unsigned long long)q.volume, ts, (unsigned long long)(q.src_ts_ns / 1000000u),
+                   stk_quote_is_stale(s, &q, now) ? "true" : "false");
+    return 200;
+}
+
+#define METRIC(b, name, type, help, fmt, ...)                                                      \
+    stk_buf_printf(b, "# HELP " name " " help "\n# TYPE " name " " type "\n" name fmt "\n",        \
+                   __VA_ARGS__)
+
+static int ep_metrics(struct stk_conn *c)
+{
+    struct stk_server *s = c->srv;
+    struct stk_buf *b = &H.body;
+    size_t by_face[2] = {0, 0};
+    for (struct stk_conn *x = s->all.head; x; x = x->anext)
+        by_face[x->proto == &stk_proto_http]++;
+    uint64_t age;
+    bool alive = stk_producer_alive(s, &age);
+    const struct stk_header *hd = s->seg ? stk_seg_header(s->seg) : NULL;
+    uint64_t ticks = hd ? atomic_load(&hd->ticks_total) : 0;
+    uint64_t bad = hd ? atomic_load(&hd->bad_input) : 0;
+    uint64_t dropped = hd ? atomic_load(&hd->symbols_dropped) : 0;
+    uint64_t gen = hd ? atomic_load(&hd->generation) : 0;
+    METRIC(b, "seqtick_ticks_total", "counter", "Ticks the producer wrote to the segment.", " %llu",
+           (unsigned long long)ticks);
+    METRIC(b, "seqtick_bad_input_total", "counter", "Feed lines or rows the producer rejected.",
+           " %llu", (unsigned long long)bad);
+    METRIC(b, "seqtick_symbols_dropped_total", "counter",
+           "Ticks for symbols beyond the segment's capacity.", " %llu",
+           (unsigned long long)dropped);
+    METRIC(b, "seqtick_producer_alive", "gauge", "1 while the producer's heartbeat is fresh.",
+           " %d", alive ? 1 : 0);
+    METRIC(b, "seqtick_heartbeat_age_seconds", "gauge", "Age of the producer's heartbeat.", " %.3f",
+           age == UINT64_MAX ? -1.0 : (double)age / 1e9);
+    METRIC(b, "seqtick_generation", "gauge", "Segment generation.", " %llu",
+           (unsigned long long)gen);
+    stk_buf_printf(b,
+                   "# HELP seqtick_connections Open client connections by face.\n"
+                   "# TYPE seqtick_connections gauge\n"
+                   "seqtick_connections{face=\"ndjson\"} %zu\n"
+                   "seqtick_connections{face=\"http\"} %zu\n",
+                   by_face[0], by_face[1]);
+    METRIC(b, "seqtick_requests_total", "counter", "Requests served (every face).", " %llu",
+           (unsigned long long)s->st.requests);
+    METRIC(b, "seqtick_http_requests_total", "counter", "HTTP requests parsed.", " %llu",
+           (unsigned long long)H.requests);
+    STK_BUF_LIT(b, "# HELP seqtick_http_responses_total HTTP responses by status.\n"
+                   "# TYPE seqtick_http_responses_total counter\n");
+    for (int i = 0; i < ST_N; i++)
+        stk_buf_printf(b, "seqtick_http_responses_total{code=\"%d\"} %llu\n", st_code[i],
+                       (unsigned long long)H.status[i]);
+    METRIC(b, "seqtick_errors_total", "counter", "Error replies (every face).", " %llu",
+           (unsigned long long)s->st.errors);
+    METRIC(b, "seqtick_slow_consumers_total", "counter", "Connections cut as slow consumers.",
+           " %llu", (unsigned long long)s->st.slow_consumers);
+    METRIC(b, "seqtick_subscribers", "gauge", "Connections with subscriptions.", " %zu",
+           s->nsubscribed);
+    METRIC(b, "seqtick_events_total", "counter", "Subscription events sent.", " %llu",
+           (unsigned long long)s->st.events);
+    METRIC(b, "seqtick_accepted_total", "counter", "Connections accepted.", " %llu",
+           (unsigned long long)s->st.accepted);
+    METRIC(b, "seqtick_rejected_total", "counter", "Connections refused (max_connections).",
+           " %llu", (unsigned long long)s->st.rejected);
+    METRIC(b, "seqtick_uptime_seconds", "gauge", "Seconds since the server started.", " %llu",
+           (unsigned long long)((stk_mono_ns() - s->start_ns) / 1000000000u));
+    return 200;
+}
+
+/* Does the path start with prefix and then name one ticker? */
+static bool path_ticker(const char *path, size_t plen, const char *prefix, const char **t,
+                        size_t *tlen)
+{
+    size_t n = strlen(prefix);
+    if (plen <= n || memcmp(path, prefix, n) != 0 || memchr(path + n, '/', plen - n))
+        return false;
+    *t = path + n;
+    *tlen = plen - n;
+    return true;
+}
+
+static bool path_is(const char *path, size_t plen, const char *lit)
+{
+    return plen == strlen(lit) && !memcmp(path, lit, plen);
+}
+
+/* Serve the request h has parsed: the reply goes to c->out. */
+static void serve_request(struct stk_conn *c, struct hconn *h, bool close)
+{
+    struct stk_server *s = c->srv;
+    bool head = h->p.method == HTTP_HEAD;
+    const char *url = h->url.data ? h->url.data : "";
+    size_t ulen = h->url.len;
+    const char *qm = memchr(url, '?', ulen);
+    size_t plen = qm ? (size_t)(qm - url) : ulen;
+    const char *query = qm ? qm + 1 : "";
+    size_t qlen = qm ? ulen - plen - 1 : 0;
+    const char *ctype = json_type;
+    const char *t;
+    size_t tlen;
+    int status;
+    s->st.requests++;
+    H.requests++;
+    H.body.len = 0;
+    H.body.err = 0;
+    stk_debug("%s < %s %.*s", c->peer, http_method_str(h->p.method), (int)ulen, url);
+    if (h->p.method != HTTP_GET && h->p.method != HTTP_HEAD) {
+        respond_error(c, 405, "METHOD_NOT_ALLOWED", "only GET and HEAD are served", head, close);
+        return;
+    }
+    if (path_is(url, plen, "/")) {
+        const char *page;
+        size_t len;
+        stk_dashboard_page(&page, &len);
+        respond(c, 200, "text/html; charset=utf-8", page, len, head, close);
+        return;
+    }
+    if (path_is(url, plen, "/health")) {
+        status = ep_health(c);
+    } else if (path_is(url, plen, "/symbols")) {
+        status = ep_symbols(c);
+    } else if (path_is(url, plen, "/price/latest")) {
+        status = ep_price_latest(c, query, qlen);
+    } else if (path_is(url, plen, "/metrics")) {
+        status = ep_metrics(c);
+        ctype = "text/plain; version=0.0.4; charset=utf-8";
+    } else if (path_is(url, plen, "/v1/quotes")) {
+        status = run_op(c, "get_quotes", NULL, 0, query, qlen);
+    } else if (path_ticker(url, plen, "/v1/quotes/", &t, &tlen)) {
+        status = run_op(c, "get_quote", t, tlen, query, qlen);
+    } else if (path_ticker(url, plen, "/v1/history/", &t, &tlen)) {
+        status = run_op(c, "get_history", t, tlen, query, qlen);
+    } else if (path_ticker(url, plen, "/v1/bars/", &t, &tlen)) {
+        if (stk_op_find("get_bars", 8)) {
+            status = run_op(c, "get_bars", t, tlen, query, qlen);
+        } else {
+            error_body(&H.body, "UNAVAILABLE", "no recorder store configured");
+            status = 503;
+        }
+    } else {
+        error_body(&H.body, "NOT_FOUND", "no such endpoint");
+        status = 404;
+    }
+    if (H.body.err) {
+        H.body.err = 0;
+        error_body(&H.body, "INTERNAL", "out of memory");
+        status = 500;
+    }
+    if (status != 200 && status != 503)
+        s->st.errors++;
+    respond(c, status, ctype, H.body.data, H.body.len, head, close);
+}
+
+/* ---- parsing ---- */
+
+static struct hconn *hc_of(http_parser *p)
+{
+    return (struct hconn *)p; /* p is the first member */
+}
+
+static int on_begin(http_parser *p)
+{
+    struct hconn *h = hc_of(p);
+    h->url.len = 0;
+    h->hdr_bytes = 0;
+    h->status = 0;
+    h->te = h->field_te = h->in_value = false;
+    h->flen = 0;
+    if (!h->start_ns)
+        h->start_ns = stk_mono_ns();
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+    struct hconn *h = hc_of(p);
+    if (h->url.len + len > URL_MAX) {
+        h->status = 414;
+        return 1;
+    }
+    h->hdr_bytes += (uint32_t)len;
+    if (stk_buf_put(&h->url, at, len) < 0) {
+        h->status = 500;
+        return 1;
+    }
+    return 0;
+}
+
+static int grow_header(struct hconn *h, size_t len)
+{
+    h->hdr_bytes += (uint32_t)len + 4; /* ": " and CRLF */
+    if (h->hdr_bytes > HEADER_MAX) {
+        h->status = 431;
+        return 1;
+    }
+    return 0;
+}
+
+static int on_field(http_parser *p, const char *at, size_t len)
+{
+    struct hconn *h = hc_of(p);
+    if (h->in_value) {
+        h->in_value = false;
+        h->flen = 0;
+    }
+    for (size_t i = 0; i < len && h->flen < FIELD_MAX; i++) {
+        char ch = at[i];
+        h->field[h->flen++] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
+    }
+    h->field[h->flen] = 0;
+    return grow_header(h, len);
+}
+
+static int on_value(http_parser *p, const char *at, size_t len)
+{
+    struct hconn *h = hc_of(p);
+    if (!h->in_value) {
+        h->in_value = true;
+        if (!strcmp(h->field, "transfer-encoding"))
+            h->te = true;
+    }
+    return grow_header(h, len);
+}
+
+static int on_headers(http_parser *p)
+{
+    struct hconn *h = hc_of(p);
+    h->start_ns = 0;
+    if (h->te) {
+        h->status = 400;
+        return -1;
+    }
+    if (p->content_length > 0 && p->content_length != ULLONG_MAX) {
+        h->status = 413;
+        return -1;
+    }
+    return 1; /* no body */
+}
+
+static int on_complete(http_parser *p)
+{
+    http_parser_pause(p, 1); /* one request at a time: served before the next is read */
+    return 0;
+}
+
+static const http_parser_settings settings = {
+    .on_message_begin = on_begin,
+    .on_url = on_url,
+    .on_header_field = on_field,
+    .on_header_value = on_value,
+    .on_headers_complete = on_headers,
+    .on_message_complete = on_complete,
+};
+
+/* Refuse what the parser or a limit stopped, then close. */
+static void refuse(struct stk_conn *c, struct hconn *h)
+{
+    enum http_errno e = HTTP_PARSER_ERRNO(&h->p);
+    int st = h->status;
+    const char *code = "BAD_REQUEST", *msg = "malformed request";
+    if (!st && e == HPE_HEADER_OVERFLOW)
+        st = 431;
+    if (!st && e == HPE_INVALID_METHOD)
+        st = 405;
+    switch (st) {
+    case 405:
+        code = "METHOD_NOT_ALLOWED";
+        msg = "only GET and HEAD are served";
+        break;
+    case 413:
+        code = "PAYLOAD_TOO_LARGE";
+        msg = "request bodies are not accepted";
+        break;
+    case 414:
+        code = "URI_TOO_LONG";
+        msg = "request line longer than 8 KiB";
+        break;
+    case 431:
+        code = "HEADERS_TOO_LARGE";
+        msg = "header block larger than 16 KiB";
+        break;
+    case 500:
+        code = "INTERNAL";
+        msg = "out of memory";
+        break;
+    case 400:
+        if (h->te)
+            msg = "Transfer-Encoding on a request is refused";
+        break;
+    default:
+        st = 400;
+        msg = http_errno_description(e);
+        break;
+    }
+    stk_server_warn(c->srv, "%s: http %d: %s", c->peer, st, msg);
+    H.requests++;
+    respond_error(c, st, code, msg, false, true);
+    h->quiet = true;
+    stk_conn_fatal(c, STK_E_BAD_REQUEST, msg);
+}
+
+static size_t http_data(struct stk_conn *c, const char *data, size_t len, bool at_eof)
+{
+    struct hconn *h = c->pstate;
+    size_t pos = 0;
+    (void)at_eof;
+    while (pos < len && !stk_conn_state_cut(c->state)) {
+        if (stk_conn_pending(c) >= STK_WRITE_BURST)
+            break; /* back-pressure: the rest waits until this drains */
+        size_t n = http_parser_execute(&h->p, &settings, data + pos, len - pos);
+        pos += n;
+        enum http_errno e = HTTP_PARSER_ERRNO(&h->p);
+        if (e == HPE_PAUSED) {
+            bool keep = http_should_keep_alive(&h->p);
+            serve_request(c, h, !keep);
+            http_parser_pause(&h->p, 0);
+            if (!keep) {
+                h->quiet = true;
+                stk_conn_fatal(c, STK_E_BAD_REQUEST, "connection: close");
+                return len;
+            }
+            continue;
+        }
+        if (e != HPE_OK) {
+            refuse(c, h);
+            return len;
+        }
+        break; /* all of it parsed: the rest of a request is still to come */
+    }
+    return pos;
+}
+
+/* ---- connections ---- */
+
+/* Close connections whose request header is not complete in time. */
+static void sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct stk_server *s = w->data;
+    uint64_t now = stk_mono_ns();
+    struct stk_conn *c = s->all.head;
+    while (c) {
+        struct stk_conn *next = c->anext;
+        struct hconn *h = c->proto == &stk_proto_http ? c->pstate : NULL;
+        if (h && h->start_ns && now - h->start_ns > HEADER_TIMEOUT_NS &&
+            !stk_conn_state_cut(c->state)) {
+            stk_server_warn(s, "%s: http request header not complete within 10 s: closed", c->peer);
+            h->quiet = true;
+            stk_conn_fatal(c, STK_E_BAD_REQUEST, "header timeout");
+        }
+        c = next;
+    }
+}
+
+static int http_open(struct stk_conn *c)
+{
+    struct hconn *h = calloc(1, sizeof(*h));
+    if (!h)
+        return -ENOMEM;
+    http_parser_init(&h->p, HTTP_REQUEST);
+    h->start_ns = stk_mono_ns();
+    c->pstate = h;
+    if (H.conns++ == 0) {
+        H.loop = c->srv->loop;
+        ev_timer_init(&H.sweep, sweep_cb, SWEEP_S, SWEEP_S);
+        H.sweep.data = c->srv;
+        ev_timer_start(H.loop, &H.sweep);
+    }
+    return 0;
+}
+
+static void http_close(struct stk_conn *c)
+{
+    struct hconn *h = c->pstate;
+    if (!h)
+        return;
+    stk_buf_free(&h->url);
+    free(h);
+    c->pstate = NULL;
+    if (--H.conns == 0)
+        ev_timer_stop(H.loop, &H.sweep);
+}
+
+static size_t http_events(struct stk_conn *c, size_t limit)
+{
+    (void)c;
+    (void)limit;
+    return 0;
+}
+
+static void http_heartbeat(struct stk_conn *c)
+{
+    (void)c;
+}
+
+static void http_fatal(struct stk_conn *c, enum stk_err code, const char *msg)
+{
+    struct hconn *h = c->pstate;
+    if (h && h->quiet)
+        return;
+    int st = status_of(code);
+    error_body(&H.body, stk_err_name(code), msg ? msg : "closed");
+    respond(c, st, json_type, H.body.data, H.body.len, false, true);
+    c->out.err = 0;
+}
+
+/* Whole responses only: unsent output is kept to the end. */
+static size_t http_cut_point(const struct stk_conn *c, size_t sent)
+{
+    (void)sent;
+    return c->out.len;
+}
+
+const struct stk_proto stk_proto_http = {
+    .name = "http",
+    .heartbeat_ns = 15000000000ull,
+    .on_open = http_open,
+    .on_close = http_close,
+    .on_data = http_data,
+    .on_events = http_events,
+    .on_heartbeat = http_heartbeat,
+    .on_fatal = http_fatal,
+    .cut_point = http_cut_point,
+};

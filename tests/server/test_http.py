@@ -1,0 +1,312 @@
+# SPDX-License-Identifier: MIT
+"""The HTTP/1.1 face: every REST endpoint and error code against the real
+server on a real segment, with curl, http.client and urllib as clients, and
+the bad input it must refuse while it keeps serving others."""
+import http.client
+import json
+import re
+import shutil
+import socket
+import subprocess
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+import srvtest
+import stktest
+
+
+def http_port(srv):
+    """The HTTP listener's port: the second 'listening on' line."""
+    def find():
+        m = re.findall(r"listening on 127\.0\.0\.1:(\d+)", srv.output())
+        return m[1] if len(m) >= 2 else None
+    return int(stktest.wait_for(find, timeout=15, what="http listener"))
+
+
+def raw(port, data, timeout=10, shut=True):
+    """Send bytes on a fresh connection, read until the server closes."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            try:
+                d = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not d:
+                break
+            out += d
+        return out
+    finally:
+        s.close()
+
+
+def status_of(resp):
+    return int(resp.split(b" ", 2)[1])
+
+
+def body_of(resp):
+    return json.loads(resp.split(b"\r\n\r\n", 1)[1])
+
+
+class HttpBase(unittest.TestCase):
+    def setUp(self):
+        self.shm, self.w, self.srv = srvtest.stack(
+            self, server={"http_listen": "127.0.0.1:0"})
+        self.port = http_port(self.srv)
+
+    def conn(self):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        self.addCleanup(c.close)
+        return c
+
+    def get(self, path, method="GET", c=None):
+        c = c or self.conn()
+        c.request(method, path)
+        r = c.getresponse()
+        body = r.read()
+        return r, body
+
+    def get_json(self, path, status=200):
+        r, body = self.get(path)
+        self.assertEqual(r.status, status, body)
+        self.assertEqual(r.getheader("Content-Type"), "application/json")
+        return json.loads(body)
+
+    def assert_error(self, path, status, code=None, method="GET"):
+        r, body = self.get(path, method)
+        self.assertEqual(r.status, status, body)
+        e = json.loads(body)["error"]
+        self.assertIsInstance(e["message"], str)
+        if code:
+            self.assertEqual(e["code"], code)
+        return e
+
+    def assert_serving(self):
+        """Another client still gets an answer."""
+        self.assertEqual(self.get_json("/v1/quotes/AAPL")["ticker"], "AAPL")
+
+
+class Endpoints(HttpBase):
+    def test_health_ok_then_down(self):
+        h = self.get_json("/health")
+        self.assertEqual(h["status"], "ok")
+        self.assertIs(h["producer_alive"], True)
+        for k in ("heartbeat_age_ms", "generation", "tickers", "uptime_s"):
+            self.assertIn(k, h)
+        self.assertEqual(h["tickers"], 3)
+        self.w.stop()
+        stktest.shm_remove(self.shm)
+        h = stktest.wait_for(lambda: (lambda r: r if r[0].status == 503 else None)(
+            self.get("/health")), timeout=20, what="health 503")
+        self.assertIn(json.loads(h[1])["status"], ("degraded", "down"))
+
+    def test_symbols(self):
+        self.assertEqual(self.get_json("/symbols"),
+                         {"symbols": [{"symbol": "AAPL"}, {"symbol": "MSFT"},
+                                      {"symbol": "NVDA"}]})
+
+    def test_price_latest(self):
+        self.w.cmd("tick MSFT 189.25")
+        before = int(time.time() * 1000)
+        p = self.get_json("/price/latest?symbol=MSFT")
+        self.assertEqual(set(p), {"symbol", "price", "bid", "ask", "volume", "timestamp",
+                                  "ts_ms", "stale"})
+        self.assertEqual(p["symbol"], "MSFT")
+        self.assertEqual(str(p["price"]), "189.25")
+        self.assertIs(p["stale"], False)
+        self.assertLessEqual(abs(p["ts_ms"] - before), 10000)
+        self.assertRegex(p["timestamp"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        t = time.strptime(p["timestamp"][:19], "%Y-%m-%dT%H:%M:%S")
+        self.assertEqual(int(time.mktime(t) - time.timezone), p["ts_ms"] // 1000)
+        self.assert_error("/price/latest?symbol=NOPE", 404, "NOT_FOUND")
+        self.assert_error("/price/latest", 400, "BAD_REQUEST")
+        self.assert_error("/price/latest?symbol=%ZZ", 404)
+
+    def test_quotes(self):
+        q = self.get_json("/v1/quotes/NVDA")
+        for k in ("ticker", "price", "bid", "ask", "bid_size", "ask_size", "volume", "ts_ms",
+                  "ts_ns", "age_ms", "stale"):
+            self.assertIn(k, q)
+        self.assertEqual(q["ticker"], "NVDA")
+        self.assertEqual(str(q["price"]), "102.25")
+        allq = self.get_json("/v1/quotes")["quotes"]
+        self.assertEqual([x["ticker"] for x in allq], ["AAPL", "MSFT", "NVDA"])
+        self.assert_error("/v1/quotes/NOPE", 404, "NOT_FOUND")
+        self.assert_error("/v1/quotes/" + "X" * 40, 404, "NOT_FOUND")
+
+    def test_history(self):
+        for p in ("1.5", "2.5", "3.5"):
+            self.w.cmd(f"tick AAPL {p}")
+        h = self.get_json("/v1/history/AAPL?limit=2")
+        self.assertEqual(h["ticker"], "AAPL")
+        self.assertEqual([str(t["price"]) for t in h["ticks"]], ["2.5", "3.5"])
+        self.assertEqual(len(self.get_json("/v1/history/AAPL")["ticks"]), 4)
+        self.assert_error("/v1/history/AAPL?limit=x", 400, "BAD_REQUEST")
+        self.assert_error("/v1/history/AAPL?limit=100000", 400, "BAD_REQUEST")
+        self.assert_error("/v1/history/NOPE", 404, "NOT_FOUND")
+
+    def test_bars_without_store(self):
+        e = self.assert_error("/v1/bars/AAPL?interval=1m", 503)
+        self.assertIn("recorder", e["message"])
+
+    def test_metrics(self):
+        self.get("/v1/quotes/AAPL")
+        r, body = self.get("/metrics")
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.getheader("Content-Type").startswith("text/plain; version=0.0.4"))
+        text = body.decode()
+        vals = {}
+        for line in text.splitlines():
+            if line.startswith("#"):
+                self.assertRegex(line, r"^# (HELP|TYPE) seqtick_\w+ ")
+                continue
+            m = re.match(r'^(seqtick_\w+(?:\{[a-z]+="[^"]*"\})?) (-?[0-9.]+)$', line)
+            self.assertTrue(m, line)
+            vals[m.group(1)] = float(m.group(2))
+        self.assertGreaterEqual(vals["seqtick_ticks_total"], 3)
+        self.assertEqual(vals["seqtick_producer_alive"], 1)
+        self.assertGreaterEqual(vals['seqtick_connections{face="http"}'], 1)
+        self.assertGreaterEqual(vals["seqtick_http_requests_total"], 2)
+        for k in ("seqtick_generation", "seqtick_heartbeat_age_seconds",
+                  "seqtick_slow_consumers_total", "seqtick_subscribers",
+                  "seqtick_errors_total", 'seqtick_http_responses_total{code="404"}'):
+            self.assertIn(k, vals)
+
+    def test_dashboard_page(self):
+        r, body = self.get("/")
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.getheader("Content-Type").startswith("text/html"))
+        self.assertIn(b"<html", body.lower())
+
+    def test_head_has_no_body(self):
+        c = self.conn()
+        r, body = self.get("/v1/quotes/AAPL", "HEAD", c)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(body, b"")
+        self.assertGreater(int(r.getheader("Content-Length")), 20)
+        # the same connection goes on
+        r, body = self.get("/symbols", c=c)
+        self.assertEqual(r.status, 200)
+        self.assertIn(b"AAPL", body)
+
+    def test_unknown_path_and_methods(self):
+        self.assert_error("/nope", 404, "NOT_FOUND")
+        e = self.assert_error("/health", 405, "METHOD_NOT_ALLOWED", method="DELETE")
+        self.assertIn("GET", e["message"])
+        self.assert_serving()
+
+    def test_urllib(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/v1/quotes/MSFT",
+                                    timeout=10) as r:
+            self.assertEqual(json.load(r)["ticker"], "MSFT")
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            urllib.request.urlopen(f"http://127.0.0.1:{self.port}/v1/quotes/NOPE", timeout=10)
+        self.assertEqual(cm.exception.code, 404)
+        self.assertEqual(json.load(cm.exception)["error"]["code"], "NOT_FOUND")
+        cm.exception.close()
+
+    @unittest.skipUnless(shutil.which("curl"), "curl not installed (scripts/test-packages)")
+    def test_curl(self):
+        base = f"http://127.0.0.1:{self.port}"
+        out = subprocess.run(["curl", "-sS", f"{base}/price/latest?symbol=AAPL"],
+                             capture_output=True, timeout=30, check=True).stdout
+        self.assertEqual(json.loads(out)["symbol"], "AAPL")
+        # several requests over one keep-alive connection, and the codes
+        out = subprocess.run(["curl", "-sS"] + ["-o", "/dev/null"] * 4 + ["-w", "%{http_code} %{num_connects}\n",
+                              f"{base}/health", f"{base}/symbols", f"{base}/v1/quotes/NOPE",
+                              f"{base}/v1/bars/AAPL", "-X", "GET"],
+                             capture_output=True, timeout=30, check=True).stdout.decode()
+        self.assertEqual(out.split("\n")[:4], ["200 1", "200 0", "404 0", "503 0"])
+        out = subprocess.run(["curl", "-sS", "-I", f"{base}/v1/quotes/AAPL"],
+                             capture_output=True, timeout=30, check=True).stdout
+        self.assertTrue(out.startswith(b"HTTP/1.1 200"))
+
+
+class BadInput(HttpBase):
+    def test_keep_alive_and_pipelining_in_order(self):
+        names = ["AAPL", "MSFT", "NVDA"]
+        req = b"".join(f"GET /v1/quotes/{names[i % 3]} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+                       for i in range(1000))
+        req += b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        out = raw(self.port, req, timeout=60)
+        parts = out.split(b"HTTP/1.1 ")[1:]
+        self.assertEqual(len(parts), 1001)
+        for i, p in enumerate(parts[:1000]):
+            self.assertTrue(p.startswith(b"200 OK"), p[:100])
+            self.assertIn(f'"ticker":"{names[i % 3]}"'.encode(), p)
+        self.assertIn(b'"status":"ok"', parts[1000])
+
+    def test_byte_by_byte(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        self.addCleanup(s.close)
+        for b in b"GET /v1/quotes/MSFT HTTP/1.1\r\nHost: x\r\n\r\n":
+            s.send(bytes([b]))
+            time.sleep(0.002)
+        f = s.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"HTTP/1.1 200"))
+        length = 0
+        while True:
+            line = f.readline()
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+            if line == b"\r\n":
+                break
+        self.assertEqual(json.loads(f.read(length))["ticker"], "MSFT")
+
+    def refused(self, data, status):
+        out = raw(self.port, data)
+        self.assertEqual(status_of(out), status, out[:300])
+        self.assertIn("error", body_of(out))
+        self.assertIn(b"Connection: close", out)
+        self.assert_serving()
+        return out
+
+    def test_smuggling_cl_te(self):
+        self.refused(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400)
+        self.refused(b"GET /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"0\r\n\r\n", 400)
+
+    def test_two_content_lengths(self):
+        self.refused(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                     b"Content-Length: 0\r\n\r\n", 400)
+
+    def test_request_body(self):
+        self.refused(b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nabcd", 413)
+
+    def test_oversized_request_line(self):
+        self.refused(b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414)
+
+    def test_oversized_headers(self):
+        hdrs = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"v" * 1000) for i in range(20))
+        self.refused(b"GET /health HTTP/1.1\r\nHost: x\r\n" + hdrs + b"\r\n", 431)
+
+    def test_invalid_method(self):
+        self.refused(b"FOO /health HTTP/1.1\r\nHost: x\r\n\r\n", 405)
+        out = raw(self.port, b"\x01\x02garbage\r\n\r\n")
+        self.assertIn(status_of(out), (400, 405), out[:300])
+        self.assert_serving()
+
+    def test_slowloris(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        self.addCleanup(s.close)
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        t0 = time.monotonic()
+        s.sendall(b"X-Slow: 1\r\n")
+        # the others are served meanwhile
+        self.assert_serving()
+        self.assertEqual(s.recv(100), b"")  # closed by the server
+        took = time.monotonic() - t0
+        self.assertGreater(took, 8)
+        self.assertLess(took, 25)
+        self.assert_serving()
+
+
+if __name__ == "__main__":
+    unittest.main()
