@@ -23,8 +23,9 @@ from . import _lib
 from .errors import (AbiError, BusyError, LibraryError, NoDataError, NoSegmentError,
                      SeqtickError, UnknownTickerError, from_open)
 
-__all__ = ["Segment", "Quote", "SeqtickError", "LibraryError", "NoSegmentError", "AbiError",
-           "UnknownTickerError", "NoDataError", "BusyError", "library_path", "PRICE_SCALE"]
+__all__ = ["Segment", "Quote", "Store", "Bar", "SeqtickError", "LibraryError", "NoSegmentError",
+           "AbiError", "UnknownTickerError", "NoDataError", "BusyError", "library_path",
+           "PRICE_SCALE"]
 __version__ = "0.1.0"
 
 PRICE_SCALE = 100000000  # prices are fixed point, value x 10^8
@@ -518,3 +519,6 @@ class Segment:
     def __repr__(self):
         st = "closed" if self._h is None else STATE_NAMES.get(self._state.value, "?")
         return f"<seqtick.Segment {self.name!r} gen={getattr(self, 'generation', '?')} {st}>"
+
+
+from .store import Bar, Store  # noqa: E402  (the recorder's store; needs Quote)
