@@ -19,6 +19,7 @@ static const struct {
     {"restart", stk_bench_restart, "supervisor restart latency after kill -9"},
     {"latency", stk_bench_latency, "producer write -> reader observes (spin and futex)"},
     {"supervisor", stk_bench_supervisor, "supervisor CPU and RSS while a child floods `yes`"},
+    {"http", stk_bench_http, "HTTP face vs nginx (wrk): requests/s, p50/p99; dashboard CPU"},
 #ifdef STK_BENCH_BRIDGE
     {"bridge", stk_bench_bridge, "segment -> bridge -> NATS vs bare libnats: ticks/s, p50/p99"},
 #endif

@@ -10,6 +10,7 @@ int stk_bench_server(int argc, char **argv);
 int stk_bench_restart(int argc, char **argv);
 int stk_bench_latency(int argc, char **argv);
 int stk_bench_supervisor(int argc, char **argv);
+int stk_bench_http(int argc, char **argv);
 int stk_bench_bridge(int argc, char **argv); /* built with libnats (STK_BENCH_BRIDGE) */
 
 #endif

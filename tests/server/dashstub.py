@@ -101,6 +101,12 @@ class Handler(BaseHTTPRequestHandler):
                     "seqtick_connections{face=\"http\"} 2\n"
                     "seqtick_subscribers 1\nseqtick_slow_consumers_total 0\n" % MARKET.seq)
             self._send(200, "text/plain; version=0.0.4", body.encode())
+        elif path.startswith("/v1/quotes/"):
+            t = path[len("/v1/quotes/"):]
+            if t not in MARKET.quotes:
+                self._json({"error": {"code": "NOT_FOUND", "message": "unknown ticker"}}, 404)
+                return
+            self._json(MARKET.quotes[t][1])
         elif path.startswith("/v1/history/"):
             t = path[len("/v1/history/"):]
             if t not in MARKET.hist:
