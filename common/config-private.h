@@ -88,7 +88,8 @@ struct stk_config {
         uint64_t idle_timeout_s;
         uint64_t out_buffer_bytes;
         uint32_t stats_interval_s;
-        char *http_listen; /* reserved: "" = off */
+        char *http_listen;      /* the HTTP face; "" or "off" = none */
+        char *http_cors_origin; /* "" = no CORS header */
     } server;
 
     struct {

@@ -100,8 +100,10 @@ static const struct stk_conf_row rows_server[] = {
      "per-connection output cap: over it, SLOW_CONSUMER and closed"},
     {"stats_interval_s", STK_CT_U32, F(server.stats_interval_s), 0, 86400, "10", NULL,
      "periodic stats log line; 0 = off"},
-    {"http_listen", STK_CT_LISTEN0, F(server.http_listen), 0, 0, "", "empty (off)",
-     "reserved for the HTTP face; not used yet"},
+    {"http_listen", STK_CT_LISTEN0, F(server.http_listen), 0, 0, "127.0.0.1:7880", NULL,
+     "HTTP/1.1 face (REST, SSE, WebSocket, metrics, dashboard); off or empty = none"},
+    {"http_cors_origin", STK_CT_STR0, F(server.http_cors_origin), 0, 0, NULL, "(empty)",
+     "HTTP: Access-Control-Allow-Origin sent with every answer; empty = none"},
 };
 
 static const struct stk_conf_row rows_supervisor[] = {
@@ -677,7 +679,7 @@ static int set_value(struct ctx *x, const struct stk_conf_row *k, void *base, co
                         what, v);
         return set_str(x, what, field, v);
     case STK_CT_LISTEN0:
-        if (!*v)
+        if (!*v || !strcmp(v, "off"))
             return set_str(x, what, field, v);
         /* fall through */
     case STK_CT_LISTEN:

@@ -89,12 +89,15 @@ static void respond(struct stk_conn *c, int status, const char *ctype, const cha
                     bool head, bool close)
 {
     struct stk_buf *b = &c->out;
+    const char *cors = c->srv->cfg->server.http_cors_origin;
     count_status(status);
     stk_buf_printf(b, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n", status,
                    reason(status), ctype, len);
     STK_BUF_LIT(b, "Cache-Control: no-store\r\n");
     if (status == 405)
         STK_BUF_LIT(b, "Allow: GET, HEAD\r\n");
+    if (cors && *cors)
+        stk_buf_printf(b, "Access-Control-Allow-Origin: %s\r\n", cors);
     if (close)
         STK_BUF_LIT(b, "Connection: close\r\n");
     STK_BUF_LIT(b, "\r\n");

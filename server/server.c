@@ -166,9 +166,10 @@ static const struct {
     const char *key;
     const char *(*addr)(const struct stk_config *cfg);
     const struct stk_proto *proto; /* NULL: reserved, not built: never opened */
+    const char *soft;              /* at this (default) address a port in use only warns */
 } faces[] = {
-    {"server.listen", ndjson_addr, &stk_proto_ndjson},
-    {"server.http_listen", http_addr, &stk_proto_http},
+    {"server.listen", ndjson_addr, &stk_proto_ndjson, NULL},
+    {"server.http_listen", http_addr, &stk_proto_http, "127.0.0.1:7880"},
 };
 
 int stk_server_listen_all(struct stk_server *s, const char **ret_addr)
@@ -179,6 +180,12 @@ int stk_server_listen_all(struct stk_server *s, const char **ret_addr)
             continue;
         int err = 0;
         if (!stk_listen_add(s, faces[i].key, addr, faces[i].proto, &err)) {
+            if (err == -EADDRINUSE && faces[i].soft && !strcmp(addr, faces[i].soft)) {
+                stk_warn("%s: %s is in use: that face stays off (set %s to a free address, "
+                         "or off)",
+                         faces[i].key, addr, faces[i].key);
+                continue;
+            }
             *ret_addr = addr;
             return err;
         }

@@ -254,8 +254,9 @@ static inline uint64_t stk_server_mono(struct stk_server *s)
  * probe, helper thread. Returns 0 or -errno. */
 int stk_server_init(struct stk_server *s, struct ev_loop *loop, const struct stk_config *cfg);
 /* Open every listener the config turns on (the listener table in
- * server.c: server.listen speaks NDJSON). On failure *ret_addr is the
- * address that failed. Returns 0 or -errno. */
+ * server.c: server.listen speaks NDJSON, server.http_listen HTTP; at its
+ * default address a port in use leaves the HTTP face off with a warning).
+ * On failure *ret_addr is the address that failed. Returns 0 or -errno. */
 int stk_server_listen_all(struct stk_server *s, const char **ret_addr);
 /* Run until SIGTERM/SIGINT and the drain finish. */
 void stk_server_run(struct stk_server *s);

@@ -8,6 +8,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import unittest
 import urllib.error
@@ -226,6 +227,51 @@ class Endpoints(HttpBase):
         out = subprocess.run(["curl", "-sS", "-I", f"{base}/v1/quotes/AAPL"],
                              capture_output=True, timeout=30, check=True).stdout
         self.assertTrue(out.startswith(b"HTTP/1.1 200"))
+
+
+class Config(unittest.TestCase):
+    def test_cors_origin(self):
+        _, _, srv = srvtest.stack(self, server={"http_listen": "127.0.0.1:0",
+                                                "http_cors_origin": "https://ops.example"})
+        c = http.client.HTTPConnection("127.0.0.1", http_port(srv), timeout=10)
+        self.addCleanup(c.close)
+        c.request("GET", "/symbols")
+        r = c.getresponse()
+        r.read()
+        self.assertEqual(r.getheader("Access-Control-Allow-Origin"), "https://ops.example")
+
+    def test_off(self):
+        _, _, srv = srvtest.stack(self, server={"http_listen": "off"})
+        self.assertEqual(len(re.findall(r"listening on ", srv.output())), 1)
+
+    def test_default_address_in_use_only_warns(self):
+        # hold 127.0.0.1:7880 (or find it held already): the server starts anyway
+        hold = socket.socket()
+        self.addCleanup(hold.close)
+        try:
+            hold.bind(("127.0.0.1", 7880))
+            hold.listen(1)
+        except OSError:
+            pass
+        _, _, srv = srvtest.stack(self)
+        self.assertEqual(srv.client().req("ping")["type"], "response")
+        self.assertRegex(srv.output(), r"server\.http_listen: 127\.0\.0\.1:7880 is in use")
+
+    def test_explicit_address_in_use_is_fatal(self):
+        hold = socket.socket()
+        self.addCleanup(hold.close)
+        hold.bind(("127.0.0.1", 0))
+        hold.listen(1)
+        port = hold.getsockname()[1]
+        shm = stktest.unique_shm("srv")
+        d = tempfile.mkdtemp(prefix="stk-http-")
+        self.addCleanup(shutil.rmtree, d, True)
+        conf = stktest.write_config(d, {"shm": {"name": shm}, "server": {
+            "listen": "127.0.0.1:0", "http_listen": f"127.0.0.1:{port}"}})
+        p = subprocess.run([stktest.binary("server", "seqtick-server"), "-c", conf],
+                           capture_output=True, timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(f"127.0.0.1:{port}".encode(), p.stderr + p.stdout)
 
 
 class BadInput(HttpBase):
