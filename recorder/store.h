@@ -92,6 +92,15 @@ struct stk_store_ops {
      * (the resume point is *tick_ret + 1); -ENOENT none stored. */
     int (*last_tick)(struct stk_store *st, int64_t symbol_id, uint64_t generation,
                      uint64_t *tick_ret, char *err, size_t errlen);
+    /* Optional (NULL: bars restart empty after a restart). The stored tick
+     * (symbol_id, generation, tick) into *ret; -ENOENT none. The recorder
+     * reads the last one back at resume for its volume and time. */
+    int (*get_tick)(struct stk_store *st, int64_t symbol_id, uint64_t generation, uint64_t tick,
+                    struct stk_rec_tick *ret, char *err, size_t errlen);
+    /* Optional. The stored bar (symbol_id, interval_s, start_ns) into *ret;
+     * -ENOENT none. At resume the open bar continues from what is stored. */
+    int (*get_bar)(struct stk_store *st, int64_t symbol_id, uint32_t interval_s, uint64_t start_ns,
+                   struct stk_rec_bar *ret, char *err, size_t errlen);
     int (*begin)(struct stk_store *st, char *err, size_t errlen);
     /* Append n ticks (in tick order per symbol; never already stored). */
     int (*put_ticks)(struct stk_store *st, const struct stk_rec_tick *t, size_t n, char *err,
