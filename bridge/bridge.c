@@ -439,8 +439,10 @@ static void drain(struct stk_bridge *b)
     }
     flush_held(b);
     /* write now rather than after one more turn of the loop: the socket is
-     * nearly always writable, and a tick's latency is what this saves */
-    if (b->published != before && b->nc)
+     * nearly always writable (if not, libnats keeps the rest for the write
+     * event), and a tick's latency is what this saves; never with nothing
+     * to write: libnats reads a 0-byte send as a closed connection */
+    if (b->published != before && b->nc && natsConnection_Buffered(b->nc) > 0)
         natsConnection_ProcessWriteEvent(b->nc);
 }
 
