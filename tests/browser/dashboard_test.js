@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The dashboard in a real browser: Debian's Chromium, headless, driven by
 // puppeteer-core. Run by test_dashboard.py, which owns the server:
-//   node dashboard_test.js URL TICKERS SCREENSHOT_DIR PROFILE_DIR
+//   node dashboard_test.js URL TICKERS SCREENSHOT_DIR PROFILE_DIR sse|polling
+// (sse: the server streams, the indicator must say live; polling: the server
+// has no /v1/stream yet and the page falls back to polling /v1/quotes)
 // Protocol with the wrapper: this prints "KILL" when it wants the server
 // killed, then waits for "RESTARTED" on stdin. Exit 0 = pass.
 'use strict';
@@ -9,7 +11,8 @@ const puppeteer = require('puppeteer-core');
 const readline = require('readline');
 const path = require('path');
 
-const [url, tickerList, shotDir, profileDir] = process.argv.slice(2);
+const [url, tickerList, shotDir, profileDir, mode] = process.argv.slice(2);
+const upState = mode === 'polling' ? 'polling' : 'live';
 const tickers = tickerList.split(',');
 const lines = readline.createInterface({ input: process.stdin });
 const waiters = [];
@@ -72,19 +75,27 @@ async function main() {
     log(`every ticker priced: ${tickers.join(',')}`);
     const n1 = await changesWithin(page, 5, 3000);
     log(`${n1} price changes within 3 s`);
-    await page.waitForFunction(() => document.getElementById('conn').className === 'live',
-      { timeout: 10000 });
+    await page.waitForFunction((u) => document.getElementById('conn').className === u,
+      { timeout: 10000 }, upState);
     await page.screenshot({ path: path.join(shotDir, 'dashboard.png') });
 
+    await page.evaluate(() => { window.__connStates = []; });
     process.stdout.write('KILL\n');
     const ack = await nextLine();
     if (ack !== 'RESTARTED') throw new Error(`wrapper said ${ack}`);
     // the page must notice the loss, come back on its own, and prices move again
-    await page.waitForFunction(() => window.__connStates.some((s) => s !== 'live'),
-      { timeout: 30000, polling: 50 });
-    log('page saw the connection drop');
-    await page.waitForFunction(() => document.getElementById('conn').className === 'live',
-      { timeout: 60000, polling: 100 });
+    // a stream breaks with the server; a poller may miss a restart quicker
+    // than its period, so only the stream must show the drop
+    const dropped = page.waitForFunction((u) => window.__connStates.some((s) => s !== u),
+      { timeout: 30000, polling: 50 }, upState);
+    if (upState === 'live') {
+      await dropped;
+      log('page saw the connection drop');
+    } else {
+      dropped.catch(() => {});
+    }
+    await page.waitForFunction((u) => document.getElementById('conn').className === u,
+      { timeout: 60000, polling: 100 }, upState);
     log('page reconnected');
     const n2 = await changesWithin(page, 5, 15000);
     log(`${n2} price changes after the restart`);

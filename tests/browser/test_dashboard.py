@@ -3,21 +3,26 @@
 
 Installs puppeteer-core with `npm ci` into tests/browser/node_modules when it
 is missing (never a browser download: Debian's /usr/bin/chromium is used),
-starts the server, runs dashboard_test.js, kills the server with SIGKILL when
-the page asks for it, starts it again, and leaves screenshots in
-<build>/meson-logs/browser/.
+starts the real stack under the supervisor (sim producer, server with its
+HTTP face), runs dashboard_test.js, kills the server with SIGKILL when the
+page asks for it, lets the supervisor start a new one, and leaves
+screenshots in <build>/meson-logs/browser/.
 """
 import fcntl
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "supervisor"))
 import stktest  # noqa: E402
+import suphelp  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TICKERS = "AAPL,MSFT,GOOG,AMZN,NVDA,META,TSLA,IBM"
@@ -39,28 +44,54 @@ def npm_ci():
                        check=True, stdout=sys.stderr)
 
 
-class StubServer:
-    """tests/server/dashstub.py: the page's bytes plus fake REST and SSE."""
+class Stack:
+    """seqtick-supervisor with the real producer (sim) and server."""
 
-    def __init__(self, port):
-        self.port = port
-        self.proc = None
+    def __init__(self):
+        self.port = stktest.free_port()
+        self.sup = suphelp.Sup("browser", standins=(), shm={"capacity": 64, "history": 256},
+                               extra={"producer": {"feed": "sim", "rate": 200,
+                                                   "symbols": TICKERS},
+                                      "server": {"listen": "127.0.0.1:%d" % stktest.free_port(),
+                                                 "http_listen": "127.0.0.1:%d" % self.port}})
+        del self.sup.sections["supervisor"]["bindir"]  # the build tree's programs
+        self.sup.sections["supervisor"]["grace_ms"] = 10000
+        self.sup.sections["log"]["level"] = "info"
+        self.sup.write()
 
     def start(self):
-        stub = os.path.join(HERE, "..", "server", "dashstub.py")
-        self.proc = subprocess.Popen([sys.executable, stub, str(self.port), TICKERS, "50"],
-                                     stdout=subprocess.PIPE, start_new_session=True)
-        line = self.proc.stdout.readline().decode()
-        if "listening" not in line:
-            raise RuntimeError("dashstub did not start: %r" % line)
+        self.sup.start(timeout=30)
+        self.wait_http()
 
-    def kill9(self):
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
+    def wait_http(self):
+        def answers():
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/v1/quotes" % self.port,
+                                            timeout=2) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+        stktest.wait_for(answers, 30, 0.05, "the HTTP face answering")
+
+    def has_stream(self):
+        """Does the server answer /v1/stream with 200 (SSE)?"""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=3) as c:
+                c.sendall(b"GET /v1/stream?tickers=* HTTP/1.1\r\nHost: x\r\n\r\n")
+                line = c.makefile("rb").readline()
+                return line.split()[1:2] == [b"200"]
+        except OSError:
+            return False
+
+    def kill9_server(self):
+        old = self.sup.child("server")["pid"]
+        os.kill(old, signal.SIGKILL)
+        self.sup.wait_child("server", lambda c: c and c["pid"] not in (0, old) and
+                            c.get("state") == "running", 30, "a new server")
+        self.wait_http()
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.kill9()
+        self.sup.close()
 
 
 def main():
@@ -71,22 +102,23 @@ def main():
     artifacts = os.path.join(stktest.BUILD, "meson-logs", "browser")
     os.makedirs(artifacts, exist_ok=True)
     profile = tempfile.mkdtemp(prefix="stk-chromium-")
-    server = StubServer(stktest.free_port())
+    server = Stack()
     node = None
     try:
         server.start()
+        sse = server.has_stream()
+        print("the server %s /v1/stream" % ("serves" if sse else "has no"))
         node = subprocess.Popen(
             ["node", os.path.join(HERE, "dashboard_test.js"),
-             "http://127.0.0.1:%d/" % server.port, TICKERS, artifacts, profile],
+             "http://127.0.0.1:%d/" % server.port, TICKERS, artifacts, profile,
+             "sse" if sse else "polling"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
         deadline = time.monotonic() + 240
         result = None
         for raw in node.stdout:
             line = raw.decode().strip()
             if line == "KILL":
-                server.kill9()
-                time.sleep(1.0)  # the page must see the server gone
-                server.start()
+                server.kill9_server()
                 node.stdin.write(b"RESTARTED\n")
                 node.stdin.flush()
             elif line == "PASS":
