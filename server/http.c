@@ -39,9 +39,15 @@ struct hconn {
     uint8_t flen;
     bool field_te; /* the header being read is Transfer-Encoding */
     bool in_value;
-    bool te;    /* the request has Transfer-Encoding */
-    bool quiet; /* the cut needs no last message: a response went out */
+    bool te;         /* the request has Transfer-Encoding */
+    bool quiet;      /* the cut needs no last message: a response went out */
+    bool field_leid; /* the header being read is Last-Event-ID */
+    bool leid;       /* the request has Last-Event-ID */
+    uint8_t mode;    /* enum mode: what the connection speaks now */
 };
+
+/* what an HTTP connection speaks: requests, or (after one) a stream */
+enum mode { M_HTTP, M_SSE };
 
 /* the whole face's counters and its slow-header sweep */
 static struct {
@@ -133,10 +139,12 @@ struct hreq {
     struct stk_req q; /* first: what the operations see */
     const char *ticker;
     size_t ticker_len;
-    bool has_limit, limit_bad;
-    int64_t limit;
+    const char *query; /* the query string, for the integer arguments */
+    size_t query_len;
     int status;
     size_t mark;
+    const char *list; /* /v1/stream: the tickers parameter, comma-separated */
+    size_t list_len;
 };
 
 static struct hreq *hreq_of(struct stk_req *q)
@@ -196,10 +204,42 @@ static int h_ticker(struct stk_req *q, char name[STK_NAME_MAX + 1])
     return stk_sym_check(name, r->ticker_len) < 0 ? -ENOENT : 0;
 }
 
-/* The ticker list of /v1/quotes: every symbol of the segment. */
+/* Item i of a comma-separated list, or NULL. */
+static const char *list_item(const char *l, size_t n, int i, size_t *len)
+{
+    size_t a = 0;
+    for (int k = 0;; k++) {
+        size_t e = a;
+        while (e < n && l[e] != ',')
+            e++;
+        if (k == i) {
+            *len = e - a;
+            return l + a;
+        }
+        if (e >= n)
+            return NULL;
+        a = e + 1;
+    }
+}
+
+static int list_count(const char *l, size_t n)
+{
+    int k = 1;
+    for (size_t i = 0; i < n; i++)
+        k += l[i] == ',';
+    return k;
+}
+
+/* The ticker list: /v1/stream's parameter, or (for /v1/quotes) every
+ * symbol of the segment. */
 static int h_tickers(struct stk_req *q, bool star_ok)
 {
-    (void)star_ok;
+    struct hreq *r = hreq_of(q);
+    if (r->list) {
+        if (star_ok && r->list_len == 1 && r->list[0] == '*')
+            return STK_TICKERS_ALL;
+        return list_count(r->list, r->list_len);
+    }
     if (!q->s->seg)
         return h_fail(q, STK_E_UNAVAILABLE, "no segment: the producer is not running");
     return (int)stk_seg_nsymbols(q->s->seg);
@@ -207,6 +247,16 @@ static int h_tickers(struct stk_req *q, bool star_ok)
 
 static int h_ticker_at(struct stk_req *q, int i, char name[STK_NAME_MAX + 1])
 {
+    struct hreq *r = hreq_of(q);
+    if (r->list) {
+        size_t len;
+        const char *t = list_item(r->list, r->list_len, i, &len);
+        if (!t || len == 0 || len > STK_NAME_MAX)
+            return -ENOENT;
+        memcpy(name, t, len);
+        name[len] = 0;
+        return stk_sym_check(name, len) < 0 ? -ENOENT : 0;
+    }
     const char *n = q->s->seg ? stk_seg_symbol(q->s->seg, (uint32_t)i) : NULL;
     if (!n)
         return -ENOENT;
@@ -216,6 +266,24 @@ static int h_ticker_at(struct stk_req *q, int i, char name[STK_NAME_MAX + 1])
 
 static void h_put_tickers(struct stk_req *q, int i)
 {
+    struct hreq *r = hreq_of(q);
+    if (r->list) {
+        size_t len;
+        const char *t;
+        if (i >= 0) {
+            t = list_item(r->list, r->list_len, i, &len);
+            stk_buf_json_str(q->b, t ? t : "", t ? len : 0);
+            return;
+        }
+        stk_buf_putc(q->b, '[');
+        for (int k = 0; (t = list_item(r->list, r->list_len, k, &len)) != NULL; k++) {
+            if (k)
+                stk_buf_putc(q->b, ',');
+            stk_buf_json_str(q->b, t, len);
+        }
+        stk_buf_putc(q->b, ']');
+        return;
+    }
     const char *n = q->s->seg && i >= 0 ? stk_seg_symbol(q->s->seg, (uint32_t)i) : NULL;
     if (n)
         stk_buf_json_str(q->b, n, strlen(n));
@@ -223,16 +291,44 @@ static void h_put_tickers(struct stk_req *q, int i)
         STK_BUF_LIT(q->b, "null");
 }
 
+static int query_get(const char *q, size_t n, const char *key, char *out, size_t size);
+
 static int h_int_arg(struct stk_req *q, enum stk_arg a, int64_t *v)
 {
     struct hreq *r = hreq_of(q);
-    if (a != STK_ARG_LIMIT || !r->has_limit)
+    char text[32], *end = NULL;
+    const char *key = a == STK_ARG_LIMIT ? "limit" : "throttle_ms";
+#ifdef STK_BARS_DEFAULT /* get_bars (bars.c) */
+    if (a == STK_ARG_FROM_MS || a == STK_ARG_TO_MS)
+        key = a == STK_ARG_FROM_MS ? "from" : "to";
+#endif
+    int k = query_get(r->query, r->query_len, key, text, sizeof(text));
+    if (k == -ENOENT)
         return 0;
-    if (r->limit_bad)
+    if (k <= 0)
         return -1;
-    *v = r->limit;
+    errno = 0;
+    long long x = strtoll(text, &end, 10);
+    if (errno || *end)
+        return -1;
+    *v = x;
     return 1;
 }
+
+#ifdef STK_BARS_DEFAULT
+/* The one string argument, the bars' interval, from the query. */
+static int h_str_arg(struct stk_req *q, enum stk_sarg a, char *out, size_t size)
+{
+    struct hreq *r = hreq_of(q);
+    (void)a;
+    int k = query_get(r->query, r->query_len, "interval", out, size);
+    if (k == -ENOENT)
+        return 0;
+    if (k < 0)
+        return h_fail(q, STK_E_BAD_REQUEST, "interval: too long or badly escaped");
+    return k;
+}
+#endif
 
 static const struct stk_face http_face = {
     .begin = h_begin,
@@ -243,6 +339,9 @@ static const struct stk_face http_face = {
     .ticker_at = h_ticker_at,
     .put_tickers = h_put_tickers,
     .int_arg = h_int_arg,
+#ifdef STK_BARS_DEFAULT
+    .str_arg = h_str_arg,
+#endif
 };
 
 /* ---- the query string ---- */
@@ -297,10 +396,12 @@ static int query_get(const char *q, size_t n, const char *key, char *out, size_t
 /* ---- endpoints ---- */
 
 /* Run an operation for this request into H.body; the status it ends with. */
-static int run_op(struct stk_conn *c, const char *op, const char *ticker, size_t tlen,
-                  const char *query, size_t qlen)
+static int run_op_list(struct stk_conn *c, const char *op, const char *ticker, size_t tlen,
+                       const char *query, size_t qlen, const char *list, size_t list_len)
 {
     struct hreq r = {0};
+    r.list = list;
+    r.list_len = list_len;
     r.q.c = c;
     r.q.s = c->srv;
     r.q.b = &H.body;
@@ -309,15 +410,8 @@ static int run_op(struct stk_conn *c, const char *op, const char *ticker, size_t
     r.ticker = ticker;
     r.ticker_len = tlen;
     r.status = 200;
-    char v[32];
-    int k = query_get(query, qlen, "limit", v, sizeof(v));
-    if (k != -ENOENT) {
-        char *end = NULL;
-        r.has_limit = true;
-        errno = 0;
-        r.limit = k > 0 ? strtoll(v, &end, 10) : 0;
-        r.limit_bad = k <= 0 || errno || *end;
-    }
+    r.query = query;
+    r.query_len = qlen;
     const struct stk_op *o = stk_op_find(op, strlen(op));
     if (!o) {
         h_fail(&r.q, STK_E_INTERNAL, "operation missing");
@@ -329,6 +423,12 @@ static int run_op(struct stk_conn *c, const char *op, const char *ticker, size_t
         h_fail(&r.q, STK_E_INTERNAL, "out of memory");
     }
     return r.status;
+}
+
+static int run_op(struct stk_conn *c, const char *op, const char *ticker, size_t tlen,
+                  const char *query, size_t qlen)
+{
+    return run_op_list(c, op, ticker, tlen, query, qlen, NULL, 0);
 }
 
 static int ep_health(struct stk_conn *c)
@@ -479,6 +579,118 @@ static int ep_metrics(struct stk_conn *c)
     return 200;
 }
 
+/* ---- Server-Sent Events: /v1/stream ---- */
+
+static void sse_event(struct stk_buf *b, uint64_t seq, uint64_t conflated)
+{
+    STK_BUF_LIT(b, "event: quote\nid: ");
+    stk_buf_u64(b, seq);
+    STK_BUF_LIT(b, "\ndata: {\"seq\":");
+    stk_buf_u64(b, seq);
+    STK_BUF_LIT(b, ",\"conflated\":");
+    stk_buf_u64(b, conflated);
+    stk_buf_putc(b, ',');
+}
+
+/* The subscribe reply's snapshot (in H.body) as events: each quote object
+ * of its "quotes" array (flat objects: no nesting, no braces in names). */
+static void sse_snapshot(struct stk_conn *c)
+{
+    const char *p = H.body.data, *end = p + H.body.len;
+    const char *q = p ? strstr(p, "\"quotes\":[") : NULL;
+    if (!q || !c->sub)
+        return;
+    for (q += 10; q < end && *q == '{';) {
+        const char *e = memchr(q, '}', (size_t)(end - q));
+        if (!e)
+            break;
+        sse_event(&c->out, ++c->sub->event_seq, 0);
+        stk_buf_put(&c->out, q + 1, (size_t)(e - q - 1));
+        STK_BUF_LIT(&c->out, "}\n\n");
+        q = e + 1;
+        if (q < end && *q == ',')
+            q++;
+    }
+}
+
+static void ep_stream(struct stk_conn *c, struct hconn *h, const char *query, size_t qlen,
+                      bool head)
+{
+    char list[4096];
+    int k = query_get(query, qlen, "tickers", list, sizeof(list));
+    if (k == -ENOENT) {
+        list[0] = '*';
+        k = 1;
+    }
+    if (k <= 0) {
+        respond_error(c, 400, "BAD_REQUEST", "tickers must be symbols separated by commas, or *",
+                      head, false);
+        return;
+    }
+    if (head) {
+        respond(c, 200, "text/event-stream", "", 0, true, false);
+        return;
+    }
+    int st = run_op_list(c, "subscribe", NULL, 0, query, qlen, list, (size_t)k);
+    if (st != 200) {
+        respond(c, st, json_type, H.body.data, H.body.len, false, false);
+        return;
+    }
+    const char *cors = c->srv->cfg->server.http_cors_origin;
+    count_status(200);
+    STK_BUF_LIT(&c->out, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                         "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n");
+    if (cors && *cors)
+        stk_buf_printf(&c->out, "Access-Control-Allow-Origin: %s\r\n", cors);
+    STK_BUF_LIT(&c->out, "\r\nretry: 1000\n\n");
+    h->mode = M_SSE;
+    if (h->leid)
+        sse_snapshot(c);
+}
+
+/* Pending quote events as SSE, conflated: each subscribed ticker's latest
+ * value, never a backlog. */
+static size_t sse_events(struct stk_conn *c, size_t limit)
+{
+    struct stk_server *s = c->srv;
+    if (!s->seg)
+        return 0;
+    struct stk_buf *b = &c->out;
+    uint64_t now = stk_server_now(s);
+    size_t n = 0;
+    struct stk_sub *sub;
+    while (stk_conn_pending(c) < limit && (sub = stk_subs_pop_dirty(c)) != NULL) {
+        uint32_t sym = stk_sub_sym(sub);
+        struct stk_quote q;
+        if (sym == UINT32_MAX || stk_server_read(s, sym, &q) < 0)
+            continue;
+        uint64_t sent = stk_sub_sent_seq(sub);
+        if (q.seq == sent)
+            continue;
+        uint64_t conflated = 0;
+        if (sent != STK_SEQ_RESYNC && q.seq > sent && (q.seq - sent) / 2 > 1)
+            conflated = (q.seq - sent) / 2 - 1;
+        size_t mark = b->len;
+        sse_event(b, c->sub->event_seq + 1, conflated);
+        stk_render_quote(b, s, sym, stk_sub_name(sub), &q, now);
+        STK_BUF_LIT(b, "}\n\n");
+        if (b->err) {
+            b->len = mark;
+            b->err = 0;
+            stk_subs_unpop(c, sub);
+            break;
+        }
+        c->sub->event_seq++;
+        stk_sub_set_sent_seq(sub, q.seq);
+        n++;
+    }
+    if (n) {
+        c->sub->last_event_ns = stk_server_mono(s);
+        s->st.events += n;
+    }
+    return n;
+}
+
 /* Does the path start with prefix and then name one ticker? */
 static bool path_ticker(const char *path, size_t plen, const char *prefix, const char **t,
                         size_t *tlen)
@@ -542,6 +754,9 @@ static void serve_request(struct stk_conn *c, struct hconn *h, bool close)
         status = run_op(c, "get_quote", t, tlen, query, qlen);
     } else if (path_ticker(url, plen, "/v1/history/", &t, &tlen)) {
         status = run_op(c, "get_history", t, tlen, query, qlen);
+    } else if (path_is(url, plen, "/v1/stream")) {
+        ep_stream(c, h, query, qlen, head);
+        return;
     } else if (path_ticker(url, plen, "/v1/bars/", &t, &tlen)) {
         if (stk_op_find("get_bars", 8)) {
             status = run_op(c, "get_bars", t, tlen, query, qlen);
@@ -576,7 +791,7 @@ static int on_begin(http_parser *p)
     h->url.len = 0;
     h->hdr_bytes = 0;
     h->status = 0;
-    h->te = h->field_te = h->in_value = false;
+    h->te = h->field_te = h->in_value = h->leid = false;
     h->flen = 0;
     if (!h->start_ns)
         h->start_ns = stk_mono_ns();
@@ -630,6 +845,8 @@ static int on_value(http_parser *p, const char *at, size_t len)
         h->in_value = true;
         if (!strcmp(h->field, "transfer-encoding"))
             h->te = true;
+        if (!strcmp(h->field, "last-event-id"))
+            h->leid = true;
     }
     return grow_header(h, len);
 }
@@ -716,6 +933,8 @@ static size_t http_data(struct stk_conn *c, const char *data, size_t len, bool a
     struct hconn *h = c->pstate;
     size_t pos = 0;
     (void)at_eof;
+    if (h->mode == M_SSE)
+        return len; /* a stream's client has nothing more to say: dropped */
     while (pos < len && !stk_conn_state_cut(c->state)) {
         if (stk_conn_pending(c) >= STK_WRITE_BURST)
             break; /* back-pressure: the rest waits until this drains */
@@ -726,6 +945,8 @@ static size_t http_data(struct stk_conn *c, const char *data, size_t len, bool a
             bool keep = http_should_keep_alive(&h->p);
             serve_request(c, h, !keep);
             http_parser_pause(&h->p, 0);
+            if (h->mode == M_SSE)
+                return len;
             if (!keep) {
                 h->quiet = true;
                 stk_conn_fatal(c, STK_E_BAD_REQUEST, "connection: close");
@@ -796,14 +1017,19 @@ static void http_close(struct stk_conn *c)
 
 static size_t http_events(struct stk_conn *c, size_t limit)
 {
-    (void)c;
-    (void)limit;
-    return 0;
+    struct hconn *h = c->pstate;
+    return h && h->mode == M_SSE ? sse_events(c, limit) : 0;
 }
 
 static void http_heartbeat(struct stk_conn *c)
 {
-    (void)c;
+    struct hconn *h = c->pstate;
+    if (!h || h->mode != M_SSE)
+        return;
+    STK_BUF_LIT(&c->out, ": heartbeat ");
+    stk_buf_u64(&c->out, stk_server_now(c->srv) / 1000000u);
+    STK_BUF_LIT(&c->out, "\n\n");
+    c->out.err = 0;
 }
 
 static void http_fatal(struct stk_conn *c, enum stk_err code, const char *msg)
@@ -811,22 +1037,39 @@ static void http_fatal(struct stk_conn *c, enum stk_err code, const char *msg)
     struct hconn *h = c->pstate;
     if (h && h->quiet)
         return;
+    if (h && h->mode == M_SSE) {
+        error_body(&H.body, stk_err_name(code), msg ? msg : "closed");
+        STK_BUF_LIT(&c->out, "event: error\ndata: ");
+        stk_buf_put(&c->out, H.body.data, H.body.len - 1);
+        STK_BUF_LIT(&c->out, "\n\n");
+        c->out.err = 0;
+        return;
+    }
     int st = status_of(code);
     error_body(&H.body, stk_err_name(code), msg ? msg : "closed");
     respond(c, st, json_type, H.body.data, H.body.len, false, true);
     c->out.err = 0;
 }
 
-/* Whole responses only: unsent output is kept to the end. */
+/* A stream is cut after the event partly on the wire; responses are
+ * kept whole (their output stays under one write burst). */
 static size_t http_cut_point(const struct stk_conn *c, size_t sent)
 {
-    (void)sent;
+    const struct hconn *h = c->pstate;
+    if (!h || h->mode != M_SSE)
+        return c->out.len;
+    if (sent == 0)
+        return 0;
+    const char *d = c->out.data;
+    for (size_t i = sent - 1; i + 1 < c->out.len; i++)
+        if (d[i] == '\n' && d[i + 1] == '\n')
+            return i + 2 > sent || (i + 2 == sent) ? i + 2 : sent;
     return c->out.len;
 }
 
 const struct stk_proto stk_proto_http = {
     .name = "http",
-    .heartbeat_ns = 15000000000ull,
+    .heartbeat_ns = 1000000000ull, /* streams: a comment after 1 s without events */
     .on_open = http_open,
     .on_close = http_close,
     .on_data = http_data,

@@ -221,7 +221,7 @@ class Endpoints(HttpBase):
         # several requests over one keep-alive connection, and the codes
         out = subprocess.run(["curl", "-sS"] + ["-o", "/dev/null"] * 4 + ["-w", "%{http_code} %{num_connects}\n",
                               f"{base}/health", f"{base}/symbols", f"{base}/v1/quotes/NOPE",
-                              f"{base}/v1/bars/AAPL", "-X", "GET"],
+                              f"{base}/v1/bars/AAPL?interval=1m", "-X", "GET"],
                              capture_output=True, timeout=30, check=True).stdout.decode()
         self.assertEqual(out.split("\n")[:4], ["200 1", "200 0", "404 0", "503 0"])
         out = subprocess.run(["curl", "-sS", "-I", f"{base}/v1/quotes/AAPL"],
@@ -272,6 +272,117 @@ class Config(unittest.TestCase):
                            capture_output=True, timeout=30)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn(f"127.0.0.1:{port}".encode(), p.stderr + p.stdout)
+
+
+class SseClient:
+    """A raw Server-Sent Events reader."""
+
+    def __init__(self, port, path, headers=""):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode())
+        self.f = self.s.makefile("rb")
+        self.status = int(self.f.readline().split()[1])
+        self.headers = {}
+        while True:
+            line = self.f.readline().decode()
+            if line in ("\r\n", ""):
+                break
+            k, v = line.split(":", 1)
+            self.headers[k.strip().lower()] = v.strip()
+
+    def block(self):
+        """The next event or comment block as a list of lines."""
+        lines = []
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise EOFError("stream closed")
+            line = line.decode().rstrip("\n")
+            if line == "":
+                if lines:
+                    return lines
+                continue
+            lines.append(line)
+
+    def event(self, timeout=10):
+        """The next quote event: (id, data) (comments and retry skipped)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            b = self.block()
+            if b[0] == "event: quote":
+                self.assertions(b)
+                return int(b[1][4:]), json.loads(b[2][6:])
+        raise TimeoutError("no event")
+
+    @staticmethod
+    def assertions(b):
+        assert b[1].startswith("id: ") and b[2].startswith("data: "), b
+
+    def close(self):
+        self.f.close()
+        self.s.close()
+
+
+class Stream(HttpBase):
+    def sse(self, path, headers=""):
+        c = SseClient(self.port, path, headers)
+        self.addCleanup(c.close)
+        return c
+
+    def test_events_in_order_with_increasing_ids(self):
+        c = self.sse("/v1/stream?tickers=AAPL,MSFT")
+        self.assertEqual(c.status, 200)
+        self.assertEqual(c.headers["content-type"], "text/event-stream")
+        self.w.cmd("tick AAPL 1.5")
+        i1, d1 = c.event()
+        self.assertEqual((d1["ticker"], str(d1["price"])), ("AAPL", "1.5"))
+        self.w.cmd("tick NVDA 7.5")  # not subscribed
+        self.w.cmd("tick MSFT 2.5")
+        i2, d2 = c.event()
+        self.assertEqual((d2["ticker"], str(d2["price"])), ("MSFT", "2.5"))
+        self.assertEqual(i2, i1 + 1)
+        self.assertEqual(d2["seq"], i2)
+        for k in ("bid", "ask", "volume", "ts_ms", "stale", "conflated"):
+            self.assertIn(k, d2)
+        self.assert_serving()
+
+    def test_wildcard_and_heartbeat(self):
+        c = self.sse("/v1/stream?tickers=*")
+        t0 = time.monotonic()
+        b = c.block()
+        while not b[0].startswith(":"):
+            b = c.block()
+        self.assertTrue(b[0].startswith(": heartbeat"), b)
+        self.assertLess(time.monotonic() - t0, 8)
+        self.w.cmd("tick NVDA 3.25")
+        _, d = c.event()
+        self.assertEqual(d["ticker"], "NVDA")
+
+    def test_last_event_id_sends_the_snapshot_first(self):
+        c = self.sse("/v1/stream?tickers=MSFT,NVDA", "Last-Event-ID: 41\r\n")
+        got = [c.event(), c.event()]
+        self.assertEqual([d["ticker"] for _, d in got], ["MSFT", "NVDA"])
+        self.assertEqual([i for i, _ in got], [1, 2])
+        self.assertEqual(str(got[0][1]["price"]), "101.25")
+        self.w.cmd("tick MSFT 9")
+        i, d = c.event()
+        self.assertEqual((i, d["price"]), (3, 9))
+
+    def test_conflated_for_a_reader_that_lags(self):
+        c = self.sse("/v1/stream?tickers=AAPL")
+        for k in range(200):
+            self.w.cmd(f"tick AAPL {k + 1}")
+        last, seqs = None, []
+        while last is None or last["price"] != 200:
+            i, last = c.event()
+            seqs.append(i)
+        self.assertEqual(seqs, sorted(seqs))
+        self.assertLessEqual(len(seqs), 200)
+
+    def test_unknown_ticker_is_404_and_keeps_serving(self):
+        self.assert_error("/v1/stream?tickers=AAPL,NOPE", 404, "NOT_FOUND")
+        self.assert_error("/v1/stream?tickers=", 400, "BAD_REQUEST")
+        self.assert_serving()
 
 
 class BadInput(HttpBase):
