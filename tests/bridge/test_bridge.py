@@ -205,6 +205,24 @@ class BridgeCase(unittest.TestCase):
         stats = re.findall(r"stats: published=\d+ gaps=\d+ conflated=(\d+)", br.output())
         self.assertGreaterEqual(int(stats[-1]), n)
 
+    def test_heartbeat_says_when_the_producer_dies(self):
+        self.cluster = natstest.Cluster(1)
+        node = self.cluster.nodes[0]
+        sub = natstest.Client(node.port)
+        self.subs.append(sub)
+        sub.subscribe("seqtick.tick._hb")
+        prod, br = self.start(self.conf(node.url))
+        alive = lambda want: lambda m: json.loads(m[1])["producer_alive"] is want  # noqa: E731
+        self.assertTrue(sub.wait(alive(True), 20), br.output()[-3000:])
+        os.killpg(prod.pid, signal.SIGKILL)
+        prod.p.wait()
+        sub.take()
+        t0 = time.monotonic()
+        self.assertTrue(sub.wait(alive(False), 20), br.output()[-3000:])
+        # 3 beats of 100 ms missed, then the next heartbeat: well under 2 s
+        self.assertLess(time.monotonic() - t0, 2.0)
+        self.assertIsNone(br.p.poll())
+
     def auth_case(self, server_args, sub_auth, good, bad):
         self.cluster = natstest.Cluster(1, extra_args=server_args)
         node = self.cluster.nodes[0]
@@ -291,6 +309,23 @@ class SupervisedBridge(unittest.TestCase):
         # the restarted bridge sends no tick twice: every seq is new
         for t in (json.loads(d) for _, d in after):
             self.assertGreater(t["seq"], last.get(t["symbol"], -1), t)
+
+    def test_ready_while_nats_is_down(self):
+        dead = stktest.free_port()  # nothing listens there
+        self.s = suphelp.Sup("brdown", standins=(), extra={
+            "producer": {"feed": "sim", "rate": 100, "symbols": "AAPL"},
+            "server": {"listen": f"127.0.0.1:{stktest.free_port()}"},
+            "bridge": {"nats": f"nats://127.0.0.1:{dead}"},
+        })
+        for folder, name in (("producer", "seqtick-producer"), ("server", "seqtick-server"),
+                             ("bridge", "seqtick-bridge")):
+            os.symlink(os.path.abspath(stktest.binary(folder, name)),
+                       os.path.join(self.s.bindir, name))
+        # NATS down does not hold the stack's readiness hostage
+        self.s.start(timeout=30)
+        self.s.wait_log(r"NATS not reachable", 20)
+        c = self.s.child("bridge")
+        self.assertTrue(c and c["pid"] and stktest.alive(c["pid"]), c)
 
 
 if __name__ == "__main__":
