@@ -52,6 +52,7 @@ struct nats_feed {
     natsMsg **q;
     size_t qlen, qcap;
     uint64_t q_dropped; /* queue full: dropped, not yet logged */
+    bool closing;       /* nats_close began: messages are dropped at once */
     unsigned events;    /* EV_* since the loop last looked */
     char last_error[160];
 
@@ -85,6 +86,11 @@ static void push(struct nats_feed *g, natsMsg *m)
 {
     bool wake = false;
     pthread_mutex_lock(&g->mu);
+    if (g->closing) {
+        pthread_mutex_unlock(&g->mu);
+        natsMsg_Destroy(m);
+        return;
+    }
     if (g->qlen == g->qcap && g->qcap < QUEUE_MAX) {
         size_t cap = g->qcap ? g->qcap * 2 : 1024;
         natsMsg **q = realloc(g->q, cap * sizeof(natsMsg *));
@@ -315,7 +321,12 @@ static void report_events(struct nats_feed *g, unsigned ev, uint64_t dropped, co
     if ((ev & EV_CLOSED) && !g->base.host->stopping) {
         /* libnats gave up (credentials refused by every server): exit, and
          * let the supervisor restart us with its back-off */
-        stk_error("nats: connection closed for good (%s)", err[0] ? err : "libnats gave up");
+        const char *last = NULL;
+        if (g->nc && natsConnection_GetLastError(g->nc, &last) == NATS_OK)
+            last = NULL;
+        stk_error("nats: connection closed for good (%s)", last && *last ? last
+                                                           : err[0]      ? err
+                                                                         : "libnats gave up");
         g->closed = true;
     }
     if (dropped) {
@@ -413,20 +424,27 @@ static void drop_all(natsMsg **m, size_t n)
 static void nats_close(struct stk_feed *f)
 {
     struct nats_feed *g = (struct nats_feed *)f;
-    /* subscriptions, then the connection: no callback runs after this */
+    /* no more queueing; subscriptions, then the connection */
+    pthread_mutex_lock(&g->mu);
+    g->closing = true;
+    pthread_mutex_unlock(&g->mu);
     natsSubscription_Destroy(g->sub_ticks);
     natsSubscription_Destroy(g->sub_hb);
     if (g->nc) {
         natsConnection_Close(g->nc);
         natsConnection_Destroy(g->nc);
     }
+    /* messages still queued go back to libnats while it is open */
+    pthread_mutex_lock(&g->mu);
+    drop_all(g->q, g->qlen);
+    g->qlen = 0;
+    pthread_mutex_unlock(&g->mu);
     natsOptions_Destroy(g->opts);
     /* libnats runs callbacks (disconnected on close, deliveries) on its own
      * threads: wait until they are all done before freeing what they use.
      * The producer has this one connection, so closing the library is ours. */
     if (g->nc)
         (void)nats_CloseAndWait(5000);
-    drop_all(g->q, g->qlen);
     free(g->q);
     free(g->work);
     free(g->last_seq);
@@ -497,7 +515,7 @@ static int nats_open(struct stk_feed_host *h, const char *arg, struct stk_feed *
     char err[256] = "";
     r = stk_nats_options(&conf, &g->opts, err, sizeof(err));
     if (r < 0) {
-        stk_error("producer.feed = nats: / producer.nats_%s", err);
+        stk_error("nats: bad settings (producer.feed, producer.nats_*): %s", err);
         goto fail;
     }
     natsStatus s = natsOptions_SetRetryOnFailedConnect(g->opts, true, on_connected, g);
@@ -541,6 +559,12 @@ static int nats_open(struct stk_feed_host *h, const char *arg, struct stk_feed *
         s = natsConnection_Subscribe(&g->sub_hb, g->nc, g->hb_subject, on_hb, g);
     if (s == NATS_OK)
         s = natsSubscription_SetPendingLimits(g->sub_ticks, 1 << 20, 256 << 20);
+    if (s == NATS_CONNECTION_CLOSED) {
+        stk_error("nats: connection closed for good before subscribing (%s)",
+                  nats_GetLastError(NULL));
+        r = -EIO;
+        goto fail;
+    }
     if (s != NATS_OK) {
         stk_error("nats: subscribe %s: %s", cfg->producer.nats_subject, natsStatus_GetText(s));
         r = s == NATS_INVALID_SUBJECT ? -EINVAL : -EIO;

@@ -14,6 +14,7 @@ Cluster is closed, also when the test fails (use it as a context manager or
 close it in a finally). Nothing is left running and no system service is
 involved.
 """
+import json
 import os
 import shutil
 import signal
@@ -43,8 +44,8 @@ class Node:
 
     def __init__(self, cluster, i):
         self.cluster, self.i = cluster, i
-        self.port = stktest.free_port()
-        self.route_port = stktest.free_port()
+        self.port = cluster.pick_port()
+        self.route_port = cluster.pick_port()
         self.proc = None
         self.log = None
 
@@ -55,12 +56,27 @@ class Node:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
+    @property
+    def name(self):
+        return f"stk-{self.cluster.tag}-{self.i}"
+
     def start(self, timeout=20):
-        """Start (or restart) the node and wait until it answers INFO."""
+        """Start (or restart) the node and wait until it answers INFO as
+        itself. A port taken by another process between the pick and the
+        bind (concurrent tests): new ports are picked, up to 5 times."""
+        for attempt in range(5):
+            if self._start(timeout):
+                return self
+            self.kill()
+            self.port = self.cluster.pick_port()
+            self.route_port = self.cluster.pick_port()
+        raise RuntimeError(f"nats-server node {self.i} never came up:\n{self.output()}")
+
+    def _start(self, timeout):
         if self.running():
-            return self
+            return True
         argv = [server_binary(), "-a", "127.0.0.1", "-p", str(self.port),
-                "-n", f"stk-{self.cluster.tag}-{self.i}"]
+                "-n", self.name]
         others = [n for n in self.cluster.nodes if n is not self]
         if others:
             argv += ["--cluster_name", f"stk-{self.cluster.tag}",
@@ -72,18 +88,30 @@ class Node:
                                                    delete=False)
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
-        stktest.wait_for(self.answers, timeout, interval=0.05,
-                         what=f"nats-server node {self.i} on port {self.port}")
-        return self
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if not self.running():
+                return False  # e.g. a port taken: the caller retries elsewhere
+            if self.answers():
+                return True
+            time.sleep(0.05)
+        raise TimeoutError(f"nats-server node {self.i} on port {self.port}:\n{self.output()}")
 
     def answers(self):
-        if not self.running():
-            raise RuntimeError(f"nats-server node {self.i} exited:\n{self.output()}")
+        """Our own server (its name in INFO) answers on our client port."""
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                return s.recv(4) == b"INFO"
+                s.settimeout(2)
+                line = s.makefile("rb").readline()
         except OSError:
             return False
+        if not line.startswith(b"INFO "):
+            return False
+        try:
+            info = json.loads(line[5:])
+        except ValueError:
+            return False
+        return info.get("server_name") == self.name
 
     def kill(self, sig=signal.SIGKILL):
         """Kill the node (its whole process group) and reap it."""
@@ -124,6 +152,7 @@ class Cluster:
     def __init__(self, n=3, extra_args=(), start=True):
         self.tag = f"{os.getpid()}-{id(self) & 0xffff:x}"
         self.extra_args = list(extra_args)
+        self.ports = set()
         self.nodes = [Node(self, i) for i in range(n)]
         if start:
             try:
@@ -131,6 +160,14 @@ class Cluster:
             except BaseException:
                 self.close()
                 raise
+
+    def pick_port(self):
+        """A free port no node of this cluster has had."""
+        while True:
+            p = stktest.free_port()
+            if p not in self.ports:
+                self.ports.add(p)
+                return p
 
     def start(self):
         for n in self.nodes:
@@ -189,7 +226,8 @@ class Client:
     publishes exactly the bytes given, and a reader thread keeps every MSG
     of its subscriptions as (subject, payload bytes), in arrival order."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=10, name="stk-test"):
+    def __init__(self, port, host="127.0.0.1", timeout=10, name="stk-test", user=None,
+                 password=None, token=None):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.rf = self.sock.makefile("rb")
         line = self.rf.readline()
@@ -201,8 +239,13 @@ class Client:
         self.errors = []
         self.closed = False
         self.sids = 0
-        self.sock.sendall(b'CONNECT {"verbose":false,"pedantic":false,"name":"'
-                          + name.encode() + b'","lang":"python","version":"0"}\r\n')
+        conn = {"verbose": False, "pedantic": False, "name": name, "lang": "python",
+                "version": "0"}
+        if user is not None:
+            conn.update(user=user, **{"pass": password or ""})
+        if token is not None:
+            conn["auth_token"] = token
+        self.sock.sendall(b"CONNECT " + json.dumps(conn).encode() + b"\r\n")
         self.sock.settimeout(None)
         self.t = threading.Thread(target=self._read, daemon=True)
         self.t.start()
