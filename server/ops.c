@@ -328,6 +328,7 @@ static const struct stk_op ops[] = {
     OP("subscribe", op_subscribe),
     OP("unsubscribe", op_unsubscribe),
     OP("health", op_health),
+    OP("get_bars", stk_op_get_bars), /* bars.c */
 };
 
 const struct stk_op *stk_op_find(const char *name, size_t len)

@@ -13,10 +13,22 @@
 #include "server.h"
 
 /* the request fields any operation reads, located in one pass */
-enum { F_V, F_ID, F_TYPE, F_TICKER, F_TICKERS, F_LIMIT, F_THROTTLE, F_N };
-static const char *const field_names[F_N] = {"v",       "id",    "type",       "ticker",
-                                             "tickers", "limit", "throttle_ms"};
-static const unsigned char field_lens[F_N] = {1, 2, 4, 6, 7, 5, 11};
+enum {
+    F_V,
+    F_ID,
+    F_TYPE,
+    F_TICKER,
+    F_TICKERS,
+    F_LIMIT,
+    F_THROTTLE,
+    F_INTERVAL,
+    F_FROM_MS,
+    F_TO_MS,
+    F_N
+};
+static const char *const field_names[F_N] = {
+    "v", "id", "type", "ticker", "tickers", "limit", "throttle_ms", "interval", "from_ms", "to_ms"};
+static const unsigned char field_lens[F_N] = {1, 2, 4, 6, 7, 5, 11, 8, 7, 5};
 
 struct req {
     struct stk_req q; /* first: what the operations see */
@@ -169,7 +181,11 @@ static void nd_put_tickers(struct stk_req *q, int i)
 static int nd_int_arg(struct stk_req *q, enum stk_arg a, int64_t *v)
 {
     struct req *r = req_of(q);
-    int t = r->f[a == STK_ARG_LIMIT ? F_LIMIT : F_THROTTLE];
+    static const int field_of[] = {[STK_ARG_LIMIT] = F_LIMIT,
+                                   [STK_ARG_THROTTLE_MS] = F_THROTTLE,
+                                   [STK_ARG_FROM_MS] = F_FROM_MS,
+                                   [STK_ARG_TO_MS] = F_TO_MS};
+    int t = r->f[field_of[a]];
     if (t < 0)
         return 0;
     int64_t x;
@@ -177,6 +193,19 @@ static int nd_int_arg(struct stk_req *q, enum stk_arg a, int64_t *v)
         return -1;
     *v = x;
     return 1;
+}
+
+static int nd_str_arg(struct stk_req *q, enum stk_sarg a, char *out, size_t size)
+{
+    struct req *r = req_of(q);
+    (void)a; /* STK_SARG_INTERVAL: the only one */
+    int t = r->f[F_INTERVAL];
+    if (t < 0)
+        return 0;
+    int n = stk_json_is_string(&r->j, t) ? stk_json_str(&r->j, t, out, size) : -1;
+    if (n < 0 || (size_t)n >= size)
+        return fail(r, STK_E_BAD_REQUEST, "interval must be a string like \"1m\"");
+    return n;
 }
 
 static const struct stk_face ndjson_face = {
@@ -188,6 +217,7 @@ static const struct stk_face ndjson_face = {
     .ticker_at = nd_ticker_at,
     .put_tickers = nd_put_tickers,
     .int_arg = nd_int_arg,
+    .str_arg = nd_str_arg,
 };
 
 /* One pass over the top-level keys; a key written with escapes sends the

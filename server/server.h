@@ -212,6 +212,9 @@ struct stk_server {
     bool fring_armed;   /* a FUTEX_WAIT is in flight ... */
     uint64_t fring_gen; /* ... with this user_data */
 
+    /* the recorder's store, read by get_bars (bars.c); NULL: none */
+    struct stk_bars *bars;
+
     /* lifecycle */
     ev_signal sigterm, sigint;
     ev_timer drain_timer, stats_timer;
@@ -386,7 +389,9 @@ void stk_render_health(struct stk_buf *b, struct stk_server *s);
 struct stk_req;
 
 /* Optional integer arguments an operation may read. */
-enum stk_arg { STK_ARG_LIMIT, STK_ARG_THROTTLE_MS };
+enum stk_arg { STK_ARG_LIMIT, STK_ARG_THROTTLE_MS, STK_ARG_FROM_MS, STK_ARG_TO_MS };
+/* Optional string arguments an operation may read. */
+enum stk_sarg { STK_SARG_INTERVAL };
 
 #define STK_TICKERS_ALL (-2) /* tickers(): "*" */
 
@@ -412,6 +417,10 @@ struct stk_face {
     void (*put_tickers)(struct stk_req *r, int i);
     /* An optional integer: 1 into *v, 0 absent, -1 present but no integer. */
     int (*int_arg)(struct stk_req *r, enum stk_arg a, int64_t *v);
+    /* An optional string into out[size] (NUL-terminated): its length, 0
+     * absent, or -1 after an error reply (not a string, too long). NULL:
+     * the face has no string arguments. */
+    int (*str_arg)(struct stk_req *r, enum stk_sarg a, char *out, size_t size);
 };
 
 /* One request as an operation sees it. */
@@ -434,6 +443,24 @@ const struct stk_op *stk_op_find(const char *name, size_t len);
 /* get_quote with the ticker already decoded (k: 0, or -ENOENT for a name
  * that cannot be a symbol): the faces' fast paths call it. */
 int stk_op_get_quote_named(struct stk_req *r, const char name[STK_NAME_MAX + 1], int k);
+
+/* ---- bars.c: get_bars, OHLC bars from the recorder's store ---- */
+
+#define STK_BARS_DEFAULT 500       /* bars answered without a limit */
+#define STK_BARS_MAX 5000          /* the largest limit */
+#define STK_BARS_INTERVALS_MAX 16  /* intervals in recorder.bars */
+
+/* Set up bar serving from the recorder's store spec ("sqlite:PATH",
+ * "postgresql:CONNINFO", "csv:DIR", "off" or NULL) and its interval list
+ * ("1s 1m 1h 1d"). Opens nothing yet: the store is opened on first use.
+ * Returns 0, -EINVAL (bad spec or interval list) or -ENOMEM. */
+int stk_bars_init(struct stk_server *s, const char *store, const char *intervals);
+/* Close the store and free what stk_bars_init() set up (NULL safe). */
+void stk_bars_fini(struct stk_server *s);
+/* "1s", "15m", "1h", "1d" (s[0..n)) into seconds: 0 or -EINVAL. */
+int stk_bars_interval_parse(const char *s, size_t n, uint32_t *ret_secs);
+/* The get_bars operation (ops.c's table). */
+int stk_op_get_bars(struct stk_req *r);
 
 /* ---- protocol.c ---- */
 
