@@ -17,6 +17,7 @@
 #include "log-private.h"
 #include "segment-private.h"
 #include "server.h"
+#include "ws.h"
 
 #define URL_MAX 8192u                    /* request line: 414 beyond */
 #define HEADER_MAX 16384u                /* header block: 431 beyond */
@@ -44,10 +45,13 @@ struct hconn {
     bool field_leid; /* the header being read is Last-Event-ID */
     bool leid;       /* the request has Last-Event-ID */
     uint8_t mode;    /* enum mode: what the connection speaks now */
+    uint8_t wskey_len;
+    char wskey[30];    /* Sec-WebSocket-Key */
+    struct stk_ws *ws; /* after the upgrade */
 };
 
 /* what an HTTP connection speaks: requests, or (after one) a stream */
-enum mode { M_HTTP, M_SSE };
+enum mode { M_HTTP, M_SSE, M_WS };
 
 /* the whole face's counters and its slow-header sweep */
 static struct {
@@ -691,6 +695,34 @@ static size_t sse_events(struct stk_conn *c, size_t limit)
     return n;
 }
 
+/* GET /v1/ws with an Upgrade: the 101 answer, then WebSocket frames. */
+static void ep_ws(struct stk_conn *c, struct hconn *h, bool head)
+{
+    char accept[29];
+    if (!h->p.upgrade || head || stk_ws_accept_key(h->wskey, h->wskey_len, accept) < 0) {
+        respond_error(c, 400, "BAD_REQUEST",
+                      "a WebSocket upgrade is expected here (Upgrade: websocket, "
+                      "Sec-WebSocket-Key)",
+                      head, true);
+        h->quiet = true;
+        stk_conn_fatal(c, STK_E_BAD_REQUEST, NULL);
+        return;
+    }
+    h->ws = stk_ws_new(c, c->srv->cfg->server.max_line_bytes);
+    if (!h->ws) {
+        respond_error(c, 503, "UNAVAILABLE", "out of memory", false, true);
+        h->quiet = true;
+        stk_conn_fatal(c, STK_E_INTERNAL, NULL);
+        return;
+    }
+    count_status(200);
+    stk_buf_printf(&c->out,
+                   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+                   accept);
+    h->mode = M_WS;
+}
+
 /* Does the path start with prefix and then name one ticker? */
 static bool path_ticker(const char *path, size_t plen, const char *prefix, const char **t,
                         size_t *tlen)
@@ -754,6 +786,9 @@ static void serve_request(struct stk_conn *c, struct hconn *h, bool close)
         status = run_op(c, "get_quote", t, tlen, query, qlen);
     } else if (path_ticker(url, plen, "/v1/history/", &t, &tlen)) {
         status = run_op(c, "get_history", t, tlen, query, qlen);
+    } else if (path_is(url, plen, "/v1/ws")) {
+        ep_ws(c, h, head);
+        return;
     } else if (path_is(url, plen, "/v1/stream")) {
         ep_stream(c, h, query, qlen, head);
         return;
@@ -792,6 +827,7 @@ static int on_begin(http_parser *p)
     h->hdr_bytes = 0;
     h->status = 0;
     h->te = h->field_te = h->in_value = h->leid = false;
+    h->wskey_len = 0;
     h->flen = 0;
     if (!h->start_ns)
         h->start_ns = stk_mono_ns();
@@ -847,6 +883,11 @@ static int on_value(http_parser *p, const char *at, size_t len)
             h->te = true;
         if (!strcmp(h->field, "last-event-id"))
             h->leid = true;
+    }
+    if (!strcmp(h->field, "sec-websocket-key")) {
+        for (size_t i = 0; i < len && h->wskey_len < sizeof(h->wskey) - 1; i++)
+            if (at[i] != ' ' && at[i] != '\t')
+                h->wskey[h->wskey_len++] = at[i];
     }
     return grow_header(h, len);
 }
@@ -935,6 +976,8 @@ static size_t http_data(struct stk_conn *c, const char *data, size_t len, bool a
     (void)at_eof;
     if (h->mode == M_SSE)
         return len; /* a stream's client has nothing more to say: dropped */
+    if (h->mode == M_WS)
+        return stk_ws_data(h->ws, data, len);
     while (pos < len && !stk_conn_state_cut(c->state)) {
         if (stk_conn_pending(c) >= STK_WRITE_BURST)
             break; /* back-pressure: the rest waits until this drains */
@@ -945,8 +988,14 @@ static size_t http_data(struct stk_conn *c, const char *data, size_t len, bool a
             bool keep = http_should_keep_alive(&h->p);
             serve_request(c, h, !keep);
             http_parser_pause(&h->p, 0);
-            if (h->mode == M_SSE)
+            if (h->mode == M_SSE || stk_conn_state_cut(c->state))
                 return len;
+            if (h->mode == M_WS) {
+                /* the parser stops before the header's last '\n' on an upgrade */
+                if (pos < len && data[pos] == '\n')
+                    pos++;
+                return pos + stk_ws_data(h->ws, data + pos, len - pos);
+            }
             if (!keep) {
                 h->quiet = true;
                 stk_conn_fatal(c, STK_E_BAD_REQUEST, "connection: close");
@@ -1009,6 +1058,7 @@ static void http_close(struct stk_conn *c)
     if (!h)
         return;
     stk_buf_free(&h->url);
+    stk_ws_free(h->ws);
     free(h);
     c->pstate = NULL;
     if (--H.conns == 0)
@@ -1018,12 +1068,16 @@ static void http_close(struct stk_conn *c)
 static size_t http_events(struct stk_conn *c, size_t limit)
 {
     struct hconn *h = c->pstate;
+    if (h && h->mode == M_WS)
+        return stk_ws_events(h->ws, limit);
     return h && h->mode == M_SSE ? sse_events(c, limit) : 0;
 }
 
 static void http_heartbeat(struct stk_conn *c)
 {
     struct hconn *h = c->pstate;
+    if (h && h->mode == M_WS)
+        stk_ws_heartbeat(h->ws);
     if (!h || h->mode != M_SSE)
         return;
     STK_BUF_LIT(&c->out, ": heartbeat ");
@@ -1037,6 +1091,10 @@ static void http_fatal(struct stk_conn *c, enum stk_err code, const char *msg)
     struct hconn *h = c->pstate;
     if (h && h->quiet)
         return;
+    if (h && h->mode == M_WS) {
+        stk_ws_fatal(h->ws, code, msg);
+        return;
+    }
     if (h && h->mode == M_SSE) {
         error_body(&H.body, stk_err_name(code), msg ? msg : "closed");
         STK_BUF_LIT(&c->out, "event: error\ndata: ");

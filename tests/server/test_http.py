@@ -2,8 +2,11 @@
 """The HTTP/1.1 face: every REST endpoint and error code against the real
 server on a real segment, with curl, http.client and urllib as clients, and
 the bad input it must refuse while it keeps serving others."""
+import base64
+import hashlib
 import http.client
 import json
+import os
 import re
 import shutil
 import socket
@@ -383,6 +386,236 @@ class Stream(HttpBase):
         self.assert_error("/v1/stream?tickers=AAPL,NOPE", 404, "NOT_FOUND")
         self.assert_error("/v1/stream?tickers=", 400, "BAD_REQUEST")
         self.assert_serving()
+
+
+WS_CLIENT = r"""
+import json, sys, websocket
+ws = websocket.create_connection(sys.argv[1], timeout=20)
+ws.send(json.dumps({"v": 1, "id": 1, "type": "subscribe", "tickers": ["AAPL"]}))
+ack = json.loads(ws.recv())
+print(json.dumps(ack), flush=True)
+sys.stdin.readline()  # the test ticks now
+seqs = []
+while True:
+    m = json.loads(ws.recv())
+    if m["type"] != "quote":
+        continue
+    seqs.append([m["seq"], m["conflated"], str(m["price"])])
+    if m["price"] == 50:
+        break
+print(json.dumps(seqs), flush=True)
+ws.close()
+"""
+
+
+def ws_frame(op, payload=b"", fin=True, mask=True):
+    b = bytes([(0x80 if fin else 0) | op])
+    n = len(payload)
+    mbit = 0x80 if mask else 0
+    if n < 126:
+        b += bytes([mbit | n])
+    elif n < 65536:
+        b += bytes([mbit | 126]) + n.to_bytes(2, "big")
+    else:
+        b += bytes([mbit | 127]) + n.to_bytes(8, "big")
+    if not mask:
+        return b + payload
+    key = b"\x11\x22\x33\x44"
+    return b + key + bytes(x ^ key[i % 4] for i, x in enumerate(payload))
+
+
+class WsRaw:
+    """A hand-made WebSocket client for the bad-input cases."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.key = base64.b64encode(os.urandom(16)).decode()
+        self.s.sendall(f"GET /v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                       f"Connection: Upgrade\r\nSec-WebSocket-Key: {self.key}\r\n"
+                       f"Sec-WebSocket-Version: 13\r\n\r\n".encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            d = self.s.recv(4096)
+            if not d:
+                raise EOFError("no handshake")
+            self.buf += d
+        self.head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+
+    def accept_ok(self):
+        want = base64.b64encode(hashlib.sha1(
+            (self.key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        return (self.head.startswith(b"HTTP/1.1 101")
+                and f"Sec-WebSocket-Accept: {want}".encode() in self.head)
+
+    def need(self, n):
+        while len(self.buf) < n:
+            d = self.s.recv(65536)
+            if not d:
+                raise EOFError("closed")
+            self.buf += d
+
+    def frame(self):
+        """(opcode, payload) of the next server frame."""
+        self.need(2)
+        op, n = self.buf[0] & 0x0F, self.buf[1] & 0x7F
+        assert not self.buf[1] & 0x80, "server frames are not masked"
+        h = 2
+        if n == 126:
+            self.need(4)
+            n, h = int.from_bytes(self.buf[2:4], "big"), 4
+        elif n == 127:
+            self.need(10)
+            n, h = int.from_bytes(self.buf[2:10], "big"), 10
+        self.need(h + n)
+        p = self.buf[h:h + n]
+        self.buf = self.buf[h + n:]
+        return op, p
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def text(self, obj):
+        self.send(ws_frame(1, json.dumps(obj).encode()))
+
+    def reply(self):
+        while True:
+            op, p = self.frame()
+            if op == 1:
+                return json.loads(p)
+
+    def close_code(self):
+        while True:
+            op, p = self.frame()
+            if op == 8:
+                return int.from_bytes(p[:2], "big")
+
+    def eof(self):
+        while True:
+            try:
+                d = self.s.recv(65536)
+            except ConnectionResetError:
+                return True
+            if not d:
+                return True
+
+    def close(self):
+        self.s.close()
+
+
+class WebSocket(HttpBase):
+    def ws(self):
+        w = WsRaw(self.port)
+        self.addCleanup(w.close)
+        self.assertTrue(w.accept_ok(), w.head)
+        return w
+
+    def test_handshake_and_requests(self):
+        w = self.ws()
+        w.text({"v": 1, "id": 7, "type": "get_quote", "ticker": "MSFT"})
+        r = w.reply()
+        self.assertEqual((r["id"], r["type"], r["ticker"]), (7, "response", "MSFT"))
+        w.text({"v": 1, "id": 8, "type": "get_quote", "ticker": "NOPE"})
+        self.assertEqual(w.reply()["error"]["code"], "NOT_FOUND")
+        w.send(ws_frame(1, b"not json"))
+        self.assertEqual(w.reply()["error"]["code"], "BAD_REQUEST")
+        # the close handshake
+        w.send(ws_frame(8, (1000).to_bytes(2, "big") + b"bye"))
+        self.assertEqual(w.close_code(), 1000)
+        self.assertTrue(w.eof())
+
+    def test_upgrade_required(self):
+        self.assert_error("/v1/ws", 400, "BAD_REQUEST")
+
+    def test_unmasked_frame_closes_1002(self):
+        w = self.ws()
+        w.send(ws_frame(1, b'{"v":1,"id":1,"type":"ping"}', mask=False))
+        self.assertEqual(w.close_code(), 1002)
+        self.assertTrue(w.eof())
+        self.assert_serving()
+
+    def test_bad_utf8_closes_1007(self):
+        w = self.ws()
+        w.send(ws_frame(1, b'{"v":1,"id":"\xff\xfe","type":"ping"}'))
+        self.assertEqual(w.close_code(), 1007)
+        self.assert_serving()
+
+    def test_oversized_frame_closes_1009(self):
+        w = self.ws()
+        w.send(ws_frame(1, b" " * 70000))
+        self.assertEqual(w.close_code(), 1009)
+        self.assert_serving()
+
+    def test_fragmented_message(self):
+        w = self.ws()
+        msg = json.dumps({"v": 1, "id": "frag", "type": "get_quote", "ticker": "AAPL"}).encode()
+        w.send(ws_frame(1, msg[:10], fin=False))
+        w.send(ws_frame(9, b"mid"))  # a control frame between the fragments
+        w.send(ws_frame(0, msg[10:20], fin=False))
+        w.send(ws_frame(0, msg[20:], fin=True))
+        op, p = w.frame()
+        self.assertEqual((op, p), (10, b"mid"))  # the pong
+        r = w.reply()
+        self.assertEqual((r["id"], r["ticker"]), ("frag", "AAPL"))
+
+    def test_ping_flood(self):
+        w = self.ws()
+        w.send(b"".join(ws_frame(9, b"%d" % i) for i in range(2000)))
+        w.text({"v": 1, "id": "after", "type": "ping"})
+        pongs = 0
+        while True:
+            op, p = w.frame()
+            if op == 10:
+                pongs += 1
+                continue
+            self.assertEqual(op, 1)
+            self.assertEqual(json.loads(p)["id"], "after")
+            break
+        self.assertGreater(pongs, 0)
+        self.assert_serving()
+
+    def test_close_mid_frame(self):
+        w = self.ws()
+        f = ws_frame(1, b'{"v":1,"id":1,"type":"ping"}')
+        w.send(f[:9])
+        w.close()
+        self.assert_serving()
+        w2 = self.ws()
+        w2.text({"v": 1, "id": 2, "type": "ping"})
+        self.assertEqual(w2.reply()["id"], 2)
+
+    def test_subscription_events(self):
+        w = self.ws()
+        w.text({"v": 1, "id": 1, "type": "subscribe", "tickers": ["NVDA"]})
+        ack = w.reply()
+        self.assertEqual(ack["quotes"][0]["ticker"], "NVDA")
+        self.w.cmd("tick NVDA 5.5")
+        e = w.reply()
+        self.assertEqual((e["type"], e["ticker"], str(e["price"])), ("quote", "NVDA", "5.5"))
+
+    @unittest.skipUnless(subprocess.run(["/usr/bin/python3", "-c", "import websocket"],
+                                        capture_output=True).returncode == 0,
+                         "python3-websocket not installed (scripts/test-packages)")
+    def test_real_client_python3_websocket(self):
+        p = subprocess.Popen(["/usr/bin/python3", "-c", WS_CLIENT,
+                              f"ws://127.0.0.1:{self.port}/v1/ws"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(p.stdout.close)
+        self.addCleanup(p.stdin.close)
+        self.addCleanup(p.kill)
+        ack = json.loads(p.stdout.readline())
+        self.assertEqual(ack["type"], "response")
+        self.assertEqual(ack["quotes"][0]["ticker"], "AAPL")
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        for k in range(1, 51):
+            self.w.cmd(f"tick AAPL {k}")
+        seqs = json.loads(p.stdout.readline())
+        self.assertEqual(p.wait(30), 0)
+        ids = [s[0] for s in seqs]
+        self.assertEqual(ids, sorted(set(ids)))
+        self.assertEqual(seqs[-1][2], "50")
+        # conflated: every update is accounted for, as an event or in a count
+        self.assertEqual(sum(1 + s[1] for s in seqs), 50)
 
 
 class BadInput(HttpBase):
