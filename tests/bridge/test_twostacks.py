@@ -16,8 +16,10 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "supervisor"))
 import natstest  # noqa: E402
 import stktest  # noqa: E402
+import suphelp  # noqa: E402
 
 SYMS = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM"]
 HB_MS = 50
@@ -183,6 +185,49 @@ class TwoStacks(unittest.TestCase):
         self.b_moves_on(10)
         q = self.seg_b.quote("AAPL")
         self.assertLess(time.time_ns() - q["pub_ts_ns"], 2_000_000_000)
+
+    def test_supervised_a_kill9_producer_then_bridge(self):
+        """Stack A under its supervisor: kill -9 of its producer, then of
+        its bridge; each is restarted and B's quotes are fresh again."""
+        c = self.cluster
+        conf_b = stktest.write_config(self.dir, {
+            "shm": {"name": self.shm_b, "capacity": 16, "history": 1024},
+            "producer": {"feed": "nats:" + c.urls(), "heartbeat_ms": HB_MS,
+                         "stats_interval_s": 0},
+            "log": {"level": "info"},
+        }, name="b.conf")
+        self.b = self.proc("producer", "seqtick-producer", conf_b)
+        self.seg_b = stktest.open_segment(self.shm_b, 20)
+        self.addCleanup(self.seg_b.close)
+        self.wait_log(self.b, r"nats: connected to")
+        sup = suphelp.Sup("2s", standins=(), extra={
+            "shm": {"history": 1024},
+            "producer": {"feed": "sim", "rate": 1000, "symbols": "AAPL,MSFT",
+                         "heartbeat_ms": HB_MS},
+            "server": {"listen": f"127.0.0.1:{stktest.free_port()}"},
+            "bridge": {"nats": c.urls()},
+        })
+        self.addCleanup(sup.close)
+        for folder, name in (("producer", "seqtick-producer"), ("server", "seqtick-server"),
+                             ("bridge", "seqtick-bridge")):
+            os.symlink(os.path.abspath(stktest.binary(folder, name)),
+                       os.path.join(sup.bindir, name))
+        sup.start(timeout=30)
+        stktest.wait_for(lambda: alive(self.seg_b) and self.seg_b.quote("AAPL"), 30,
+                         what="B alive with A's quotes")
+        self.b_moves_on(10)
+        for child in ("producer", "bridge"):
+            pid = sup.wait_child(child, lambda ch: ch and ch["pid"], 30)["pid"]
+            os.kill(pid, signal.SIGKILL)
+            # (a restart within 3 beats may never show as not alive on
+            # either box: test_kill9_a_producer_b_stale_then_fresh covers it)
+            sup.wait_child(child, lambda ch: ch and ch["pid"] and ch["pid"] != pid, 30,
+                           f"A's {child} restarted")
+            stktest.wait_for(lambda: alive(self.seg_b), 30, what=f"B alive again ({child})")
+            self.b_moves_on(10)
+            q = self.seg_b.quote("AAPL")
+            self.assertLess(time.time_ns() - q["pub_ts_ns"], 2_000_000_000)
+        self.assertIsNone(self.b.p.poll(), self.b.output())
 
 
 if __name__ == "__main__":
