@@ -446,9 +446,9 @@ int stk_op_get_quote_named(struct stk_req *r, const char name[STK_NAME_MAX + 1],
 
 /* ---- bars.c: get_bars, OHLC bars from the recorder's store ---- */
 
-#define STK_BARS_DEFAULT 500       /* bars answered without a limit */
-#define STK_BARS_MAX 5000          /* the largest limit */
-#define STK_BARS_INTERVALS_MAX 16  /* intervals in recorder.bars */
+#define STK_BARS_DEFAULT 500      /* bars answered without a limit */
+#define STK_BARS_MAX 5000         /* the largest limit */
+#define STK_BARS_INTERVALS_MAX 16 /* intervals in recorder.bars */
 
 /* Set up bar serving from the recorder's store spec ("sqlite:PATH",
  * "postgresql:CONNINFO", "csv:DIR", "off" or NULL) and its interval list
