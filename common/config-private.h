@@ -120,6 +120,13 @@ struct stk_config {
         char *tls_ca, *tls_cert, *tls_key;     /* NATS TLS; "" = unset */
     } bridge;
 
+    struct {
+        char *store;     /* "off", sqlite:PATH, postgresql:CONNINFO, csv:DIR */
+        char *bars;      /* bar intervals, "1s 1m 1h 1d" */
+        uint32_t batch_ms; /* one store transaction per this long */
+        char *retention; /* "ticks=DUR bars=DUR", 0 = keep */
+    } recorder;
+
     struct stk_program_conf *programs;
     size_t nprograms;
 };

@@ -161,6 +161,18 @@ static const struct stk_conf_row rows_bridge[] = {
     {"tls_key", STK_CT_STR0, F(bridge.tls_key), 0, 0, NULL, "(empty)", "client key file"},
 };
 
+static const struct stk_conf_row rows_recorder[] = {
+    {"store", STK_CT_STR, F(recorder.store), 0, 0, "off", NULL,
+     "sqlite:PATH, postgresql:CONNINFO, csv:DIR, or off (no recorder); relative paths: "
+     "against the supervisor's working directory"},
+    {"bars", STK_CT_STR0, F(recorder.bars), 0, 0, "1s 1m 1h 1d", NULL,
+     "OHLC bar intervals (s, m, h, d), space-separated; empty = no bars"},
+    {"batch_ms", STK_CT_U32, F(recorder.batch_ms), 1, 60000, "100", NULL,
+     "one store transaction per this long"},
+    {"retention", STK_CT_STR0, F(recorder.retention), 0, 0, "ticks=0 bars=0", NULL,
+     "delete ticks/bars older than a duration (7d, 12h, 30m, 90s); 0 = keep"},
+};
+
 #define INHERITED "the `[supervisor]` value"
 static const struct stk_conf_row rows_program[] = {
     {"command", STK_CT_STR, P(command), 0, 0, NULL, "required", "run by /bin/sh -c"},
@@ -184,6 +196,7 @@ const struct stk_conf_section stk_config_sections[] = {
     {"shm", ROWS(rows_shm), false},       {"producer", ROWS(rows_producer), true},
     {"server", ROWS(rows_server), true},  {"supervisor", ROWS(rows_supervisor), false},
     {"log", ROWS(rows_log), false},       {"bridge", ROWS(rows_bridge), true},
+    {"recorder", ROWS(rows_recorder), true},
     {PROGRAM, ROWS(rows_program), false},
 };
 const size_t stk_config_nsections = sizeof(stk_config_sections) / sizeof(stk_config_sections[0]);

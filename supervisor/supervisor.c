@@ -86,10 +86,19 @@ static bool bridge_enabled(const struct stk_config *cfg)
     return cfg->bridge.nats && strcmp(cfg->bridge.nats, "off") != 0;
 }
 
+static const char *const recorder_sections[] = {"recorder", "shm", "log", NULL};
+
+/* The recorder runs when recorder.store names a store. */
+static bool recorder_enabled(const struct stk_config *cfg)
+{
+    return cfg->recorder.store && strcmp(cfg->recorder.store, "off") != 0;
+}
+
 const struct stk_builtin stk_builtins[] = {
     {"producer", "seqtick-producer", "producer", producer_sections, NULL},
     {"server", "seqtick-server", "server", server_sections, NULL},
     {"bridge", "seqtick-bridge", "bridge", bridge_sections, bridge_enabled},
+    {"recorder", "seqtick-recorder", "recorder", recorder_sections, recorder_enabled},
 };
 const size_t stk_nbuiltins = sizeof(stk_builtins) / sizeof(stk_builtins[0]);
 

@@ -177,7 +177,7 @@ START_TEST(test_errors_name_place)
              "t.conf:4: [program.x] command: set twice");
     load_bad("[nope]\nx = 1\n",
              "t.conf:2: nope.x: unknown section [nope] (shm, producer, server, supervisor, log, "
-             "bridge, program.NAME)");
+             "bridge, recorder, program.NAME)");
     /* a check across keys names the line of the key set by hand */
     load_bad("[supervisor]\n\nbackoff_max_ms = 50\n",
              "t.conf:3: supervisor.backoff_min_ms (100) is above backoff_max_ms (50)");
