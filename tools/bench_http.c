@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -305,11 +307,12 @@ static void usage(FILE *f)
 }
 
 struct opts {
-    int seconds, rounds, conns, dash_seconds, dash_rate;
+    int seconds, rounds, conns, dash_seconds, dash_rate, lat_ticks, idle;
     const char *server_bin, *nginx_bin;
 };
 
-static pid_t start_server(const char *bin, const char *dir, const char *shm, int *http_port)
+static pid_t start_server(const char *bin, const char *dir, const char *shm, int *http_port,
+                          int *ndjson_port)
 {
     char conf[PATH_MAX], log[PATH_MAX];
     snprintf(conf, sizeof(conf), "%s/server.conf", dir);
@@ -330,8 +333,9 @@ static pid_t start_server(const char *bin, const char *dir, const char *shm, int
         const char *argv[] = {bin, "-c", conf, NULL};
         pid_t pid = spawn(argv, log, -1);
         int r = pid > 0 ? wait_listening(hport, pid, 10000) : -1;
-        if (r == 0) {
+        if (r == 0 && wait_listening(nport, pid, 10000) == 0) {
             *http_port = hport;
+            *ndjson_port = nport;
             return pid;
         }
         if (r != -ECHILD) {
@@ -392,6 +396,229 @@ static pid_t start_nginx(const char *bin, const char *dir, const char *body, int
     }
     fprintf(stderr, "seqtick-bench: http: nginx did not start (see %s)\n", log);
     return -1;
+}
+
+/* ---- tick -> client latency: NDJSON subscriber, SSE, WebSocket ---- */
+
+static bool send_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0)
+            return false;
+        p += w, n -= (size_t)w;
+    }
+    return true;
+}
+
+/* Read until `marker` shows up (or ms pass); true when seen. */
+static bool read_until(int fd, const char *marker, int ms)
+{
+    char buf[8192];
+    size_t n = 0, ml = strlen(marker);
+    uint64_t end = stk_mono_ns() + (uint64_t)ms * 1000000u;
+    while (stk_mono_ns() < end) {
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        if (poll(&pf, 1, 100) <= 0)
+            continue;
+        ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
+        if (r <= 0)
+            return false;
+        n += (size_t)r;
+        buf[n] = 0;
+        if (memmem(buf, n, marker, ml))
+            return true;
+        if (n > sizeof(buf) / 2) { /* keep the tail a marker may straddle */
+            memmove(buf, buf + n - ml, ml);
+            n = ml;
+        }
+    }
+    return false;
+}
+
+/* A masked client text frame (payload < 126 bytes). */
+static bool ws_send_text(int fd, const char *text)
+{
+    unsigned char f[160];
+    size_t n = strlen(text);
+    if (n >= 126)
+        return false;
+    const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+    f[0] = 0x81;
+    f[1] = (unsigned char)(0x80 | n);
+    memcpy(f + 2, mask, 4);
+    for (size_t i = 0; i < n; i++)
+        f[6 + i] = (unsigned char)text[i] ^ mask[i & 3];
+    return send_all(fd, (const char *)f, n + 6);
+}
+
+static int ws_open(int port)
+{
+    int fd = dial(port);
+    if (fd < 0)
+        return fd;
+    const char *req = "GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13\r\n\r\n";
+    if (!send_all(fd, req, strlen(req)) || !read_until(fd, "\r\n\r\n", 5000)) {
+        close(fd);
+        return -EPROTO;
+    }
+    return fd;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Wait on the three clients at once; each one's latency is stamped when
+ * its own bytes carrying `marker` arrive. */
+static bool await_all(const int fd[3], const char *marker, uint64_t t0, uint64_t *lat[3], int i)
+{
+    static char buf[3][8192];
+    size_t n[3] = {0, 0, 0}, ml = strlen(marker);
+    bool done[3] = {false, false, false};
+    uint64_t end = t0 + 5000000000ull;
+    while (!(done[0] && done[1] && done[2])) {
+        if (stk_mono_ns() > end) {
+            fprintf(stderr, "seqtick-bench: http: tick %d (%s) missed by a client\n", i, marker);
+            return false;
+        }
+        struct pollfd pf[3];
+        for (int c = 0; c < 3; c++)
+            pf[c] = (struct pollfd){.fd = done[c] ? -1 : fd[c], .events = POLLIN};
+        if (poll(pf, 3, 100) <= 0)
+            continue;
+        for (int c = 0; c < 3; c++) {
+            if (done[c] || !(pf[c].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t r = read(fd[c], buf[c] + n[c], sizeof(buf[c]) - 1 - n[c]);
+            uint64_t now = stk_mono_ns();
+            if (r <= 0)
+                return false;
+            n[c] += (size_t)r;
+            if (memmem(buf[c], n[c], marker, ml)) {
+                done[c] = true;
+                lat[c][i] = now - t0;
+            } else if (n[c] > sizeof(buf[c]) / 2) {
+                memmove(buf[c], buf[c] + n[c] - ml, ml);
+                n[c] = ml;
+            }
+        }
+    }
+    return true;
+}
+
+static void bench_latency(struct stk_seg *seg, uint32_t idx, int nport, int hport, int n)
+{
+    const char *names[3] = {"NDJSON subscriber", "SSE client", "WebSocket client"};
+    int fd[3];
+    fd[0] = dial(nport);
+    fd[1] = dial(hport);
+    fd[2] = ws_open(hport);
+    const char *sub = "{\"v\":1,\"id\":1,\"type\":\"subscribe\",\"tickers\":[\"TICK\"]}";
+    const char *sse = "GET /v1/stream?tickers=TICK HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    bool ok = fd[0] >= 0 && fd[1] >= 0 && fd[2] >= 0;
+    ok = ok && send_all(fd[0], sub, strlen(sub)) && send_all(fd[0], "\n", 1) &&
+         read_until(fd[0], "\"op\":\"subscribe\"", 5000);
+    ok = ok && send_all(fd[1], sse, strlen(sse)) && read_until(fd[1], "\r\n\r\n", 5000);
+    if (!ok)
+        fprintf(stderr, "seqtick-bench: http: NDJSON or SSE subscription failed\n");
+    ok = ok && ws_send_text(fd[2], sub) && read_until(fd[2], "\"op\":\"subscribe\"", 5000);
+    uint64_t *lat[3];
+    for (int c = 0; c < 3; c++)
+        lat[c] = calloc((size_t)n, sizeof(uint64_t));
+    int got = 0;
+    for (int i = 0; ok && i < n; i++) {
+        /* the last of 8 decimals is 1: rendered in full, unique per tick */
+        struct stk_quote q = {.price = 5000000001LL + (int64_t)(i + 1) * 10,
+                              .bid = 4999000000LL,
+                              .ask = 5100000000LL,
+                              .bid_size = 1,
+                              .ask_size = 1,
+                              .volume = (uint64_t)i};
+        char marker[64];
+        snprintf(marker, sizeof(marker), "\"price\":%lld.%08lld,", (long long)(q.price / 100000000),
+                 (long long)(q.price % 100000000));
+        uint64_t t0 = stk_mono_ns();
+        q.src_ts_ns = q.pub_ts_ns = stk_now_ns();
+        stk_batch_begin(seg);
+        stk_tick_publish(seg, idx, &q);
+        stk_batch_end(seg, stk_now_ns());
+        ok = await_all(fd, marker, t0, lat, i);
+        if (ok)
+            got++;
+        nap_ms(1);
+    }
+    if (!got) {
+        printf("tick -> WebSocket / SSE latency: not measured (a client did not subscribe)\n");
+    } else {
+        printf("tick -> client latency, %d ticks one at a time, the three clients "
+               "subscribed to it together:\n  %-18s %9s %9s\n",
+               got, "client", "p50 us", "p99 us");
+        double p50[3];
+        for (int c = 0; c < 3; c++) {
+            qsort(lat[c], (size_t)got, sizeof(uint64_t), cmp_u64);
+            size_t mid = (size_t)got / 2, p99 = (size_t)got * 99 / 100;
+            p50[c] = (double)lat[c][mid] / 1e3;
+            printf("  %-18s %9.1f %9.1f\n", names[c], p50[c], (double)lat[c][p99] / 1e3);
+        }
+        printf("  p50 ratio: SSE/NDJSON %.2fx, WebSocket/NDJSON %.2fx\n", p50[1] / p50[0],
+               p50[2] / p50[0]);
+    }
+    for (int c = 0; c < 3; c++) {
+        free(lat[c]);
+        if (fd[c] >= 0)
+            close(fd[c]);
+    }
+}
+
+static long rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, "VmRSS:", 6))
+            kb = atol(line + 6);
+    fclose(f);
+    return kb;
+}
+
+static void bench_idle_ws(pid_t spid, int hport, int want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && want > (int)rl.rlim_cur - 200)
+        want = (int)rl.rlim_cur - 200;
+    if (want <= 0)
+        return;
+    int *fds = calloc((size_t)want, sizeof(int));
+    if (!fds)
+        return;
+    long before = rss_kb(spid);
+    int n = 0;
+    for (; n < want; n++) {
+        fds[n] = ws_open(hport);
+        if (fds[n] < 0)
+            break;
+    }
+    nap_ms(500);
+    long after = rss_kb(spid);
+    if (n > 0)
+        printf("%d idle WebSocket connections: server VmRSS %ld -> %ld kB, %.0f bytes each\n", n,
+               before, after, (double)(after - before) * 1024.0 / n);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    free(fds);
 }
 
 static void bench_rest(const struct opts *o, int hport, const char *dir)
@@ -474,6 +701,8 @@ int stk_bench_http(int argc, char **argv)
                      .conns = 50,
                      .dash_seconds = 60,
                      .dash_rate = 1000,
+                     .lat_ticks = 2000,
+                     .idle = 10000,
                      .nginx_bin = "/usr/sbin/nginx"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -496,6 +725,10 @@ int stk_bench_http(int argc, char **argv)
             o.dash_seconds = atoi(v);
         else if (!strcmp(a, "--dash-rate"))
             o.dash_rate = atoi(v);
+        else if (!strcmp(a, "--ticks"))
+            o.lat_ticks = atoi(v);
+        else if (!strcmp(a, "--idle"))
+            o.idle = atoi(v);
         else if (!strcmp(a, "--server"))
             o.server_bin = v;
         else if (!strcmp(a, "--nginx"))
@@ -536,6 +769,8 @@ int stk_bench_http(int argc, char **argv)
         }
         tc.idx[i] = (uint32_t)ix;
     }
+    int tix = stk_sym_add(seg, "TICK"); /* the latency probe's own symbol */
+    uint32_t tick_idx = tix < 0 ? 0 : (uint32_t)tix;
     /* one quote each, then a quiet segment for the REST part */
     tc.rate = NTICKERS;
     for (int i = 0; i < NTICKERS; i++) {
@@ -557,16 +792,18 @@ int stk_bench_http(int argc, char **argv)
         (void)stk_find_program("seqtick-server", "server", srvbuf, sizeof(srvbuf));
         sbin = srvbuf;
     }
-    int hport = -1, rc = 0;
-    pid_t spid = start_server(sbin, dir, shm, &hport);
+    int hport = -1, nport = -1, rc = 0;
+    pid_t spid = start_server(sbin, dir, shm, &hport, &nport);
     if (spid < 0) {
         printf("seqtick-server has no HTTP face here (server.http_listen): nothing measured\n");
         rc = 111;
         goto done;
     }
     bench_rest(&o, hport, dir);
-    printf("tick -> WebSocket / SSE latency vs NDJSON subscriber: not measured yet\n");
-    printf("10,000 idle WebSocket connections, RSS each: not measured yet\n");
+    if (o.lat_ticks > 0)
+        bench_latency(seg, tick_idx, nport, hport, o.lat_ticks);
+    if (o.idle > 0)
+        bench_idle_ws(spid, hport, o.idle);
     if (o.dash_seconds > 0) {
         pthread_t th;
         tc.rate = o.dash_rate;
