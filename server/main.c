@@ -45,11 +45,19 @@ int main(int argc, char **argv)
         stk_config_free(&cfg);
         return STK_EXIT_SYSTEM;
     }
+    r = stk_bars_init(&srv, cfg.recorder.store, cfg.recorder.bars);
+    if (r < 0) {
+        stk_error("fatal: recorder.store / recorder.bars: %s", strerror(-r));
+        stk_server_fini(&srv);
+        stk_config_free(&cfg);
+        return STK_EXIT_USAGE;
+    }
     const char *addr = cfg.server.listen;
     r = stk_server_listen_all(&srv, &addr);
     if (r < 0) {
         stk_error("fatal: unable to listen on '%s': %s", addr, strerror(-r));
         stk_server_fini(&srv);
+        stk_bars_fini(&srv);
         stk_config_free(&cfg);
         return STK_EXIT_SYSTEM;
     }
@@ -66,6 +74,7 @@ int main(int argc, char **argv)
         stk_warn("readiness fd: %s", strerror(-r));
     stk_server_run(&srv);
     stk_server_fini(&srv);
+    stk_bars_fini(&srv);
     stk_info("stopped");
     stk_config_free(&cfg);
     return STK_EXIT_OK;

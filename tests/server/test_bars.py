@@ -1,0 +1,207 @@
+# SPDX-License-Identifier: MIT
+"""get_bars (server/bars.c) against a SQLite store with known bars
+(tests/lib/storefix.py): exact answers newest last, limit and from/to,
+errors (no store, unknown ticker, bad interval or limit), and a store held
+locked by another process answers UNAVAILABLE at once, never stalling the
+loop (a ping on another connection is answered meanwhile)."""
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+import unittest
+
+import srvtest
+import stktest
+import storefix
+
+MINUTE_MS = 60000
+
+
+class BarServer(srvtest.Server):
+    """seqtick-server whose config names a recorder store."""
+
+    def __init__(self, shm, store, bars="1s 1m 1h 1d"):
+        self.dir = tempfile.mkdtemp(prefix="stk-bars-")
+        self.conf = stktest.write_config(self.dir, {
+            "shm": {"name": shm}, "server": {"listen": "127.0.0.1:0", "http_listen": "off"},
+            "recorder": {"store": store, "bars": bars}, "log": {"level": "info"}})
+        self.proc = stktest.Proc([stktest.binary("server", "seqtick-server"), "-c", self.conf])
+        self.p = self.proc.p
+        self.log = self.proc.log
+        self.pid = self.p.pid
+        m = stktest.wait_for(lambda: re.search(r"listening on 127\.0\.0\.1:(\d+)", self.output()),
+                             timeout=15, what="server listening")
+        self.port = int(m.group(1))
+
+
+def want_bar(sym_i, interval_s, k):
+    t, o, h, lo, c, v, n = storefix.bar(sym_i, interval_s, k)
+    return {"t_ms": t // 1000000, "open": storefix.dec(o), "high": storefix.dec(h),
+            "low": storefix.dec(lo), "close": storefix.dec(c), "volume": v, "ticks": n}
+
+
+class GetBars(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="stk-bars-db-")
+        cls.db = os.path.join(cls.tmp, "seqtick.db")
+        storefix.make(cls.db)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def server(self, store):
+        shm = stktest.unique_shm("bars")
+        self.addCleanup(stktest.shm_remove, shm)
+        srv = BarServer(shm, store)
+        self.addCleanup(srv.close)
+        c = srv.client()
+        self.addCleanup(c.close)
+        return srv, c
+
+    def raw_bars(self, c, **fields):
+        """The reply line's bars with prices kept as text."""
+        c.send({"v": 1, "id": 7, "type": "get_bars", **fields})
+        line = c.line()
+        return line.decode() if isinstance(line, bytes) else line
+
+    def check(self, r, sym_i, interval_s, ks):
+        srvtest.ok_response(self, r, "get_bars")
+        want = [want_bar(sym_i, interval_s, k) for k in ks]
+        for w in want:  # the client parses floats; test_exact_text checks the text
+            for f in ("open", "high", "low", "close"):
+                w[f] = float(w[f])
+        self.assertEqual(r["bars"], want)
+
+    def test_exact_newest_last_default_limit(self):
+        srv, c = self.server("sqlite:" + self.db)
+        r = c.req("get_bars", ticker="MSFT", interval="1m")
+        self.check(r, 1, 60, range(200, 700))  # default limit 500, newest last
+        self.assertEqual(r["ticker"], "MSFT")
+        self.assertEqual(r["interval"], "1m")
+        r = c.req("get_bars", ticker="AAPL", interval="1s", limit=3)
+        self.check(r, 0, 1, range(697, 700))
+        r = c.req("get_bars", ticker="AAPL", interval="1h")
+        srvtest.ok_response(self, r, "get_bars")
+        self.assertEqual(r["bars"], [])  # a configured interval with nothing stored
+
+    def test_exact_text(self):
+        srv, c = self.server("sqlite:" + self.db)
+        line = self.raw_bars(c, ticker="AAPL", interval="1m", limit=2)
+        parts = []
+        for k in (698, 699):
+            w = want_bar(0, 60, k)
+            parts.append('{"t_ms":%d,"open":%s,"high":%s,"low":%s,"close":%s,"volume":%d,'
+                         '"ticks":%d}' % (w["t_ms"], w["open"], w["high"], w["low"], w["close"],
+                                          w["volume"], w["ticks"]))
+        self.assertEqual(line, '{"v":1,"id":7,"type":"response","op":"get_bars",'
+                               '"ticker":"AAPL","interval":"1m","bars":[' + ",".join(parts) + ']}')
+
+    def test_from_to_and_limits(self):
+        srv, c = self.server("sqlite:" + self.db)
+        t0 = storefix.T0_NS // 1000000
+        r = c.req("get_bars", ticker="AAPL", interval="1m", from_ms=t0 + 10 * MINUTE_MS,
+                  to_ms=t0 + 14 * MINUTE_MS)
+        self.check(r, 0, 60, range(10, 15))
+        r = c.req("get_bars", ticker="AAPL", interval="1m", from_ms=t0 + 10 * MINUTE_MS,
+                  to_ms=t0 + 14 * MINUTE_MS, limit=2)
+        self.check(r, 0, 60, range(13, 15))  # the newest two of the range
+        r = c.req("get_bars", ticker="AAPL", interval="1m", from_ms=t0 + 695 * MINUTE_MS)
+        self.check(r, 0, 60, range(695, 700))
+        r = c.req("get_bars", ticker="AAPL", interval="1m", to_ms=t0 + 1)
+        self.check(r, 0, 60, [0])
+        r = c.req("get_bars", ticker="AAPL", interval="1m", limit=0)
+        self.check(r, 0, 60, [])
+        r = c.req("get_bars", ticker="AAPL", interval="1m", limit=5000)
+        self.check(r, 0, 60, range(0, 700))
+        for bad in (-1, 5001, "10", 1.5):
+            r = c.req("get_bars", ticker="AAPL", interval="1m", limit=bad)
+            srvtest.error(self, r, "BAD_REQUEST", "get_bars", r["id"])
+            self.assertIn("5000", r["error"]["message"])
+        for f in ("from_ms", "to_ms"):
+            r = c.req("get_bars", ticker="AAPL", interval="1m", **{f: "x"})
+            srvtest.error(self, r, "BAD_REQUEST", "get_bars", r["id"])
+
+    def test_errors(self):
+        srv, c = self.server("sqlite:" + self.db)
+        r = c.req("get_bars", ticker="NOPE", interval="1m")
+        srvtest.error(self, r, "NOT_FOUND", "get_bars", r["id"])
+        r = c.req("get_bars", ticker="no way", interval="1m")
+        srvtest.error(self, r, "NOT_FOUND", "get_bars", r["id"])
+        for iv in ("5m", "1x", 60, "m"):
+            r = c.req("get_bars", ticker="AAPL", interval=iv)
+            srvtest.error(self, r, "BAD_REQUEST", "get_bars", r["id"])
+        r = c.req("get_bars", ticker="AAPL")
+        srvtest.error(self, r, "BAD_REQUEST", "get_bars", r["id"])
+        self.assertIn("interval", r["error"]["message"])
+        r = c.req("get_bars", interval="1m")
+        srvtest.error(self, r, "BAD_REQUEST", "get_bars", r["id"])
+        r = c.req("ping")  # the connection still serves
+        srvtest.ok_response(self, r, "ping")
+
+    def test_unavailable_without_store(self):
+        for store in ("off", "csv:" + self.tmp):
+            srv, c = self.server(store)
+            r = c.req("get_bars", ticker="AAPL", interval="1m")
+            srvtest.error(self, r, "UNAVAILABLE", "get_bars", r["id"])
+        srv, c = self.server("sqlite:" + os.path.join(self.tmp, "missing.db"))
+        r = c.req("get_bars", ticker="AAPL", interval="1m")
+        srvtest.error(self, r, "UNAVAILABLE", "get_bars", r["id"])
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "missing.db")))
+
+    def test_store_appears_later(self):
+        path = os.path.join(self.tmp, "later.db")
+        srv, c = self.server("sqlite:" + path)
+        r = c.req("get_bars", ticker="AAPL", interval="1m")
+        srvtest.error(self, r, "UNAVAILABLE", "get_bars", r["id"])
+        storefix.make(path, nbars=3)
+        end = time.monotonic() + 20
+        while True:  # reopened at most once a second
+            r = c.req("get_bars", ticker="AAPL", interval="1m")
+            if r["type"] == "response" or time.monotonic() > end:
+                break
+            time.sleep(0.1)
+        self.check(r, 0, 60, range(0, 3))
+
+    def test_locked_store_never_stalls(self):
+        # a rollback-journal database held by an EXCLUSIVE transaction: a
+        # reader cannot even read the schema, and must not wait for it
+        path = os.path.join(self.tmp, "locked.db")
+        storefix.make(path, nbars=5)
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA journal_mode=DELETE")
+        srv, c = self.server("sqlite:" + path)
+        r = c.req("get_bars", ticker="AAPL", interval="1m")
+        self.check(r, 0, 60, range(0, 5))
+        c2 = srv.client()
+        self.addCleanup(c2.close)
+        c2.req("ping")
+        db.execute("BEGIN EXCLUSIVE")
+        db.execute("INSERT INTO symbols(id, name) VALUES(99, 'ZZZ')")
+        try:
+            for _ in range(20):
+                # a get_bars and a ping on another connection, sent together
+                c.send({"v": 1, "id": "b", "type": "get_bars", "ticker": "AAPL",
+                        "interval": "1m"})
+                t = time.monotonic()
+                c2.send({"v": 1, "id": "p", "type": "ping"})
+                p = c2.reply()
+                dt = time.monotonic() - t
+                srvtest.ok_response(self, p, "ping")
+                self.assertLess(dt, 0.05)
+                r = c.reply()
+                srvtest.error(self, r, "UNAVAILABLE", "get_bars", "b")
+                self.assertIn("busy", r["error"]["message"])
+        finally:
+            db.execute("ROLLBACK")
+        r = c.req("get_bars", ticker="AAPL", interval="1m")
+        self.check(r, 0, 60, range(0, 5))
+        db.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
