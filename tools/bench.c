@@ -20,6 +20,10 @@ static const struct {
     {"latency", stk_bench_latency, "producer write -> reader observes (spin and futex)"},
     {"supervisor", stk_bench_supervisor, "supervisor CPU and RSS while a child floods `yes`"},
     {"http", stk_bench_http, "HTTP face vs nginx (wrk): requests/s, p50/p99; dashboard CPU"},
+    {"bars", stk_bench_bars, "get_bars (500 1m bars, SQLite) vs get_quote over NDJSON: p50/p99"},
+#ifdef STK_BENCH_RECORDER
+    {"recorder", stk_bench_recorder, "recorder: SQLite vs bare inserts, gaps, COPY vs psql"},
+#endif
 #ifdef STK_BENCH_BRIDGE
     {"bridge", stk_bench_bridge, "segment -> bridge -> NATS vs bare libnats: ticks/s, p50/p99"},
 #endif

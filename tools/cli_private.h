@@ -28,6 +28,9 @@ struct stk_cli {
     bool once;                  /* top --once */
     long iterations;            /* top --iterations N (0 = until q / Ctrl-C) */
     long interval_ms;           /* top --interval MS */
+    const char *bars_interval;  /* bars --interval 1m */
+    long bars_n;                /* bars -n N */
+    const char *store;          /* bars: --store SPEC, else recorder.store */
     int argc;                   /* the subcommand's operands (after the name) */
     char **argv;
 };
@@ -58,6 +61,7 @@ int stk_cli_quotes(struct stk_cli *cli);
 int stk_cli_get(struct stk_cli *cli);
 int stk_cli_history(struct stk_cli *cli);
 int stk_cli_top(struct stk_cli *cli);
+int stk_cli_bars(struct stk_cli *cli); /* cli_bars.c */
 
 /* Write s as a JSON string (quotes included) to f. */
 void stk_cli_json_str(FILE *f, const char *s);

@@ -32,6 +32,7 @@ static const struct {
     {"get", stk_cli_get, 1, 1, "get SYMBOL: one latest quote"},
     {"history", stk_cli_history, 1, 2, "history SYMBOL [N]: the last N ticks (default 20)"},
     {"top", stk_cli_top, 0, 0, "refreshing view: price, change, bid/ask, age, ticks/s"},
+    {"bars", stk_cli_bars, 1, 1, "bars SYMBOL: the last stored OHLC bars (-i 1m, -n 20)"},
 };
 
 static void usage(FILE *f)
@@ -51,6 +52,10 @@ static void usage(FILE *f)
                "      --once          top: print one frame and exit\n"
                "  -n, --iterations N  top: N frames, then exit\n"
                "  -i, --interval MS   top: refresh period (default 1000)\n"
+               "  -i, --interval IV   bars: bar interval, one of recorder.bars (default 1m)\n"
+               "  -n N                bars: how many (default 20)\n"
+               "      --store SPEC    bars: sqlite:PATH or postgresql:CONNINFO (default:\n"
+               "                      the config's recorder.store)\n"
                "  -h, --help, -V, --version\n"
                "exit: 0 ok, 1 unknown ticker or no quote, 100 usage (or a request the\n"
                "      supervisor refused: unknown name), 111 no segment, supervisor not\n"
@@ -126,7 +131,7 @@ static long parse_long(const char *s, const char *what, long min)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_ONCE = 256, OPT_STATUS, OPT_SOCKET };
+    enum { OPT_ONCE = 256, OPT_STATUS, OPT_SOCKET, OPT_STORE };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"shm", required_argument, NULL, 's'},
@@ -136,6 +141,7 @@ int main(int argc, char **argv)
         {"once", no_argument, NULL, OPT_ONCE},
         {"iterations", required_argument, NULL, 'n'},
         {"interval", required_argument, NULL, 'i'},
+        {"store", required_argument, NULL, OPT_STORE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -144,6 +150,7 @@ int main(int argc, char **argv)
                           .freshness_ms = STK_FRESHNESS_MS_DEFAULT,
                           .heartbeat_ms = STK_HEARTBEAT_MS_DEFAULT};
     const char *shm_opt = NULL, *status_opt = NULL, *socket_opt = NULL;
+    const char *n_opt = NULL, *i_opt = NULL, *store_opt = NULL; /* parsed per command */
     int c;
     while ((c = getopt_long(argc, argv, "c:s:jn:i:hV", opts, NULL)) != -1) {
         switch (c) {
@@ -166,12 +173,13 @@ int main(int argc, char **argv)
             cli.once = true;
             break;
         case 'n':
-            if ((cli.iterations = parse_long(optarg, "--iterations", 1)) < 0)
-                return STK_EXIT_USAGE;
+            n_opt = optarg;
             break;
         case 'i':
-            if ((cli.interval_ms = parse_long(optarg, "--interval", 10)) < 0)
-                return STK_EXIT_USAGE;
+            i_opt = optarg;
+            break;
+        case OPT_STORE:
+            store_opt = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -200,6 +208,21 @@ int main(int argc, char **argv)
         return STK_EXIT_USAGE;
     }
     cli.command = name;
+    if (cmds[i].fn == stk_cli_bars) { /* -n N bars, -i 1m */
+        cli.bars_interval = i_opt;
+        cli.bars_n = 20;
+        if (n_opt && (cli.bars_n = parse_long(n_opt, "-n", 0)) < 0)
+            return STK_EXIT_USAGE;
+        if (cli.bars_n > 1000000) {
+            fprintf(stderr, "seqtick: fatal: bad -n '%s' (at most 1000000)\n", n_opt);
+            return STK_EXIT_USAGE;
+        }
+    } else {
+        if (n_opt && (cli.iterations = parse_long(n_opt, "--iterations", 1)) < 0)
+            return STK_EXIT_USAGE;
+        if (i_opt && (cli.interval_ms = parse_long(i_opt, "--interval", 10)) < 0)
+            return STK_EXIT_USAGE;
+    }
     cli.argc = argc - optind - 1;
     cli.argv = argv + optind + 1;
     if (cli.argc < cmds[i].min_args || cli.argc > cmds[i].max_args) {
@@ -221,7 +244,10 @@ int main(int argc, char **argv)
         cli.freshness_ms = conf.server.freshness_ms;
         cli.heartbeat_ms = conf.producer.heartbeat_ms;
         cli.owner = conf.shm.owner;
+        cli.store = conf.recorder.store;
     }
+    if (store_opt)
+        cli.store = store_opt;
     cli.shm = shm_opt ? shm_opt : have_conf ? conf.shm.name : DEFAULT_SHM;
     cli.status_file = status_opt  ? status_opt
                       : have_conf ? conf.supervisor.status_file
