@@ -61,9 +61,10 @@ struct nats_feed {
 
     /* liveness: the remote heartbeat */
     bool hb_seen, hb_alive, live;
-    bool closed;       /* libnats closed the connection for good */
-    uint64_t hb_mono;  /* arrival of the last heartbeat */
-    uint64_t alive_ns; /* STK_ALIVE_BEATS × producer.heartbeat_ms */
+    bool closed;                      /* libnats closed the connection for good */
+    uint64_t errors, err_logged_mono; /* libnats' async errors, their log limit */
+    uint64_t hb_mono;                 /* arrival of the last heartbeat */
+    uint64_t alive_ns;                /* STK_ALIVE_BEATS × producer.heartbeat_ms */
     uint64_t bad_hb;
 
     /* gaps: per segment slot, the sender's last seq and generation */
@@ -316,8 +317,14 @@ static void report_events(struct nats_feed *g, unsigned ev, uint64_t dropped, co
         stk_info("nats: connected to %s", url);
     if (ev & EV_RECONNECTED)
         stk_info("nats: reconnected to %s", url);
-    if (ev & EV_ERROR)
-        stk_warn("nats: %s", err);
+    if (ev & EV_ERROR) { /* e.g. slow consumer: at most one line per 10 s */
+        uint64_t mono = stk_mono_ns();
+        g->errors++;
+        if (!g->err_logged_mono || mono - g->err_logged_mono >= GAP_WINDOW_NS) {
+            stk_warn("nats: %s (%" PRIu64 " errors reported by libnats so far)", err, g->errors);
+            g->err_logged_mono = mono;
+        }
+    }
     if ((ev & EV_CLOSED) && !g->base.host->stopping) {
         /* libnats gave up (credentials refused by every server): exit, and
          * let the supervisor restart us with its back-off */
