@@ -23,11 +23,12 @@ MINUTE_MS = 60000
 class BarServer(srvtest.Server):
     """seqtick-server whose config names a recorder store."""
 
-    def __init__(self, shm, store, bars="1s 1m 1h 1d"):
+    def __init__(self, shm, store, bars="1s 1m 1h 1d", extra=None):
         self.dir = tempfile.mkdtemp(prefix="stk-bars-")
         self.conf = stktest.write_config(self.dir, {
             "shm": {"name": shm}, "server": {"listen": "127.0.0.1:0", "http_listen": "off"},
-            "recorder": {"store": store, "bars": bars}, "log": {"level": "info"}})
+            "recorder": {"store": store, "bars": bars}, "log": {"level": "info"},
+            **(extra or {})})
         self.proc = stktest.Proc([stktest.binary("server", "seqtick-server"), "-c", self.conf])
         self.p = self.proc.p
         self.log = self.proc.log
@@ -201,6 +202,57 @@ class GetBars(unittest.TestCase):
         r = c.req("get_bars", ticker="AAPL", interval="1m")
         self.check(r, 0, 60, range(0, 5))
         db.close()
+
+
+class WithRecorder(unittest.TestCase):
+    def test_real_recorder_bars(self):
+        """The sim producer and the real seqtick-recorder fill the store; once
+        the recorder stopped, get_bars equals the bars table row for row."""
+        try:
+            rec_bin = stktest.binary("recorder", "seqtick-recorder")
+            prod_bin = stktest.binary("producer", "seqtick-producer")
+        except Exception as e:  # built with -Drecorder=false or -Dproducer=false
+            self.skipTest(str(e))
+        tmp = tempfile.mkdtemp(prefix="stk-bars-rec-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        db = os.path.join(tmp, "rec.db")
+        shm = stktest.unique_shm("barsrec")
+        self.addCleanup(stktest.shm_remove, shm)
+        srv = BarServer(shm, "sqlite:" + db, bars="1s 1m",
+                        extra={"producer": {"feed": "sim", "symbols": "AAPL,MSFT",
+                                            "rate": 2000}})
+        self.addCleanup(srv.close)
+        prod = stktest.Proc([prod_bin, "-c", srv.conf])
+        self.addCleanup(prod.close)
+        stktest.wait_for(lambda: os.path.exists("/dev/shm" + shm), timeout=15, what="segment")
+        rec = stktest.Proc([rec_bin, "-c", srv.conf])
+        self.addCleanup(rec.close)
+        c = srv.client()
+        self.addCleanup(c.close)
+
+        def bars_seen():
+            r = c.req("get_bars", ticker="AAPL", interval="1s")
+            return r["type"] == "response" and len(r["bars"]) >= 3
+        stktest.wait_for(bars_seen, timeout=60, interval=0.2, what="3 one-second bars")
+        t = time.monotonic()  # served while the recorder writes
+        self.assertEqual(c.req("ping")["type"], "response")
+        self.assertLess(time.monotonic() - t, 1.0)
+        rec.stop()
+        for sym in ("AAPL", "MSFT"):
+            for iv, secs in (("1s", 1), ("1m", 60)):
+                r = c.req("get_bars", ticker=sym, interval=iv, limit=5000)
+                srvtest.ok_response(self, r, "get_bars")
+                con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+                rows = con.execute(
+                    "SELECT b.start_ns, b.open, b.high, b.low, b.close, b.volume, b.ticks "
+                    "FROM bars b JOIN symbols s ON s.id = b.symbol_id WHERE s.name = ? "
+                    "AND b.interval_s = ? ORDER BY b.start_ns", (sym, secs)).fetchall()
+                con.close()
+                want = [{"t_ms": t // 1000000, "open": o / 1e8, "high": h / 1e8,
+                         "low": lo / 1e8, "close": cl / 1e8, "volume": v, "ticks": n}
+                        for t, o, h, lo, cl, v, n in rows]
+                self.assertGreater(len(want), 0)
+                self.assertEqual(r["bars"], want)
 
 
 if __name__ == "__main__":
