@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* store_pg.c — the recorder's postgresql: store: libpq, one transaction per
- * batch (COPY of the ticks, then the bars and gaps), reconnecting with
+ * batch (binary COPY of the ticks, then the bars and gaps), reconnecting with
  * backoff; while the server is away, committed batches wait in memory
  * within a budget, then the caller is told the store is gone. */
 #include <errno.h>
@@ -57,7 +57,7 @@ struct pgbuf {
     size_t len, cap;
 };
 
-/* One batch as it will be sent in one transaction: the COPY text of its
+/* One batch as it will be sent in one transaction: the binary COPY rows of its
  * ticks, then the SQL of its bars and gaps. */
 struct pg_batch {
     struct pgbuf copy, sql;
@@ -276,12 +276,12 @@ static int pg_ensure(struct stk_store *s)
     return 0;
 }
 
-/* COPY the text in b into table. 0, -EIO, -ENOTCONN; unique_violation set
+/* COPY the binary rows in b (header included) into table. 0, -EIO, -ENOTCONN; unique_violation set
  * when rows were already there. */
 static int pg_copy(struct stk_store *s, const struct pgbuf *b, const char *table)
 {
     char sql[256];
-    snprintf(sql, sizeof(sql), "COPY %s " TICK_COLUMNS " FROM STDIN", table);
+    snprintf(sql, sizeof(sql), "COPY %s " TICK_COLUMNS " FROM STDIN (FORMAT binary)", table);
     s->unique_violation = false;
     PGresult *res = PQexec(s->conn, sql);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
@@ -290,7 +290,10 @@ static int pg_copy(struct stk_store *s, const struct pgbuf *b, const char *table
         return r;
     }
     PQclear(res);
-    int ok = b->len ? PQputCopyData(s->conn, b->p, (int)b->len) : 1;
+    static const char trailer[2] = {(char)0xff, (char)0xff};
+    int ok = PQputCopyData(s->conn, b->p, (int)b->len);
+    if (ok == 1)
+        ok = PQputCopyData(s->conn, trailer, sizeof(trailer));
     int end = PQputCopyEnd(s->conn, ok == 1 ? NULL : "send failed");
     int r = 0;
     while ((res = PQgetResult(s->conn))) {
@@ -555,21 +558,51 @@ static int no_batch(struct stk_store *s, char *err, size_t errlen)
     return fail(s, -EINVAL, err, errlen);
 }
 
+/* COPY binary format: a signature, flags and extension length, then per
+ * row a field count and each field as a length and big-endian bytes, then
+ * -1. Binary spares the server parsing the integers out of text. */
+static const char copy_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0";
+
+static char *put_be64(char *p, uint64_t v)
+{
+    p[0] = 0, p[1] = 0, p[2] = 0, p[3] = 8; /* field length */
+    for (int i = 0; i < 8; i++)
+        p[4 + i] = (char)(v >> (56 - 8 * i));
+    return p + 12;
+}
+
 static int pg_put_ticks(struct stk_store *s, const struct stk_rec_tick *t, size_t n, char *err,
                         size_t errlen)
 {
     if (!s->open)
         return no_batch(s, err, errlen);
     struct pgbuf *b = &s->open->copy;
-    for (size_t i = 0; i < n; i++)
-        if (buf_printf(b, "%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\n",
-                       (long long)t[i].symbol_id, pg_i64(t[i].generation), pg_i64(t[i].tick),
-                       pg_i64(t[i].src_ts_ns), pg_i64(t[i].pub_ts_ns), (long long)t[i].price,
-                       (long long)t[i].bid, (long long)t[i].ask, pg_i64(t[i].volume),
-                       (long long)t[i].bid_size, (long long)t[i].ask_size) < 0) {
-            set_msg(s, "postgresql: out of memory");
-            return fail(s, -ENOMEM, err, errlen);
-        }
+    enum { ROW = 2 + 11 * 12 };
+    if (buf_reserve(b, sizeof(copy_header) + n * ROW) < 0) {
+        set_msg(s, "postgresql: out of memory");
+        return fail(s, -ENOMEM, err, errlen);
+    }
+    if (b->len == 0) {
+        memcpy(b->p, copy_header, sizeof(copy_header));
+        b->len = sizeof(copy_header);
+    }
+    char *p = b->p + b->len;
+    for (size_t i = 0; i < n; i++) {
+        *p++ = 0;
+        *p++ = 11;
+        p = put_be64(p, (uint64_t)t[i].symbol_id);
+        p = put_be64(p, t[i].generation);
+        p = put_be64(p, t[i].tick);
+        p = put_be64(p, t[i].src_ts_ns);
+        p = put_be64(p, t[i].pub_ts_ns);
+        p = put_be64(p, (uint64_t)t[i].price);
+        p = put_be64(p, (uint64_t)t[i].bid);
+        p = put_be64(p, (uint64_t)t[i].ask);
+        p = put_be64(p, t[i].volume);
+        p = put_be64(p, t[i].bid_size);
+        p = put_be64(p, t[i].ask_size);
+    }
+    b->len = (size_t)(p - b->p);
     s->open->nticks += n;
     return 0;
 }
