@@ -11,8 +11,8 @@ int stk_bench_restart(int argc, char **argv);
 int stk_bench_latency(int argc, char **argv);
 int stk_bench_supervisor(int argc, char **argv);
 int stk_bench_http(int argc, char **argv);
-int stk_bench_bars(int argc, char **argv);   /* get_bars vs get_quote over NDJSON */
+int stk_bench_bars(int argc, char **argv);     /* get_bars vs get_quote over NDJSON */
 int stk_bench_recorder(int argc, char **argv); /* built with libpq (STK_BENCH_RECORDER) */
-int stk_bench_bridge(int argc, char **argv); /* built with libnats (STK_BENCH_BRIDGE) */
+int stk_bench_bridge(int argc, char **argv);   /* built with libnats (STK_BENCH_BRIDGE) */
 
 #endif
