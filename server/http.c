@@ -6,14 +6,17 @@
  * the header block, request bodies and slow headers. The operations are
  * the shared ones (ops.c), reached through an HTTP face. */
 #include <errno.h>
+#include <fcntl.h>
 #include <http_parser.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dashboard.h"
+#include "json-private.h"
 #include "log-private.h"
 #include "segment-private.h"
 #include "server.h"
@@ -435,6 +438,64 @@ static int run_op(struct stk_conn *c, const char *op, const char *ticker, size_t
     return run_op_list(c, op, ticker, tlen, query, qlen, NULL, 0);
 }
 
+/* ---- the supervisor's children, from its status file ---- */
+
+#define CHILDREN_MAX 32
+#define STATUS_MAX 65536
+
+struct child {
+    char name[64], state[24];
+    int64_t restarts, started_ns;
+};
+
+/* Read the supervisor's status file, if this server is its child (the
+ * file names the supervisor's pid: our parent's, else it is not ours or
+ * stale). Returns the children read into ch[], 0 when there is none. */
+static int read_children(struct stk_server *s, struct child *ch)
+{
+    const char *path = s->cfg->supervisor.status_file;
+    if (!path || !*path)
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+    if (fd < 0)
+        return 0;
+    char *text = malloc(STATUS_MAX);
+    ssize_t n = text ? read(fd, text, STATUS_MAX) : -1;
+    close(fd);
+    int k = 0;
+    struct stk_json j = {0};
+    int64_t pid = 0;
+    if (n <= 0 || n == STATUS_MAX || stk_json_parse(&j, text, (size_t)n, NULL) < 0)
+        goto out;
+    int t = stk_json_get(&j, 0, "supervisor_pid");
+    if (t < 0 || stk_json_int(&j, t, &pid) < 0 || pid != (int64_t)getppid())
+        goto out;
+    int arr = stk_json_get(&j, 0, "children");
+    if (arr < 0 || !stk_json_is_array(&j, arr))
+        goto out;
+    int e = arr + 1;
+    for (int i = 0; i < j.tok[arr].size && k < CHILDREN_MAX; i++, e = stk_json_skip(&j, e)) {
+        if (!stk_json_is_object(&j, e))
+            continue;
+        struct child *c = &ch[k];
+        int tn = stk_json_get(&j, e, "name"), ts = stk_json_get(&j, e, "state");
+        int tr = stk_json_get(&j, e, "restarts"), tt = stk_json_get(&j, e, "started_ns");
+        if (tn < 0 || stk_json_str(&j, tn, c->name, sizeof(c->name)) < 0)
+            continue;
+        if (ts < 0 || stk_json_str(&j, ts, c->state, sizeof(c->state)) < 0)
+            snprintf(c->state, sizeof(c->state), "unknown");
+        if (tr < 0 || stk_json_int(&j, tr, &c->restarts) < 0)
+            c->restarts = 0;
+        if (tt < 0 || stk_json_int(&j, tt, &c->started_ns) < 0)
+            c->started_ns = 0;
+        k++;
+    }
+out:
+    stk_json_free(&j);
+    free(text);
+    return k;
+}
+
 static int ep_health(struct stk_conn *c)
 {
     struct stk_server *s = c->srv;
@@ -444,7 +505,25 @@ static int ep_health(struct stk_conn *c)
     const char *st = !s->seg ? "down" : alive ? "ok" : "degraded";
     stk_buf_printf(b, "{\"status\":\"%s\"", st);
     stk_render_health(b, s);
-    stk_buf_printf(b, ",\"tickers\":%u}\n", s->seg ? stk_seg_nsymbols(s->seg) : 0u);
+    stk_buf_printf(b, ",\"tickers\":%u", s->seg ? stk_seg_nsymbols(s->seg) : 0u);
+    struct child ch[CHILDREN_MAX];
+    int n = read_children(s, ch);
+    uint64_t now = stk_server_now(s);
+    for (int i = 0; i < n; i++) {
+        stk_buf_puts(b, i ? ",{\"name\":" : ",\"children\":[{\"name\":");
+        stk_buf_json_str(b, ch[i].name, strlen(ch[i].name));
+        STK_BUF_LIT(b, ",\"state\":");
+        stk_buf_json_str(b, ch[i].state, strlen(ch[i].state));
+        stk_buf_printf(b, ",\"restarts\":%lld,\"uptime_s\":", (long long)ch[i].restarts);
+        if (ch[i].started_ns > 0 && (uint64_t)ch[i].started_ns <= now)
+            stk_buf_u64(b, (now - (uint64_t)ch[i].started_ns) / 1000000000u);
+        else
+            STK_BUF_LIT(b, "null");
+        stk_buf_putc(b, '}');
+    }
+    if (n)
+        stk_buf_putc(b, ']');
+    STK_BUF_LIT(b, "}\n");
     return s->seg && alive ? 200 : 503;
 }
 
@@ -578,6 +657,16 @@ static int ep_metrics(struct stk_conn *c)
            (unsigned long long)s->st.accepted);
     METRIC(b, "seqtick_rejected_total", "counter", "Connections refused (max_connections).",
            " %llu", (unsigned long long)s->st.rejected);
+    struct child ch[CHILDREN_MAX];
+    int nch = read_children(s, ch);
+    if (nch)
+        STK_BUF_LIT(b, "# HELP seqtick_child_restarts_total Restarts of each supervised child.\n"
+                       "# TYPE seqtick_child_restarts_total counter\n");
+    for (int i = 0; i < nch; i++) {
+        STK_BUF_LIT(b, "seqtick_child_restarts_total{child=");
+        stk_buf_json_str(b, ch[i].name, strlen(ch[i].name));
+        stk_buf_printf(b, "} %lld\n", (long long)ch[i].restarts);
+    }
     METRIC(b, "seqtick_uptime_seconds", "gauge", "Seconds since the server started.", " %llu",
            (unsigned long long)((stk_mono_ns() - s->start_ns) / 1000000000u));
     return 200;

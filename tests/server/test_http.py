@@ -618,6 +618,52 @@ class WebSocket(HttpBase):
         self.assertEqual(sum(1 + s[1] for s in seqs), 50)
 
 
+class Children(unittest.TestCase):
+    """/health and /metrics show the supervisor's children from its status
+    file, only when the file's supervisor is the server's parent."""
+
+    def start(self, supervisor_pid):
+        d = tempfile.mkdtemp(prefix="stk-http-")
+        self.addCleanup(shutil.rmtree, d, True)
+        status = os.path.join(d, "sup.status")
+        now = time.time_ns()
+        with open(status, "w") as f:
+            json.dump({"supervisor_pid": supervisor_pid, "children": [
+                {"name": "producer", "pid": 1, "state": "running", "restarts": 3,
+                 "started_ns": now - 5 * 10**9},
+                {"name": "server", "pid": 2, "state": "running", "restarts": 0,
+                 "started_ns": now}]}, f)
+        shm = stktest.unique_shm("srv")
+        self.addCleanup(stktest.shm_remove, shm)
+        w = srvtest.Writer(shm)
+        self.addCleanup(w.stop)
+        conf = stktest.write_config(d, {"shm": {"name": shm}, "server": {
+            "listen": "127.0.0.1:0", "http_listen": "127.0.0.1:0"},
+            "supervisor": {"status_file": status}})
+        p = stktest.Proc([stktest.binary("server", "seqtick-server"), "-c", conf])
+        self.addCleanup(p.close)
+        port = http_port(p)
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        self.addCleanup(c.close)
+        c.request("GET", "/health")
+        h = json.loads(c.getresponse().read())
+        c.request("GET", "/metrics")
+        m = c.getresponse().read().decode()
+        return h, m
+
+    def test_children_of_our_supervisor(self):
+        h, m = self.start(os.getpid())  # the test is the server's parent
+        self.assertEqual([(x["name"], x["state"], x["restarts"]) for x in h["children"]],
+                         [("producer", "running", 3), ("server", "running", 0)])
+        self.assertGreaterEqual(h["children"][0]["uptime_s"], 4)
+        self.assertIn('seqtick_child_restarts_total{child="producer"} 3\n', m)
+
+    def test_a_stale_status_file_is_ignored(self):
+        h, m = self.start(os.getpid() + 100000)
+        self.assertNotIn("children", h)
+        self.assertNotIn("seqtick_child_restarts_total", m)
+
+
 class BadInput(HttpBase):
     def test_keep_alive_and_pipelining_in_order(self):
         names = ["AAPL", "MSFT", "NVDA"]
