@@ -90,7 +90,12 @@ class CliBars(unittest.TestCase):
         self.assertIn("csv", p.stderr)
 
     def test_postgresql(self):
-        # the Debian postgresql package's server, private to this test
+        # the Debian postgresql package's server, private to this test; an
+        # ASan build preloads libasan into python3, and initdb/postgres must
+        # not inherit that (initdb hangs under it)
+        pre = os.environ.pop("LD_PRELOAD", None)
+        if pre is not None:
+            self.addCleanup(os.environ.__setitem__, "LD_PRELOAD", pre)
         with pgtest.PgServer(tag="clibars") as pg:
             rows = []
             for i, sym in enumerate(storefix.SYMS):
