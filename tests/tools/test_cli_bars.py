@@ -122,6 +122,18 @@ class CliBars(unittest.TestCase):
         self.assertEqual(p.returncode, 111)
         self.assertIn("postgresql:", p.stderr)
 
+    def test_bench_bars_runs(self):
+        # seqtick-bench bars end to end on tiny settings (the figure itself
+        # is for a quiet machine: only its shape is checked here)
+        r = toolstest.run([toolstest.bench_path(), "bars", "--requests", "50", "--limit",
+                           "100"], timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"get_quote \(baseline\)\s+p50\s+[\d.]+ us\s+p99")
+        self.assertRegex(r.stdout, r"get_bars 100 x 1m \(\d+ B\)\s+p50\s+[\d.]+ us")
+        self.assertRegex(r.stdout, r"get_bars p50 [\d.]+ ms \(target <= 1 ms\)")
+        r = toolstest.run([toolstest.bench_path(), "bars", "--limit", "0"], timeout=30)
+        self.assertEqual(r.returncode, 100)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
