@@ -183,6 +183,7 @@ class GetBars(unittest.TestCase):
         c2.req("ping")
         db.execute("BEGIN EXCLUSIVE")
         db.execute("INSERT INTO symbols(id, name) VALUES(99, 'ZZZ')")
+        took = []
         try:
             for _ in range(20):
                 # a get_bars and a ping on another connection, sent together
@@ -193,12 +194,15 @@ class GetBars(unittest.TestCase):
                 p = c2.reply()
                 dt = time.monotonic() - t
                 srvtest.ok_response(self, p, "ping")
-                self.assertLess(dt, 0.05)
+                took.append(dt)
+                self.assertLess(dt, 0.5)  # a busy wait would be seconds long
                 r = c.reply()
                 srvtest.error(self, r, "UNAVAILABLE", "get_bars", "b")
                 self.assertIn("busy", r["error"]["message"])
         finally:
             db.execute("ROLLBACK")
+        took.sort()
+        self.assertLess(took[len(took) // 2], 0.05, took)  # median ping, 2 loaded cores
         r = c.req("get_bars", ticker="AAPL", interval="1m")
         self.check(r, 0, 60, range(0, 5))
         db.close()
