@@ -377,6 +377,8 @@ int stk_bench_recorder(int argc, char **argv)
     bool no_pg = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!a)
+            break;
         if (!strcmp(a, "--seconds") && v) {
             o.seconds = atof(v);
             i++;
