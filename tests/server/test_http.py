@@ -664,6 +664,80 @@ class Children(unittest.TestCase):
         self.assertNotIn("seqtick_child_restarts_total", m)
 
 
+class SlowReaders(unittest.TestCase):
+    """An SSE or WebSocket reader that never reads is conflated, then cut at
+    server.out_buffer_bytes, like an NDJSON subscriber."""
+
+    def setUp(self):
+        syms = [f"S{i:03d}" for i in range(200)]
+        self.shm, self.w, self.srv = srvtest.stack(
+            self, symbols=syms, rate=50000, capacity=256,
+            server={"out_buffer_bytes": 65536, "http_listen": "127.0.0.1:0"})
+        self.port = http_port(self.srv)
+        self.watch = self.srv.client()
+        self.addCleanup(self.watch.close)
+
+    def slow_socket(self):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(10)
+        s.connect(("127.0.0.1", self.port))
+        self.addCleanup(s.close)
+        return s
+
+    def wait_cut(self):
+        stktest.wait_for(lambda: self.watch.req("health")["slow_consumers"] >= 1, timeout=30,
+                         interval=0.05, what="slow consumer cut")
+
+    @staticmethod
+    def read_all(s):
+        out = b""
+        while True:
+            d = s.recv(1 << 20)
+            if not d:
+                return out
+            out += d
+
+    def test_sse_reader_cut(self):
+        s = self.slow_socket()
+        s.sendall(b"GET /v1/stream?tickers=* HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.wait_cut()
+        out = self.read_all(s)
+        head, body = out.split(b"\r\n\r\n", 1)
+        self.assertTrue(head.startswith(b"HTTP/1.1 200"))
+        blocks = body.split(b"\n\n")
+        self.assertEqual(blocks[-1], b"")  # ends after a whole block
+        last = blocks[-2]
+        self.assertTrue(last.startswith(b"event: error\ndata: "), last[:200])
+        self.assertEqual(json.loads(last.split(b"data: ", 1)[1])["error"]["code"],
+                         "SLOW_CONSUMER")
+        for b in blocks[1:-2]:  # every event before it is whole
+            self.assertTrue(b.startswith(b"event: quote\nid: ") or b.startswith(b":"), b[:100])
+            if b.startswith(b"event"):
+                json.loads(b.split(b"data: ", 1)[1])
+        self.assertEqual(self.watch.req("ping")["type"], "response")
+
+    def test_websocket_reader_cut(self):
+        w = WsRaw(self.port)  # never reads until the cut
+        self.addCleanup(w.close)
+        w.text({"v": 1, "id": 1, "type": "subscribe", "tickers": "*"})
+        self.wait_cut()
+        texts = []
+        code = None
+        while True:
+            try:
+                op, p = w.frame()
+            except EOFError:
+                break
+            if op == 1:
+                texts.append(json.loads(p))
+            elif op == 8:
+                code = int.from_bytes(p[:2], "big")
+        self.assertEqual(texts[-1]["error"]["code"], "SLOW_CONSUMER")
+        self.assertEqual(code, 1008)
+        self.assertEqual(self.watch.req("ping")["type"], "response")
+
+
 class BadInput(HttpBase):
     def test_keep_alive_and_pipelining_in_order(self):
         names = ["AAPL", "MSFT", "NVDA"]
