@@ -3,6 +3,7 @@
 server on a real segment, with curl, http.client and urllib as clients, and
 the bad input it must refuse while it keeps serving others."""
 import base64
+import calendar
 import hashlib
 import http.client
 import json
@@ -127,7 +128,8 @@ class Endpoints(HttpBase):
         self.assertLessEqual(abs(p["ts_ms"] - before), 10000)
         self.assertRegex(p["timestamp"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
         t = time.strptime(p["timestamp"][:19], "%Y-%m-%dT%H:%M:%S")
-        self.assertEqual(int(time.mktime(t) - time.timezone), p["ts_ms"] // 1000)
+        self.assertEqual(calendar.timegm(t), p["ts_ms"] // 1000)
+        self.assertEqual(int(p["timestamp"][20:23]), p["ts_ms"] % 1000)
         self.assert_error("/price/latest?symbol=NOPE", 404, "NOT_FOUND")
         self.assert_error("/price/latest", 400, "BAD_REQUEST")
         self.assert_error("/price/latest?symbol=%ZZ", 404)
