@@ -86,9 +86,12 @@ class PgServer:
             os.setuid(self.uid)
 
     def _env(self):
-        env = dict(os.environ)
-        env.pop("PGHOST", None)
-        env.pop("PGPORT", None)
+        """The environment of PostgreSQL's own programs: none of a
+        sanitizer build's settings (an LD_PRELOADed libasan hangs initdb's
+        `postgres -V`), no PGHOST/PGPORT of the caller."""
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("LD_PRELOAD", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER")
+               and not k.endswith("SAN_OPTIONS")}
         env["LC_ALL"] = "C"
         return env
 
