@@ -23,11 +23,13 @@
 #include "util-private.h"
 
 #define BATCH_MAX 65536   /* ticks in one batch: committed early when full */
+#define BATCH_RETRY 2048  /* ticks in one batch while the store is failing */
 #define GAPS_MAX 1024     /* gap rows in one batch: committed early when full */
 #define RETAIN_ROWS 10000 /* rows per retention statement */
 #define RETAIN_EVERY_S 60 /* retention pass period */
 #define STATS_EVERY_S 60  /* the periodic stats line */
 #define IDLE_WAIT_MS 1000 /* futex wait slice with nothing pending */
+#define LOG_QUIET_S 10    /* one line per kind of store failure per this long */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
@@ -73,10 +75,12 @@ struct stk_recorder {
     size_t nclosed, capclosed;
     uint64_t batch_due_ns; /* commit when the clock passes it (0: empty) */
 
-    unsigned failures; /* consecutive store failures */
-    uint64_t retry_ns; /* no store write before this */
-    int last_err;      /* the failure last logged */
-    bool retain_due;   /* a retention pass is running */
+    unsigned failures;     /* consecutive store failures */
+    uint64_t retry_ns;     /* no store write before this */
+    int last_err;          /* the last failure */
+    int logged_err;        /* the failure last logged; 0 once a recovery was logged */
+    uint64_t log_quiet_ns; /* the same failure is not logged again before this */
+    bool retain_due;       /* a retention pass is running */
     int retain_kind;
     uint64_t retain_next_ns, stats_next_ns;
 
@@ -202,9 +206,13 @@ static void store_failed(struct stk_recorder *rec, int r, const char *err)
     int64_t ms = stk_backoff_ms(BACKOFF_MIN_MS, BACKOFF_MAX_MS, rec->failures,
                                 (double)(now_ns() % 1000) / 1000.0);
     rec->retry_ns = now_ns() + (uint64_t)ms * 1000000ull;
-    if (r != rec->last_err || rec->failures == 1 || rec->failures % 50 == 0)
+    uint64_t now = now_ns();
+    if (r != rec->logged_err || now >= rec->log_quiet_ns) {
+        rec->logged_err = r;
+        rec->log_quiet_ns = now + LOG_QUIET_S * 1000000000ull;
         stk_error("store %s: %s (%s); retrying in %lld ms (failure %u in a row)", rec->ops->scheme,
                   err[0] ? err : strerror(-r), strerror(-r), (long long)ms, rec->failures);
+    }
     rec->last_err = r;
 }
 
@@ -247,8 +255,10 @@ static void batch_done(struct stk_recorder *rec)
     rec->ngaps = 0;
     rec->nclosed = 0;
     rec->batch_due_ns = 0;
-    if (rec->failures)
+    if (rec->failures && rec->logged_err) {
         stk_info("store %s: writing again after %u failure(s)", rec->ops->scheme, rec->failures);
+        rec->logged_err = 0; /* the next failure is news again */
+    }
     rec->failures = 0;
     rec->last_err = 0;
 }
@@ -408,7 +418,10 @@ static int sym_drain(struct stk_recorder *rec, uint32_t i, const char *name)
     struct sym *s = &rec->syms[i];
     uint64_t head = stk_ring_head(rec->seg, i);
     while (s->next < head) {
-        if (rec->nbatch >= BATCH_MAX || rec->ngaps >= GAPS_MAX)
+        /* after a failure, smaller batches: a backlog too big for what a
+         * full disk freed still goes in, piece by piece */
+        size_t limit = rec->failures ? BATCH_RETRY : BATCH_MAX;
+        if (rec->nbatch >= limit || rec->ngaps >= GAPS_MAX)
             return 1;
         struct stk_quote q;
         int r = stk_tick_read(rec->seg, i, s->next, &q);
@@ -468,7 +481,7 @@ static int drain(struct stk_recorder *rec)
     uint32_t n = stk_seg_nsymbols(rec->seg);
     if (n > rec->nsyms)
         n = rec->nsyms;
-    for (uint32_t i = 0; i < n && !g_stop; i++) {
+    for (uint32_t i = 0; i < n && !g_stop && now_ns() >= rec->retry_ns; i++) {
         const char *name = stk_seg_symbol(rec->seg, i);
         if (!name)
             continue;
