@@ -32,6 +32,28 @@
 enum { ST_200, ST_400, ST_404, ST_405, ST_413, ST_414, ST_431, ST_500, ST_503, ST_N };
 static const int st_code[ST_N] = {200, 400, 404, 405, 413, 414, 431, 500, 503};
 
+/* what the requests asked for, for the metrics */
+enum ep {
+    EP_DASHBOARD,
+    EP_HEALTH,
+    EP_SYMBOLS,
+    EP_PRICE,
+    EP_METRICS,
+    EP_QUOTES,
+    EP_QUOTE,
+    EP_HISTORY,
+    EP_BARS,
+    EP_STREAM,
+    EP_WS,
+    EP_OTHER,
+    EP_REFUSED,
+    EP_N
+};
+static const char *const ep_name[EP_N] = {
+    "dashboard", "health", "symbols", "price_latest", "metrics", "quotes",  "quote",
+    "history",   "bars",   "stream",  "ws",           "other",   "refused",
+};
+
 /* per-connection state */
 struct hconn {
     http_parser p;
@@ -59,7 +81,7 @@ enum mode { M_HTTP, M_SSE, M_WS };
 /* the whole face's counters and its slow-header sweep */
 static struct {
     uint64_t status[ST_N];
-    uint64_t requests;
+    uint64_t requests[EP_N];
     size_t conns;
     ev_timer sweep;
     struct ev_loop *loop;
@@ -638,8 +660,11 @@ static int ep_metrics(struct stk_conn *c)
                    by_face[0], by_face[1]);
     METRIC(b, "seqtick_requests_total", "counter", "Requests served (every face).", " %llu",
            (unsigned long long)s->st.requests);
-    METRIC(b, "seqtick_http_requests_total", "counter", "HTTP requests parsed.", " %llu",
-           (unsigned long long)H.requests);
+    STK_BUF_LIT(b, "# HELP seqtick_http_requests_total HTTP requests by endpoint.\n"
+                   "# TYPE seqtick_http_requests_total counter\n");
+    for (int i = 0; i < EP_N; i++)
+        stk_buf_printf(b, "seqtick_http_requests_total{endpoint=\"%s\"} %llu\n", ep_name[i],
+                       (unsigned long long)H.requests[i]);
     STK_BUF_LIT(b, "# HELP seqtick_http_responses_total HTTP responses by status.\n"
                    "# TYPE seqtick_http_responses_total counter\n");
     for (int i = 0; i < ST_N; i++)
@@ -845,15 +870,16 @@ static void serve_request(struct stk_conn *c, struct hconn *h, bool close)
     size_t tlen;
     int status;
     s->st.requests++;
-    H.requests++;
     H.body.len = 0;
     H.body.err = 0;
     stk_debug("%s < %s %.*s", c->peer, http_method_str(h->p.method), (int)ulen, url);
     if (h->p.method != HTTP_GET && h->p.method != HTTP_HEAD) {
+        H.requests[EP_REFUSED]++;
         respond_error(c, 405, "METHOD_NOT_ALLOWED", "only GET and HEAD are served", head, close);
         return;
     }
     if (path_is(url, plen, "/")) {
+        H.requests[EP_DASHBOARD]++;
         const char *page;
         size_t len;
         stk_dashboard_page(&page, &len);
@@ -861,27 +887,37 @@ static void serve_request(struct stk_conn *c, struct hconn *h, bool close)
         return;
     }
     if (path_is(url, plen, "/health")) {
+        H.requests[EP_HEALTH]++;
         status = ep_health(c);
     } else if (path_is(url, plen, "/symbols")) {
+        H.requests[EP_SYMBOLS]++;
         status = ep_symbols(c);
     } else if (path_is(url, plen, "/price/latest")) {
+        H.requests[EP_PRICE]++;
         status = ep_price_latest(c, query, qlen);
     } else if (path_is(url, plen, "/metrics")) {
+        H.requests[EP_METRICS]++;
         status = ep_metrics(c);
         ctype = "text/plain; version=0.0.4; charset=utf-8";
     } else if (path_is(url, plen, "/v1/quotes")) {
+        H.requests[EP_QUOTES]++;
         status = run_op(c, "get_quotes", NULL, 0, query, qlen);
     } else if (path_ticker(url, plen, "/v1/quotes/", &t, &tlen)) {
+        H.requests[EP_QUOTE]++;
         status = run_op(c, "get_quote", t, tlen, query, qlen);
     } else if (path_ticker(url, plen, "/v1/history/", &t, &tlen)) {
+        H.requests[EP_HISTORY]++;
         status = run_op(c, "get_history", t, tlen, query, qlen);
     } else if (path_is(url, plen, "/v1/ws")) {
+        H.requests[EP_WS]++;
         ep_ws(c, h, head);
         return;
     } else if (path_is(url, plen, "/v1/stream")) {
+        H.requests[EP_STREAM]++;
         ep_stream(c, h, query, qlen, head);
         return;
     } else if (path_ticker(url, plen, "/v1/bars/", &t, &tlen)) {
+        H.requests[EP_BARS]++;
         if (stk_op_find("get_bars", 8)) {
             status = run_op(c, "get_bars", t, tlen, query, qlen);
         } else {
@@ -889,6 +925,7 @@ static void serve_request(struct stk_conn *c, struct hconn *h, bool close)
             status = 503;
         }
     } else {
+        H.requests[EP_OTHER]++;
         error_body(&H.body, "NOT_FOUND", "no such endpoint");
         status = 404;
     }
@@ -1052,7 +1089,7 @@ static void refuse(struct stk_conn *c, struct hconn *h)
         break;
     }
     stk_server_warn(c->srv, "%s: http %d: %s", c->peer, st, msg);
-    H.requests++;
+    H.requests[EP_REFUSED]++;
     respond_error(c, st, code, msg, false, true);
     h->quiet = true;
     stk_conn_fatal(c, STK_E_BAD_REQUEST, msg);
