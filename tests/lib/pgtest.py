@@ -95,14 +95,24 @@ class PgServer:
         env["LC_ALL"] = "C"
         return env
 
-    def _initdb(self):
-        r = subprocess.run(
+    def _initdb(self, timeout=120):
+        # Its own process group: on a timeout, the programs initdb runs
+        # (postgres in bootstrap mode) go with it.
+        p = subprocess.Popen(
             [os.path.join(self.bindir, "initdb"), "-D", self.data, "-U", self.user,
              "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
-            cwd=self.dir, preexec_fn=self._preexec, env=self._env(),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
-        if r.returncode != 0:
-            raise RuntimeError(f"initdb failed ({r.returncode}):\n{r.stdout}")
+            cwd=self.dir, preexec_fn=self._preexec, env=self._env(), start_new_session=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            out = p.communicate(timeout=timeout)[0]
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise RuntimeError(f"initdb did not finish in {timeout}s")
+        if p.returncode != 0:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise RuntimeError(f"initdb failed ({p.returncode}):\n{out}")
 
     @property
     def conninfo(self):
