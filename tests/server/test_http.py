@@ -594,6 +594,10 @@ class WebSocket(HttpBase):
         self.w.cmd("tick NVDA 5.5")
         e = w.reply()
         self.assertEqual((e["type"], e["ticker"], str(e["price"])), ("quote", "NVDA", "5.5"))
+        # a heartbeat frame after a second without events
+        t0 = time.monotonic()
+        self.assertEqual(w.reply()["type"], "heartbeat")
+        self.assertLess(time.monotonic() - t0, 8)
 
     @unittest.skipUnless(subprocess.run(["/usr/bin/python3", "-c", "import websocket"],
                                         capture_output=True).returncode == 0,
