@@ -39,6 +39,23 @@ struct stk_store {
     size_t npend, cappend;
 };
 
+/* The folder name of a symbol: '%', '/' and a leading '.' as %25, %2F,
+ * %2E (a symbol may hold any printable ASCII but a space). */
+#define STK_FSNAME_MAX 100
+static const char *fsname(const char *name, char out[STK_FSNAME_MAX])
+{
+    size_t o = 0;
+    for (size_t i = 0; name[i] && o + 4 < STK_FSNAME_MAX; i++) {
+        char c = name[i];
+        if (c == '%' || c == '/' || (i == 0 && c == '.'))
+            o += (size_t)snprintf(out + o, 4, "%%%02X", (unsigned char)c);
+        else
+            out[o++] = c;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 static void csv_close(struct stk_store *st)
 {
     if (!st)
@@ -86,9 +103,9 @@ static int csv_symbol_id(struct stk_store *st, const char *name, int64_t *id_ret
             *id_ret = (int64_t)i + 1;
             return 0;
         }
-    if (st->nnames >= MAX_SYMS || strchr(name, '/') || name[0] == '.') {
-        snprintf(err, errlen, "csv: symbol %s cannot name a folder", name);
-        return -EINVAL;
+    if (st->nnames >= MAX_SYMS) {
+        snprintf(err, errlen, "csv: more than %d symbols", MAX_SYMS);
+        return -ENOSPC;
     }
     char **nn = realloc(st->names, (st->nnames + 1) * sizeof(*nn));
     if (!nn)
@@ -97,8 +114,8 @@ static int csv_symbol_id(struct stk_store *st, const char *name, int64_t *id_ret
     if (!(nn[st->nnames] = strdup(name)))
         return -ENOMEM;
     *id_ret = (int64_t)++st->nnames;
-    char d[PATH_MAX];
-    snprintf(d, sizeof(d), "%s/%s", st->dir, name);
+    char d[PATH_MAX], fs[STK_FSNAME_MAX];
+    snprintf(d, sizeof(d), "%s/%s", st->dir, fsname(name, fs));
     int r = stk_rec_mkdir_p(d);
     if (r < 0) {
         snprintf(err, errlen, "csv: %s: %s", d, strerror(-r));
@@ -170,8 +187,8 @@ static int csv_last_tick(struct stk_store *st, int64_t sid, uint64_t gen, uint64
     const char *name = sym_name(st, sid);
     if (!name)
         return -ENOENT;
-    char d[PATH_MAX];
-    snprintf(d, sizeof(d), "%s/%s", st->dir, name);
+    char d[PATH_MAX], fs[STK_FSNAME_MAX];
+    snprintf(d, sizeof(d), "%s/%s", st->dir, fsname(name, fs));
     DIR *dp = opendir(d);
     if (!dp)
         return errno == ENOENT ? -ENOENT : -errno;
@@ -191,7 +208,8 @@ static int csv_last_tick(struct stk_store *st, int64_t sid, uint64_t gen, uint64
         nf++;
     }
     closedir(dp);
-    qsort(files, nf, sizeof(*files), cmp_str);
+    if (nf)
+        qsort(files, nf, sizeof(*files), cmp_str);
     int r = -ENOENT;
     /* newest day first; the newest line of this generation decides */
     for (size_t k = nf; k-- > 0 && r == -ENOENT;) {
@@ -293,7 +311,8 @@ static int csv_put_ticks(struct stk_store *st, const struct stk_rec_tick *t, siz
             time_t secs = (time_t)(day * 86400);
             struct tm tm;
             gmtime_r(&secs, &tm);
-            snprintf(path, sizeof(path), "%s/%s/%04d-%02d-%02d.csv", st->dir, name,
+            char fs[STK_FSNAME_MAX];
+            snprintf(path, sizeof(path), "%s/%s/%04d-%02d-%02d.csv", st->dir, fsname(name, fs),
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
             if (!(p = pend_get(st, path)))
                 return -ENOMEM;
@@ -348,6 +367,8 @@ static int csv_commit(struct stk_store *st, char *err, size_t errlen)
     off_t *sizes = calloc(st->npend ? st->npend : 1, sizeof(*sizes));
     if (!sizes)
         return -ENOMEM;
+    for (size_t i = 0; i < st->npend; i++)
+        sizes[i] = -1; /* -1: not touched, nothing to undo */
     int r = 0;
     size_t done = 0;
     for (; done < st->npend && r == 0; done++) {

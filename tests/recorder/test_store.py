@@ -11,7 +11,7 @@ import unittest
 import rectest
 from rectest import stktest
 
-SYMS = ["AAA", "BBB", "CCC"]
+SYMS = ["AAA", "BBB", "C/D"]  # a "/" in a name: an escaped CSV folder
 PER_SYM = 3000
 
 
@@ -71,7 +71,8 @@ class Store(unittest.TestCase):
 
             def rows_of(s):
                 out = []
-                for f in sorted(glob.glob(os.path.join(st.dir, "out", s, "*.csv"))):
+                folder = os.path.join(st.dir, "out", s.replace("/", "%2F"))
+                for f in sorted(glob.glob(os.path.join(folder, "*.csv"))):
                     with open(f, newline="") as fh:
                         r = list(csv.reader(fh))
                     self.assertEqual(r[0], ["symbol", "generation", "tick", "src_ts_ns",
@@ -84,8 +85,9 @@ class Store(unittest.TestCase):
             self.assertEqual(rec.stop(signal.SIGTERM, 30), 0)
             # the writer's source times are 2023-11-14 UTC: one day file each
             for s in SYMS:
+                folder = os.path.join(st.dir, "out", s.replace("/", "%2F"))
                 self.assertEqual([os.path.basename(f) for f in glob.glob(
-                    os.path.join(st.dir, "out", s, "*.csv"))], ["2023-11-14.csv"])
+                    os.path.join(folder, "*.csv"))], ["2023-11-14.csv"])
             for i, s in enumerate(SYMS):
                 rows = rows_of(s)
                 self.assertEqual(len(rows), PER_SYM)
