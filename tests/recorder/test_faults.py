@@ -79,18 +79,40 @@ class Faults(unittest.TestCase):
             st.close()
 
     def test_read_only_folder(self):
-        if os.geteuid() == 0:
-            self.skipTest("root writes through a read-only mode")
         st = rectest.Stack("ro")
+        folder = os.path.join(st.dir, "db")
+        os.makedirs(folder)
+        mounted = False
         try:
-            os.makedirs(os.path.join(st.dir, "db"))
-            os.chmod(os.path.join(st.dir, "db"), 0o500)
+            if os.geteuid() == 0:  # root writes through modes: a read-only mount
+                r = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=4m", "tmpfs",
+                                    folder], capture_output=True)
+                if r.returncode != 0:
+                    self.skipTest(f"cannot mount a tmpfs: {r.stderr!r}")
+                mounted = True
+            else:
+                os.chmod(folder, 0o500)
+            prod = st.producer()
             rec = st.recorder()
             stktest.wait_for(lambda: "cannot open" in rec.output(), 30, 0.05,
                              "the recorder to report the read-only folder")
+            self.assertRegex(rec.output(), r"(?i)read-only|unable to open|permission")
             self.assertTrue(stktest.alive(rec.pid))
+            # writable again: it opens the store and records
+            if mounted:
+                subprocess.run(["mount", "-o", "remount,rw", folder], check=True)
+            else:
+                os.chmod(folder, 0o700)
+            stktest.wait_for(lambda: os.path.exists(st.db_path) and st.counts(), 60, 0.1,
+                             "ticks stored once the folder is writable")
+            self.settle_and_check(st, prod, rec)
         finally:
-            os.chmod(os.path.join(st.dir, "db"), 0o700)
+            for p in st.procs:
+                p.close()
+            if mounted:
+                subprocess.run(["umount", "-l", folder])
+            else:
+                os.chmod(folder, 0o700)
             st.close()
 
 
