@@ -835,6 +835,7 @@ static void ep_ws(struct stk_conn *c, struct hconn *h, bool head)
                    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
                    accept);
     h->mode = M_WS;
+    stk_buf_free(&h->url); /* no more requests on this connection */
 }
 
 /* Does the path start with prefix and then name one ticker? */

@@ -18,7 +18,8 @@
 
 struct stk_ws {
     struct stk_conn *c;
-    wslay_event_context_ptr ctx;
+    wslay_event_context_ptr ctx; /* made on first use: an idle session holds none */
+    size_t max_msg;
     const char *in; /* the bytes wslay reads next */
     size_t in_len;
 };
@@ -66,6 +67,22 @@ static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
     return (ssize_t)len;
 }
 
+static const struct wslay_event_callbacks callbacks;
+
+/* The wslay context, made when the session first sends or receives (its
+ * buffers are most of a session's memory). Returns 0 or -ENOMEM. */
+static int ctx_get(struct stk_ws *w)
+{
+    if (w->ctx)
+        return 0;
+    if (wslay_event_context_server_init(&w->ctx, &callbacks, w) != 0) {
+        w->ctx = NULL;
+        return -ENOMEM;
+    }
+    wslay_event_config_set_max_recv_msg_length(w->ctx, w->max_msg);
+    return 0;
+}
+
 /* What c->out gained past mark (NDJSON lines) becomes one text frame a
  * line: taken out, queued, sent. */
 static void frame_lines(struct stk_ws *w, size_t mark)
@@ -74,6 +91,10 @@ static void frame_lines(struct stk_ws *w, size_t mark)
     size_t n = b->len - mark;
     if (n == 0)
         return;
+    if (ctx_get(w) < 0) {
+        b->len = mark;
+        return;
+    }
     char *copy = malloc(n);
     if (!copy) {
         b->len = mark;
@@ -94,6 +115,8 @@ static void frame_lines(struct stk_ws *w, size_t mark)
 
 static void close_with(struct stk_ws *w, uint16_t code, const char *why)
 {
+    if (ctx_get(w) < 0)
+        return;
     (void)wslay_event_queue_close(w->ctx, code, (const uint8_t *)why, strlen(why));
     (void)wslay_event_send(w->ctx);
 }
@@ -141,11 +164,7 @@ struct stk_ws *stk_ws_new(struct stk_conn *c, size_t max_msg)
     if (!w)
         return NULL;
     w->c = c;
-    if (wslay_event_context_server_init(&w->ctx, &callbacks, w) != 0) {
-        free(w);
-        return NULL;
-    }
-    wslay_event_config_set_max_recv_msg_length(w->ctx, max_msg);
+    w->max_msg = max_msg;
     return w;
 }
 
@@ -153,7 +172,8 @@ void stk_ws_free(struct stk_ws *w)
 {
     if (!w)
         return;
-    wslay_event_context_free(w->ctx);
+    if (w->ctx)
+        wslay_event_context_free(w->ctx);
     free(w);
 }
 
@@ -169,8 +189,12 @@ static void maybe_end(struct stk_ws *w)
 
 size_t stk_ws_data(struct stk_ws *w, const char *data, size_t len)
 {
-    if (stk_conn_pending(w->c) >= STK_WRITE_BURST)
-        return 0; /* back-pressure */
+    if (len == 0 || stk_conn_pending(w->c) >= STK_WRITE_BURST)
+        return 0; /* nothing yet, or back-pressure */
+    if (ctx_get(w) < 0) {
+        stk_conn_fatal(w->c, STK_E_INTERNAL, "out of memory");
+        return len;
+    }
     w->in = data;
     w->in_len = len;
     int r = wslay_event_recv(w->ctx);
