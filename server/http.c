@@ -1112,7 +1112,9 @@ static size_t http_data(struct stk_conn *c, const char *data, size_t len, bool a
         pos += n;
         enum http_errno e = HTTP_PARSER_ERRNO(&h->p);
         if (e == HPE_PAUSED) {
-            bool keep = http_should_keep_alive(&h->p);
+            /* an upgrade anywhere but /v1/ws: answered, then closed (the
+             * parser reads no more after an upgrade) */
+            bool keep = http_should_keep_alive(&h->p) && !h->p.upgrade;
             serve_request(c, h, !keep);
             http_parser_pause(&h->p, 0);
             if (h->mode == M_SSE || stk_conn_state_cut(c->state))

@@ -529,6 +529,15 @@ class WebSocket(HttpBase):
     def test_upgrade_required(self):
         self.assert_error("/v1/ws", 400, "BAD_REQUEST")
 
+    def test_upgrade_elsewhere_is_answered_then_closed(self):
+        out = raw(self.port, b"GET /health HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                             b"Connection: Upgrade\r\n\r\nGET /symbols HTTP/1.1\r\n\r\n",
+                  shut=False)
+        self.assertEqual(out.count(b"HTTP/1.1 "), 1)
+        self.assertEqual(status_of(out), 200)
+        self.assertIn(b"Connection: close", out)
+        self.assert_serving()
+
     def test_unmasked_frame_closes_1002(self):
         w = self.ws()
         w.send(ws_frame(1, b'{"v":1,"id":1,"type":"ping"}', mask=False))
