@@ -892,6 +892,19 @@ static int finish(struct ctx *x, const char *origin, char *err)
                  at, (long long)c->supervisor.watchdog_ms, c->producer.heartbeat_ms);
         return -EINVAL;
     }
+    /* recorder.store: off or a known scheme with something after the colon
+     * (the recorder checks bars and retention itself at start) */
+    const char *rs = c->recorder.store;
+    if (strcmp(rs, "off") != 0 &&
+        !((!strncmp(rs, "sqlite:", 7) && rs[7]) || (!strncmp(rs, "csv:", 4) && rs[4]) ||
+          (!strncmp(rs, "postgresql:", 11) && rs[11]))) {
+        stk_config_where(c, "recorder.store", at, sizeof(at));
+        snprintf(err, STK_CONF_ERR_MAX,
+                 "%s: recorder.store '%s': expected sqlite:PATH, postgresql:CONNINFO, csv:DIR or "
+                 "off",
+                 at, rs);
+        return -EINVAL;
+    }
     for (size_t i = 0; i < c->nprograms; i++)
         if (!c->programs[i].command) {
             snprintf(err, STK_CONF_ERR_MAX, "%s:%d: [program.%s]: command is required", origin,

@@ -178,6 +178,9 @@ START_TEST(test_errors_name_place)
     load_bad("[nope]\nx = 1\n",
              "t.conf:2: nope.x: unknown section [nope] (shm, producer, server, supervisor, log, "
              "bridge, recorder, program.NAME)");
+    load_bad("[recorder]\nstore = sqlit:x.db\n",
+             "t.conf:2: recorder.store 'sqlit:x.db': expected sqlite:PATH, "
+             "postgresql:CONNINFO, csv:DIR or off");
     /* a check across keys names the line of the key set by hand */
     load_bad("[supervisor]\n\nbackoff_max_ms = 50\n",
              "t.conf:3: supervisor.backoff_min_ms (100) is above backoff_max_ms (50)");
