@@ -121,10 +121,10 @@ struct stk_config {
     } bridge;
 
     struct {
-        char *store;     /* "off", sqlite:PATH, postgresql:CONNINFO, csv:DIR */
-        char *bars;      /* bar intervals, "1s 1m 1h 1d" */
+        char *store;       /* "off", sqlite:PATH, postgresql:CONNINFO, csv:DIR */
+        char *bars;        /* bar intervals, "1s 1m 1h 1d" */
         uint32_t batch_ms; /* one store transaction per this long */
-        char *retention; /* "ticks=DUR bars=DUR", 0 = keep */
+        char *retention;   /* "ticks=DUR bars=DUR", 0 = keep */
     } recorder;
 
     struct stk_program_conf *programs;

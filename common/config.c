@@ -193,11 +193,10 @@ static const struct stk_conf_row rows_program[] = {
 #define PROGRAM "program"
 
 const struct stk_conf_section stk_config_sections[] = {
-    {"shm", ROWS(rows_shm), false},       {"producer", ROWS(rows_producer), true},
-    {"server", ROWS(rows_server), true},  {"supervisor", ROWS(rows_supervisor), false},
-    {"log", ROWS(rows_log), false},       {"bridge", ROWS(rows_bridge), true},
-    {"recorder", ROWS(rows_recorder), true},
-    {PROGRAM, ROWS(rows_program), false},
+    {"shm", ROWS(rows_shm), false},          {"producer", ROWS(rows_producer), true},
+    {"server", ROWS(rows_server), true},     {"supervisor", ROWS(rows_supervisor), false},
+    {"log", ROWS(rows_log), false},          {"bridge", ROWS(rows_bridge), true},
+    {"recorder", ROWS(rows_recorder), true}, {PROGRAM, ROWS(rows_program), false},
 };
 const size_t stk_config_nsections = sizeof(stk_config_sections) / sizeof(stk_config_sections[0]);
 
