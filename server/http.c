@@ -217,6 +217,7 @@ static int h_fail(struct stk_req *q, enum stk_err code, const char *msg)
 {
     struct hreq *r = hreq_of(q);
     q->s->st.errors++;
+    q->s->st.by_err[code]++;
     r->status = status_of(code);
     error_body(q->b, stk_err_name(code), msg);
     stk_debug("%s: http %s: %s", q->c->peer, stk_err_name(code), msg);
@@ -446,7 +447,7 @@ static int run_op_list(struct stk_conn *c, const char *op, const char *ticker, s
         h_fail(&r.q, STK_E_INTERNAL, "operation missing");
         return 500;
     }
-    o->fn(&r.q);
+    stk_op_run(&r.q, o);
     if (H.body.err) {
         H.body.err = 0;
         h_fail(&r.q, STK_E_INTERNAL, "out of memory");
@@ -672,6 +673,17 @@ static int ep_metrics(struct stk_conn *c)
                        (unsigned long long)H.status[i]);
     METRIC(b, "seqtick_errors_total", "counter", "Error replies (every face).", " %llu",
            (unsigned long long)s->st.errors);
+    STK_BUF_LIT(b, "# HELP seqtick_op_requests_total Operations run, by op (every face).\n"
+                   "# TYPE seqtick_op_requests_total counter\n");
+    for (size_t i = 0; i < stk_op_count(); i++)
+        stk_buf_printf(b, "seqtick_op_requests_total{op=\"%s\"} %llu\n", stk_op_at(i)->name,
+                       (unsigned long long)s->st.by_op[i]);
+    STK_BUF_LIT(b, "# HELP seqtick_op_errors_total Error replies of operations, by code (every "
+                   "face).\n"
+                   "# TYPE seqtick_op_errors_total counter\n");
+    for (int i = 0; i < STK_E_COUNT; i++)
+        stk_buf_printf(b, "seqtick_op_errors_total{code=\"%s\"} %llu\n",
+                       stk_err_name((enum stk_err)i), (unsigned long long)s->st.by_err[i]);
     METRIC(b, "seqtick_slow_consumers_total", "counter", "Connections cut as slow consumers.",
            " %llu", (unsigned long long)s->st.slow_consumers);
     METRIC(b, "seqtick_subscribers", "gauge", "Connections with subscriptions.", " %zu",

@@ -331,6 +331,24 @@ static const struct stk_op ops[] = {
     OP("get_bars", stk_op_get_bars), /* bars.c */
 };
 
+_Static_assert(sizeof(ops) / sizeof(ops[0]) <= STK_OPS_MAX, "raise STK_OPS_MAX");
+
+size_t stk_op_count(void)
+{
+    return sizeof(ops) / sizeof(ops[0]);
+}
+
+const struct stk_op *stk_op_at(size_t i)
+{
+    return i < stk_op_count() ? &ops[i] : NULL;
+}
+
+int stk_op_run(struct stk_req *r, const struct stk_op *op)
+{
+    r->s->st.by_op[op - ops]++;
+    return op->fn(r);
+}
+
 const struct stk_op *stk_op_find(const char *name, size_t len)
 {
     for (size_t i = 0; len > 0 && i < sizeof(ops) / sizeof(ops[0]); i++)

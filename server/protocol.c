@@ -81,6 +81,7 @@ static int fail(struct req *r, enum stk_err code, const char *msg)
 {
     char copy[256];
     r->q.s->st.errors++;
+    r->q.s->st.by_err[code]++;
     error_line(r->q.b, r->id, r->id_len, r->op, r->op_len, code, msg);
     if (stk_log_level <= STK_LOG_WARN) {
         log_copy(copy, sizeof(copy), r->line, r->len);
@@ -340,6 +341,7 @@ static bool fast_get_quote(struct req *r)
     r->op_len = 11;
     r->q.opname = "get_quote";
     r->q.s->st.fast_path++;
+    r->q.s->st.by_op[0]++; /* get_quote, the op table's first row */
     stk_op_get_quote_named(&r->q, name, stk_sym_check(name, tk_len) < 0 ? -ENOENT : 0);
     return true;
 }
@@ -404,7 +406,7 @@ static void handle(struct req *r)
         return;
     }
     r->q.opname = op->name;
-    op->fn(&r->q);
+    stk_op_run(&r->q, op);
 }
 
 void stk_ndjson_request(struct stk_conn *c, const char *line, size_t len)

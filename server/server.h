@@ -33,6 +33,7 @@ enum stk_err {
     STK_E_UNAVAILABLE,
     STK_E_SLOW_CONSUMER,
     STK_E_INTERNAL,
+    STK_E_COUNT
 };
 const char *stk_err_name(enum stk_err e);
 
@@ -145,10 +146,15 @@ struct stk_clist {
     size_t n;
 };
 
+/* Room for the op table in the per-op counters (ops.c checks it). */
+#define STK_OPS_MAX 16
+
 struct stk_stats {
     uint64_t accepted, rejected, requests, errors, slow_consumers, too_long;
     uint64_t events, heartbeats, closed_idle;
-    uint64_t fast_path; /* requests served by protocol.c's get_quote fast path */
+    uint64_t fast_path;           /* requests served by protocol.c's get_quote fast path */
+    uint64_t by_op[STK_OPS_MAX];  /* requests run, by operation (the op table's order) */
+    uint64_t by_err[STK_E_COUNT]; /* error replies, by code (every face) */
 };
 
 /* One listening socket and the protocol its connections speak. */
@@ -440,6 +446,11 @@ struct stk_op {
 
 /* The operation called name[0..len), or NULL. */
 const struct stk_op *stk_op_find(const char *name, size_t len);
+/* Run op for r, counted in r's server's by_op. Returns what op->fn does. */
+int stk_op_run(struct stk_req *r, const struct stk_op *op);
+/* How many operations there are, and the i-th (for metrics by op). */
+size_t stk_op_count(void);
+const struct stk_op *stk_op_at(size_t i);
 /* get_quote with the ticker already decoded (k: 0, or -ENOENT for a name
  * that cannot be a symbol): the faces' fast paths call it. */
 int stk_op_get_quote_named(struct stk_req *r, const char name[STK_NAME_MAX + 1], int k);

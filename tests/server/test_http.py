@@ -185,6 +185,30 @@ class Endpoints(HttpBase):
                   "seqtick_errors_total", 'seqtick_http_responses_total{code="404"}'):
             self.assertIn(k, vals)
 
+    def test_metrics_by_op_and_code(self):
+        """Operations and their error codes are counted for every face: a
+        get_quote over NDJSON (its fast path), one over HTTP, an unknown
+        ticker and a bars request without a store."""
+        def metrics():
+            _, body = self.get("/metrics")
+            return {m.group(1): float(m.group(2)) for m in re.finditer(
+                r'^(seqtick_op_(?:requests|errors)_total\{[a-z]+="\w+"\}) ([0-9.]+)$',
+                body.decode(), re.M)}
+        before = metrics()
+        self.assertEqual(before['seqtick_op_requests_total{op="get_quote"}'], 0)
+        self.assertIn('seqtick_op_errors_total{code="SLOW_CONSUMER"}', before)
+        nd = self.srv.client()
+        self.addCleanup(nd.close)
+        self.assertEqual(nd.req("get_quote", ticker="AAPL")["type"], "response")
+        self.assertEqual(nd.req("get_quote", ticker="NOPE")["error"]["code"], "NOT_FOUND")
+        self.get("/v1/quotes/MSFT")
+        self.assert_error("/v1/bars/AAPL?interval=1m", 503)
+        after = metrics()
+        self.assertEqual(after['seqtick_op_requests_total{op="get_quote"}'], 3)
+        self.assertEqual(after['seqtick_op_requests_total{op="get_bars"}'], 1)
+        self.assertEqual(after['seqtick_op_errors_total{code="NOT_FOUND"}'], 1)
+        self.assertEqual(after['seqtick_op_errors_total{code="UNAVAILABLE"}'], 1)
+
     def test_dashboard_page(self):
         r, body = self.get("/")
         self.assertEqual(r.status, 200)
