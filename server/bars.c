@@ -21,7 +21,7 @@ struct stk_bars {
     enum { BARS_OFF, BARS_SQLITE, BARS_CSV, BARS_PG } kind;
     char *path; /* sqlite: the file */
     sqlite3 *db;
-    sqlite3_stmt *q_sym, *q_bars;
+    sqlite3_stmt *q_sym, *q_bars, *q_gaps;
     uint64_t retry_ns; /* monotonic: do not reopen before */
     int last_rc;       /* last open/prepare result logged (log changes only) */
     unsigned nint;
@@ -126,8 +126,9 @@ static void close_db(struct stk_bars *b)
 {
     sqlite3_finalize(b->q_sym);
     sqlite3_finalize(b->q_bars);
+    sqlite3_finalize(b->q_gaps);
     sqlite3_close(b->db);
-    b->q_sym = b->q_bars = NULL;
+    b->q_sym = b->q_bars = b->q_gaps = NULL;
     b->db = NULL;
 }
 
@@ -164,6 +165,10 @@ static int open_db(struct stk_server *s, struct stk_bars *b)
                                 " WHERE symbol_id = ?1 AND interval_s = ?2 AND start_ns >= ?3"
                                 " AND start_ns <= ?4 ORDER BY start_ns DESC LIMIT ?5",
                                 -1, SQLITE_PREPARE_PERSISTENT, &b->q_bars, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v3(b->db,
+                                "SELECT count(*), coalesce(sum(to_tick - from_tick), 0) FROM gaps",
+                                -1, SQLITE_PREPARE_PERSISTENT, &b->q_gaps, NULL);
     if (rc != SQLITE_OK) {
         if (rc != b->last_rc)
             stk_warn("bars: store %s: %s", b->path + 5,
@@ -320,4 +325,26 @@ int stk_op_get_bars(struct stk_req *r)
     r->face->end(r);
     free(rows);
     return 0;
+}
+
+int stk_bars_gaps(struct stk_server *s, uint64_t *ret_rows, uint64_t *ret_ticks)
+{
+    struct stk_bars *b = s->bars;
+    if (!b || b->kind != BARS_SQLITE)
+        return -ENODATA;
+    if (open_db(s, b) != SQLITE_OK)
+        return -EAGAIN;
+    int rc = sqlite3_step(b->q_gaps);
+    int r = -EAGAIN;
+    if (rc == SQLITE_ROW) {
+        sqlite3_int64 rows = sqlite3_column_int64(b->q_gaps, 0);
+        sqlite3_int64 ticks = sqlite3_column_int64(b->q_gaps, 1);
+        *ret_rows = rows > 0 ? (uint64_t)rows : 0;
+        *ret_ticks = ticks > 0 ? (uint64_t)ticks : 0;
+        r = 0;
+    }
+    sqlite3_reset(b->q_gaps);
+    if (rc != SQLITE_ROW && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+        close_db(b); /* reopened on the next use */
+    return r;
 }

@@ -673,6 +673,15 @@ static int ep_metrics(struct stk_conn *c)
                        (unsigned long long)H.status[i]);
     METRIC(b, "seqtick_errors_total", "counter", "Error replies (every face).", " %llu",
            (unsigned long long)s->st.errors);
+    uint64_t gap_rows, gap_ticks;
+    if (stk_bars_gaps(s, &gap_rows, &gap_ticks) == 0) {
+        METRIC(b, "seqtick_recorder_gaps_total", "counter",
+               "Holes the recorder could not store (rows of its gaps table).", " %llu",
+               (unsigned long long)gap_rows);
+        METRIC(b, "seqtick_recorder_lost_ticks_total", "counter",
+               "Ticks in those holes (lapped by a ring before they were stored).", " %llu",
+               (unsigned long long)gap_ticks);
+    }
     STK_BUF_LIT(b, "# HELP seqtick_op_requests_total Operations run, by op (every face).\n"
                    "# TYPE seqtick_op_requests_total counter\n");
     for (size_t i = 0; i < stk_op_count(); i++)

@@ -133,4 +133,8 @@ void stk_render_health(struct stk_buf *b, struct stk_server *s)
                    (unsigned long long)((stk_mono_ns() - s->start_ns) / 1000000000u),
                    s->seg ? "true" : "false", s->nsubscribed, (unsigned long long)s->st.requests,
                    (unsigned long long)s->st.errors, (unsigned long long)s->st.slow_consumers);
+    uint64_t gap_rows, gap_ticks;
+    if (stk_bars_gaps(s, &gap_rows, &gap_ticks) == 0)
+        stk_buf_printf(b, ",\"recorder_gaps\":%llu,\"recorder_lost_ticks\":%llu",
+                       (unsigned long long)gap_rows, (unsigned long long)gap_ticks);
 }

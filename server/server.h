@@ -470,6 +470,11 @@ int stk_bars_init(struct stk_server *s, const char *store, const char *intervals
 void stk_bars_fini(struct stk_server *s);
 /* "1s", "15m", "1h", "1d" (s[0..n)) into seconds: 0 or -EINVAL. */
 int stk_bars_interval_parse(const char *s, size_t n, uint32_t *ret_secs);
+/* What the recorder could not store, from its SQLite store's gaps table:
+ * *ret_rows gap rows covering *ret_ticks lost ticks. Never waits: -EAGAIN
+ * when the store is busy or unreadable, -ENODATA when there is no SQLite
+ * store (off, csv:, postgresql:). */
+int stk_bars_gaps(struct stk_server *s, uint64_t *ret_rows, uint64_t *ret_ticks);
 /* The get_bars operation (ops.c's table). */
 int stk_op_get_bars(struct stk_req *r);
 

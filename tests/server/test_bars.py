@@ -168,6 +168,25 @@ class GetBars(unittest.TestCase):
             time.sleep(0.1)
         self.check(r, 0, 60, range(0, 3))
 
+    def test_recorder_gaps_in_health(self):
+        """What the recorder could not store (its gaps table) is counted in
+        health: rows and lost ticks, read from the store as it is now."""
+        import sqlite3
+        path = os.path.join(self.tmp, "gaps.db")
+        storefix.make(path, nbars=3)
+        srv, c = self.server("sqlite:" + path)
+        h = c.req("health")
+        self.assertEqual((h["recorder_gaps"], h["recorder_lost_ticks"]), (0, 0), h)
+        db = sqlite3.connect(path)
+        db.execute("INSERT INTO gaps VALUES (1, 1, 100, 356, 1)")
+        db.execute("INSERT INTO gaps VALUES (2, 1, 7, 8, 2)")
+        db.commit()
+        db.close()
+        h = c.req("health")
+        self.assertEqual((h["recorder_gaps"], h["recorder_lost_ticks"]), (2, 257), h)
+        srv2, c2 = self.server("off")
+        self.assertNotIn("recorder_gaps", c2.req("health"))
+
     def test_locked_store_never_stalls(self):
         # a rollback-journal database held by an EXCLUSIVE transaction: a
         # reader cannot even read the schema, and must not wait for it
