@@ -47,6 +47,42 @@ class Resume(unittest.TestCase):
         finally:
             st.close()
 
+    def test_kill9_producer_and_both(self):
+        """kill -9 of the producer (warm restart: same segment, same
+        generation, the rings kept), then of the producer and the recorder
+        together, three times each: every tick stored once, no gap."""
+        st = rectest.Stack("kprod", **{"producer": {"rate": 20000}})
+        try:
+            prod = st.producer()
+            rec = st.recorder()
+            seg = st.segment()
+            stktest.wait_for(lambda: st.counts(), 30, 0.05, "the recorder storing")
+            for k in range(6):
+                time.sleep(0.4)
+                os.kill(prod.pid, signal.SIGKILL)
+                prod.p.wait()
+                if k % 2:  # both at once
+                    os.kill(rec.pid, signal.SIGKILL)
+                    rec.p.wait()
+                    rec = st.recorder()
+                prod = st.producer()
+            seg = st.segment()
+            self.assertEqual(seg.header()["generation"], 1, "a warm restart keeps the rings")
+            syms = seg.symbols()
+            time.sleep(0.5)
+            os.kill(prod.pid, signal.SIGSTOP)
+            heads = rectest.freeze_heads(seg, syms)
+            self.assertGreater(min(heads.values()), 2000, heads)
+            st.wait_stored(heads, 120)
+            self.assertEqual(st.query("SELECT count(*) FROM gaps"), [(0,)], st.log()[-3000:])
+            counts = st.counts()
+            for s, h in heads.items():
+                self.assertEqual(counts[s], (h, h - 1), s)
+                st.check_exact_cover(self, s, h)
+            self.assertEqual(rec.stop(signal.SIGTERM, 30), 0)
+        finally:
+            st.close()
+
     def test_lapped(self):
         st = rectest.Stack("lap", **{"producer": {"rate": 8000}, "shm": {"history": 1024}})
         try:
