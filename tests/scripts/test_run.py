@@ -27,7 +27,7 @@ def steps(lines):
     children's "ready" lines may come in either order, so both read "child ready"."""
     out = []
     for line in lines:
-        if line.startswith(("producer: ", "server: ")) or "]: " not in line:
+        if line.startswith(("producer: ", "server: ", "recorder: ")) or "]: " not in line:
             continue
         words = line.split("]: ", 1)[1].split()
         key = words[0] + (" " + words[1] if words[0].endswith(":") else "")
@@ -72,7 +72,8 @@ class Run(unittest.TestCase):
         stktest.write_config(self.dir, {
             "shm": {"name": self.shm, "capacity": 16, "history": 16},
             "producer": {"rate": 100, "symbols": "AAA BBB"},
-            "server": {"listen": f"127.0.0.1:{port}"},
+            "server": {"listen": f"127.0.0.1:{port}", "http_listen": "off"},
+            "recorder": {"store": "sqlite:var/run-test.db"},  # as etc/seqtick.conf
             "supervisor": {"pidfile": os.path.join(self.dir, "sup.pid"), "grace_ms": 3000},
         }, name="mine.conf")
         p = subprocess.Popen([SCRIPT, "mine.conf"], cwd=self.dir, env=self.env,
