@@ -165,10 +165,6 @@ static int open_db(struct stk_server *s, struct stk_bars *b)
                                 " WHERE symbol_id = ?1 AND interval_s = ?2 AND start_ns >= ?3"
                                 " AND start_ns <= ?4 ORDER BY start_ns DESC LIMIT ?5",
                                 -1, SQLITE_PREPARE_PERSISTENT, &b->q_bars, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v3(b->db,
-                                "SELECT count(*), coalesce(sum(to_tick - from_tick), 0) FROM gaps",
-                                -1, SQLITE_PREPARE_PERSISTENT, &b->q_gaps, NULL);
     if (rc != SQLITE_OK) {
         if (rc != b->last_rc)
             stk_warn("bars: store %s: %s", b->path + 5,
@@ -334,6 +330,13 @@ int stk_bars_gaps(struct stk_server *s, uint64_t *ret_rows, uint64_t *ret_ticks)
         return -ENODATA;
     if (open_db(s, b) != SQLITE_OK)
         return -EAGAIN;
+    /* Prepared on first use: a store without a gaps table still serves bars. */
+    if (!b->q_gaps &&
+        sqlite3_prepare_v3(b->db,
+                           "SELECT count(*), coalesce(sum(to_tick - from_tick), 0)"
+                           " FROM gaps",
+                           -1, SQLITE_PREPARE_PERSISTENT, &b->q_gaps, NULL) != SQLITE_OK)
+        return -ENODATA;
     int rc = sqlite3_step(b->q_gaps);
     int r = -EAGAIN;
     if (rc == SQLITE_ROW) {

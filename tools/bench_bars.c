@@ -269,8 +269,8 @@ int stk_bench_bars(int argc, char **argv)
     for (char *p = buf; n > 0 && (p = memmem(p, (size_t)(buf + n - p), "\"t_ms\"", 6)); p++)
         seen++;
     if (n <= 0 || seen != limit) {
-        fprintf(stderr, "seqtick-bench: bars: fatal: get_bars answered %d bars, not %d: %.200s\n",
-                seen, limit, n > 0 ? buf : "(nothing)");
+        fprintf(stderr, "seqtick-bench: bars: fatal: get_bars answered %d bars, not %d: %.*s\n",
+                seen, limit, n > 0 ? (int)(n < 200 ? n : 200) : 9, n > 0 ? buf : "(nothing)");
         goto out;
     }
     size_t reply_bytes = (size_t)n;
