@@ -328,6 +328,8 @@ static int h_int_arg(struct stk_req *q, enum stk_arg a, int64_t *v)
     struct hreq *r = hreq_of(q);
     char text[32], *end = NULL;
     const char *key = a == STK_ARG_LIMIT ? "limit" : "throttle_ms";
+    if (a == STK_ARG_FROM_TICK)
+        return 0;       /* ticks mode is the NDJSON and WebSocket streams' */
 #ifdef STK_BARS_DEFAULT /* get_bars (bars.c) */
     if (a == STK_ARG_FROM_MS || a == STK_ARG_TO_MS)
         key = a == STK_ARG_FROM_MS ? "from" : "to";
@@ -350,7 +352,8 @@ static int h_int_arg(struct stk_req *q, enum stk_arg a, int64_t *v)
 static int h_str_arg(struct stk_req *q, enum stk_sarg a, char *out, size_t size)
 {
     struct hreq *r = hreq_of(q);
-    (void)a;
+    if (a != STK_SARG_INTERVAL)
+        return 0; /* SSE streams are in latest mode */
     int k = query_get(r->query, r->query_len, "interval", out, size);
     if (k == -ENOENT)
         return 0;

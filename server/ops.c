@@ -231,6 +231,20 @@ static int op_subscribe(struct stk_req *r)
         return fail(r, STK_E_BAD_REQUEST, "throttle_ms must be an integer from 0 to 60000");
     if (got == 0)
         throttle = -1;
+    char mode[8] = "latest";
+    int ml = r->face->str_arg ? r->face->str_arg(r, STK_SARG_MODE, mode, sizeof(mode)) : 0;
+    if (ml < 0)
+        return -1;
+    bool ticks = ml > 0 && strcmp(mode, "ticks") == 0;
+    if (ml > 0 && !ticks && strcmp(mode, "latest") != 0)
+        return fail(r, STK_E_BAD_REQUEST, "mode must be \"latest\" or \"ticks\"");
+    int64_t from_tick = -1;
+    got = r->face->int_arg(r, STK_ARG_FROM_TICK, &from_tick);
+    if (got < 0 || (got > 0 && (from_tick < 0 || !ticks)))
+        return fail(r, STK_E_BAD_REQUEST,
+                    "from_tick must be an integer >= 0, with \"mode\":\"ticks\"");
+    if (got == 0)
+        from_tick = -1;
     if (need_seg(r) < 0)
         return -1;
     if (all)
@@ -255,6 +269,7 @@ static int op_subscribe(struct stk_req *r)
         STK_BUF_LIT(r->b, "\"*\"");
         if (stk_subs_add_all(r->c) < 0)
             goto oom;
+        r->c->sub->ticks_all = ticks;
     } else {
         r->face->put_tickers(r, -1);
     }
@@ -269,6 +284,9 @@ static int op_subscribe(struct stk_req *r)
         int rr = stk_server_read(s, sym, &q);
         if (stk_subs_add(r->c, name, sym, rr == 0 || rr == -ENODATA ? q.seq : 0) < 0)
             goto oom;
+        if (ticks) /* from the given tick, else from now: the snapshot is the present */
+            (void)stk_subs_set_ticks(
+                r->c, name, from_tick >= 0 ? (uint64_t)from_tick : stk_ring_head(s->seg, sym));
         if (rr < 0)
             continue;
         stk_buf_puts(r->b, first ? "{" : ",{");

@@ -24,11 +24,14 @@ enum {
     F_INTERVAL,
     F_FROM_MS,
     F_TO_MS,
+    F_MODE,
+    F_FROM_TICK,
     F_N
 };
-static const char *const field_names[F_N] = {
-    "v", "id", "type", "ticker", "tickers", "limit", "throttle_ms", "interval", "from_ms", "to_ms"};
-static const unsigned char field_lens[F_N] = {1, 2, 4, 6, 7, 5, 11, 8, 7, 5};
+static const char *const field_names[F_N] = {"v",       "id",    "type",        "ticker",
+                                             "tickers", "limit", "throttle_ms", "interval",
+                                             "from_ms", "to_ms", "mode",        "from_tick"};
+static const unsigned char field_lens[F_N] = {1, 2, 4, 6, 7, 5, 11, 8, 7, 5, 4, 9};
 
 struct req {
     struct stk_req q; /* first: what the operations see */
@@ -185,7 +188,8 @@ static int nd_int_arg(struct stk_req *q, enum stk_arg a, int64_t *v)
     static const int field_of[] = {[STK_ARG_LIMIT] = F_LIMIT,
                                    [STK_ARG_THROTTLE_MS] = F_THROTTLE,
                                    [STK_ARG_FROM_MS] = F_FROM_MS,
-                                   [STK_ARG_TO_MS] = F_TO_MS};
+                                   [STK_ARG_TO_MS] = F_TO_MS,
+                                   [STK_ARG_FROM_TICK] = F_FROM_TICK};
     int t = r->f[field_of[a]];
     if (t < 0)
         return 0;
@@ -199,13 +203,14 @@ static int nd_int_arg(struct stk_req *q, enum stk_arg a, int64_t *v)
 static int nd_str_arg(struct stk_req *q, enum stk_sarg a, char *out, size_t size)
 {
     struct req *r = req_of(q);
-    (void)a; /* STK_SARG_INTERVAL: the only one */
-    int t = r->f[F_INTERVAL];
+    int t = r->f[a == STK_SARG_MODE ? F_MODE : F_INTERVAL];
     if (t < 0)
         return 0;
     int n = stk_json_is_string(&r->j, t) ? stk_json_str(&r->j, t, out, size) : -1;
     if (n < 0 || (size_t)n >= size)
-        return fail(r, STK_E_BAD_REQUEST, "interval must be a string like \"1m\"");
+        return fail(r, STK_E_BAD_REQUEST,
+                    a == STK_SARG_MODE ? "mode must be \"latest\" or \"ticks\""
+                                       : "interval must be a string like \"1m\"");
     return n;
 }
 
@@ -462,6 +467,15 @@ static size_t ndjson_events(struct stk_conn *c, size_t limit)
     while (stk_conn_pending(c) < limit && (sub = stk_subs_pop_dirty(c)) != NULL) {
         uint32_t sym = stk_sub_sym(sub);
         struct stk_quote q;
+        if (stk_sub_ticks(sub)) {
+            bool more;
+            n += stk_render_ticks(c, sub, limit, &more);
+            if (more) {
+                stk_subs_requeue(c, sub); /* the rest after the others */
+                break;
+            }
+            continue;
+        }
         if (sym == UINT32_MAX || stk_server_read(s, sym, &q) < 0)
             continue; /* gone, never written, or stuck: the next change re-marks it */
         uint64_t sent = stk_sub_sent_seq(sub);

@@ -3,6 +3,8 @@
  * prices, age and the stale flag, a per-symbol cache of the text that does
  * not depend on the time), a history tick, the health fields. Faces wrap
  * them in their own envelopes. */
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -94,10 +96,9 @@ void stk_render_quote(struct stk_buf *b, struct stk_server *s, uint32_t sym, con
     b->len = (size_t)(p - b->data);
 }
 
-void stk_render_tick(struct stk_buf *b, const struct stk_quote *q)
+/* A tick's fields after its number: ,"price":… to the ts_ns value. */
+static void tick_fields(struct stk_buf *b, const struct stk_quote *q)
 {
-    STK_BUF_LIT(b, "{\"seq\":");
-    stk_buf_u64(b, q->seq);
     STK_BUF_LIT(b, ",\"price\":");
     stk_buf_decimal(b, q->price);
     STK_BUF_LIT(b, ",\"bid\":");
@@ -106,9 +107,17 @@ void stk_render_tick(struct stk_buf *b, const struct stk_quote *q)
     stk_buf_decimal(b, q->ask);
     stk_buf_printf(b,
                    ",\"bid_size\":%u,\"ask_size\":%u,\"volume\":%llu,\"ts_ms\":%llu,"
-                   "\"ts_ns\":%llu}",
+                   "\"ts_ns\":%llu",
                    q->bid_size, q->ask_size, (unsigned long long)q->volume,
                    (unsigned long long)(q->src_ts_ns / 1000000u), (unsigned long long)q->src_ts_ns);
+}
+
+void stk_render_tick(struct stk_buf *b, const struct stk_quote *q)
+{
+    STK_BUF_LIT(b, "{\"seq\":");
+    stk_buf_u64(b, q->seq);
+    tick_fields(b, q);
+    stk_buf_putc(b, '}');
 }
 
 void stk_render_health(struct stk_buf *b, struct stk_server *s)
@@ -137,4 +146,104 @@ void stk_render_health(struct stk_buf *b, struct stk_server *s)
     if (stk_bars_gaps(s, &gap_rows, &gap_ticks) == 0)
         stk_buf_printf(b, ",\"recorder_gaps\":%llu,\"recorder_lost_ticks\":%llu",
                        (unsigned long long)gap_rows, (unsigned long long)gap_ticks);
+}
+
+/* Ring slot of tick k of sym, read once without waiting (the ring rule:
+ * seq 2k+2 before and after the copy). 0 whole, -EBUSY not complete
+ * (mid-write, or not there yet), -ESTALE lapped by a newer tick. */
+static int slot_try(const struct stk_seg *seg, uint32_t sym, uint64_t k, struct stk_quote *q)
+{
+    const struct stk_header *h = stk_seg_header(seg);
+    uint64_t hist = h->history;
+    const struct stk_record *sl =
+        (const struct stk_record *)((const char *)h + STK_OFF_SLOTS(h->capacity) +
+                                    ((uint64_t)sym * hist + (k & (hist - 1))) * 64u);
+    const uint64_t want = 2 * k + 2;
+    uint64_t s0 = atomic_load_explicit(&sl->seq, memory_order_acquire);
+    if (s0 & 1)
+        return -EBUSY; /* mid-write (this tick, or a newer one lapping it) */
+    if (s0 > want)
+        return -ESTALE;
+    if (s0 != want)
+        return -EBUSY;
+    stk_record_fields(sl, q);
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&sl->seq, memory_order_relaxed) != want)
+        return -ESTALE;
+    q->seq = k;
+    return 0;
+}
+
+static void gap_event(struct stk_buf *b, const char *name, uint64_t from, uint64_t to)
+{
+    STK_BUF_LIT(b, "{\"v\":1,\"type\":\"gap\",\"ticker\":");
+    stk_buf_json_str(b, name, strlen(name));
+    STK_BUF_LIT(b, ",\"from_tick\":");
+    stk_buf_u64(b, from);
+    STK_BUF_LIT(b, ",\"to_tick\":");
+    stk_buf_u64(b, to);
+    STK_BUF_LIT(b, "}\n");
+}
+
+size_t stk_render_ticks(struct stk_conn *c, struct stk_sub *sub, size_t limit, bool *more)
+{
+    struct stk_server *s = c->srv;
+    struct stk_buf *b = &c->out;
+    uint32_t sym = stk_sub_sym(sub);
+    const char *name = stk_sub_name(sub);
+    *more = false;
+    if (!s->seg || sym == UINT32_MAX || sym >= stk_seg_nsymbols(s->seg))
+        return 0;
+    uint64_t hist = stk_seg_header(s->seg)->history;
+    uint64_t cur = stk_sub_cursor(sub);
+    size_t n = 0;
+    for (unsigned budget = STK_TICKS_ROUND;;) {
+        uint64_t head = stk_ring_head(s->seg, sym);
+        if (head < cur)
+            cur = head; /* cannot be (heads only grow): follow the ring */
+        if (head - cur > hist) {
+            size_t mark = b->len;
+            gap_event(b, name, cur, head - hist);
+            if (b->err) {
+                b->len = mark;
+                b->err = 0;
+                *more = true;
+                break;
+            }
+            n++;
+            cur = head - hist;
+        }
+        if (cur == head)
+            break;
+        if (budget == 0 || stk_conn_pending(c) >= limit) {
+            *more = true;
+            break;
+        }
+        struct stk_quote q;
+        int rc = slot_try(s->seg, sym, cur, &q);
+        if (rc == -ESTALE) {
+            budget--; /* lapped while we looked: the head tells how far */
+            continue;
+        }
+        if (rc < 0)
+            break; /* mid-write: never waited for; the next change re-marks it */
+        size_t mark = b->len;
+        STK_BUF_LIT(b, "{\"v\":1,\"type\":\"tick\",\"ticker\":");
+        stk_buf_json_str(b, name, strlen(name));
+        STK_BUF_LIT(b, ",\"tick\":");
+        stk_buf_u64(b, cur);
+        tick_fields(b, &q);
+        STK_BUF_LIT(b, "}\n");
+        if (b->err) {
+            b->len = mark;
+            b->err = 0;
+            *more = true;
+            break;
+        }
+        n++;
+        cur++;
+        budget--;
+    }
+    stk_sub_set_cursor(sub, cur);
+    return n;
 }

@@ -109,6 +109,7 @@ struct stk_subscriber {
     uint32_t count;
     struct stk_sub *dirty_head, *dirty_tail; /* FIFO of changed tickers */
     bool wildcard;                           /* "*": every ticker, new ones too */
+    bool ticks_all;                          /* "*" in ticks mode: new tickers too */
     uint64_t event_seq;                      /* last event seq sent */
     uint64_t last_event_ns;                  /* monotonic */
     uint64_t throttle_ns, next_event_ns;
@@ -341,11 +342,22 @@ void stk_subs_rebind(struct stk_server *s);
 struct stk_sub *stk_subs_pop_dirty(struct stk_conn *c);
 /* Put a popped sub back at the head (rendering ran out of room). */
 void stk_subs_unpop(struct stk_conn *c, struct stk_sub *sub);
+/* Put a popped sub back at the tail (more to send after the others). */
+void stk_subs_requeue(struct stk_conn *c, struct stk_sub *sub);
 /* Accessors for a popped sub. */
 uint32_t stk_sub_sym(const struct stk_sub *sub);
 const char *stk_sub_name(const struct stk_sub *sub);
 uint64_t stk_sub_sent_seq(const struct stk_sub *sub);
 void stk_sub_set_sent_seq(struct stk_sub *sub, uint64_t seq);
+/* Ticks mode (every ring tick): whether sub is in it, and its cursor, the
+ * next ring tick to send. */
+bool stk_sub_ticks(const struct stk_sub *sub);
+uint64_t stk_sub_cursor(const struct stk_sub *sub);
+void stk_sub_set_cursor(struct stk_sub *sub, uint64_t k);
+/* Put c's subscription to `name` in ticks mode, next tick `from`; marks
+ * it if its ring has ticks from there. Returns 0 or -ENOENT. */
+int stk_subs_set_ticks(struct stk_conn *c, const char *name, uint64_t from);
+#define STK_TICKS_ROUND 1024u     /* ticks rendered per subscription per flush round */
 #define STK_SEQ_RESYNC UINT64_MAX /* sent_seq after a re-bind: no conflation count */
 /* Housekeeping: heartbeats and throttled flushes. */
 void stk_subs_tick(struct stk_server *s, uint64_t now_ns);
@@ -387,6 +399,13 @@ void stk_render_quote(struct stk_buf *b, struct stk_server *s, uint32_t sym, con
                       const struct stk_quote *q, uint64_t now_ns);
 /* One history tick as an object: {"seq":…,"price":…,…,"ts_ns":…}. */
 void stk_render_tick(struct stk_buf *b, const struct stk_quote *q);
+/* Ticks mode: the events of sub (ring sym) from its cursor towards the
+ * ring head, in tick order, each {"v":1,"type":"tick","ticker":…,"tick":k,…}
+ * (a "gap" event first when the ring lapped the cursor), while c's pending
+ * output is below limit and at most STK_TICKS_ROUND of them. Never waits:
+ * a slot mid-write ends the round. Returns events rendered; *more: ticks
+ * are left for the next round. */
+size_t stk_render_ticks(struct stk_conn *c, struct stk_sub *sub, size_t limit, bool *more);
 /* The health fields, each with a leading ',': ,"producer_alive":…,… */
 void stk_render_health(struct stk_buf *b, struct stk_server *s);
 
@@ -395,9 +414,15 @@ void stk_render_health(struct stk_buf *b, struct stk_server *s);
 struct stk_req;
 
 /* Optional integer arguments an operation may read. */
-enum stk_arg { STK_ARG_LIMIT, STK_ARG_THROTTLE_MS, STK_ARG_FROM_MS, STK_ARG_TO_MS };
+enum stk_arg {
+    STK_ARG_LIMIT,
+    STK_ARG_THROTTLE_MS,
+    STK_ARG_FROM_MS,
+    STK_ARG_TO_MS,
+    STK_ARG_FROM_TICK
+};
 /* Optional string arguments an operation may read. */
-enum stk_sarg { STK_SARG_INTERVAL };
+enum stk_sarg { STK_SARG_INTERVAL, STK_SARG_MODE };
 
 #define STK_TICKERS_ALL (-2) /* tickers(): "*" */
 

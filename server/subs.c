@@ -20,6 +20,8 @@ struct stk_sub {
     uint32_t sym; /* index in the current segment, UNBOUND if absent */
     bool dirty;
     uint64_t sent_seq;             /* record seq of the last value sent */
+    bool ticks;                    /* "mode":"ticks": every ring tick, from cursor */
+    uint64_t cursor;               /* ticks mode: the next ring tick to send */
     struct stk_sub *sprev, *snext; /* the symbol's subscribers */
     struct stk_sub *dprev, *dnext; /* the connection's dirty FIFO */
     char name[STK_NAME_MAX + 1];
@@ -43,6 +45,21 @@ uint64_t stk_sub_sent_seq(const struct stk_sub *sub)
 void stk_sub_set_sent_seq(struct stk_sub *sub, uint64_t seq)
 {
     sub->sent_seq = seq;
+}
+
+bool stk_sub_ticks(const struct stk_sub *sub)
+{
+    return sub->ticks;
+}
+
+uint64_t stk_sub_cursor(const struct stk_sub *sub)
+{
+    return sub->cursor;
+}
+
+void stk_sub_set_cursor(struct stk_sub *sub, uint64_t k)
+{
+    sub->cursor = k;
 }
 
 static uint32_t hash(const char *s)
@@ -171,6 +188,7 @@ int stk_subs_add(struct stk_conn *c, const char *name, uint32_t sym, uint64_t sn
     snprintf(sub->name, sizeof(sub->name), "%s", name);
     sub->sym = sym < s->sym_cap ? sym : UNBOUND;
     sub->sent_seq = snap_seq;
+    sub->ticks = sb->ticks_all; /* a ticker new to a ticks-mode "*": from its first tick */
     sb->tab[i] = sub;
     sb->count++;
     if (sub->sym != UNBOUND) {
@@ -348,6 +366,7 @@ void stk_subs_rebind(struct stk_server *s)
             sub->sprev = sub->snext = NULL;
             sub->sym = UNBOUND;
             sub->sent_seq = STK_SEQ_RESYNC;
+            sub->cursor = 0; /* a new segment: its rings start again */
             if (!s->seg || !cap)
                 continue;
             int r = stk_seg_lookup(s->seg, sub->name);
@@ -360,6 +379,21 @@ void stk_subs_rebind(struct stk_server *s)
         }
     }
     stk_subs_scan(s);
+}
+
+int stk_subs_set_ticks(struct stk_conn *c, const char *name, uint64_t from)
+{
+    struct stk_subscriber *sb = c->sub;
+    if (!sb || !sb->tab)
+        return -ENOENT;
+    struct stk_sub *sub = sb->tab[slot_of(sb, name)];
+    if (!sub)
+        return -ENOENT;
+    sub->ticks = true;
+    sub->cursor = from;
+    if (sub->sym != UNBOUND && c->srv->seg && stk_ring_head(c->srv->seg, sub->sym) != from)
+        mark(sub);
+    return 0;
 }
 
 struct stk_sub *stk_subs_pop_dirty(struct stk_conn *c)
@@ -385,6 +419,12 @@ void stk_subs_unpop(struct stk_conn *c, struct stk_sub *sub)
     else
         sb->dirty_tail = sub;
     sb->dirty_head = sub;
+}
+
+void stk_subs_requeue(struct stk_conn *c, struct stk_sub *sub)
+{
+    if (c->sub)
+        mark(sub);
 }
 
 void stk_subs_tick(struct stk_server *s, uint64_t now)

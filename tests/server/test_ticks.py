@@ -1,0 +1,229 @@
+# SPDX-License-Identifier: MIT
+"""Ticks mode: every tick from the rings in order with its ring tick number,
+checked against the writer's deterministic model and the ring itself; gap
+events when a paused subscriber is lapped; from_tick replay; the same over
+WebSocket; bad mode arguments."""
+import json
+import select
+import time
+import unittest
+
+import srvtest
+import test_http
+
+SYMS = ("AAPL", "MSFT", "NVDA")
+SCALE = 10**8
+
+
+def rate_model(i, t, nsym=len(SYMS)):
+    """stk-cmd-writer --rate: ring tick t >= 1 of symbol i (price in 1e-8
+    units, volume). Tick 0 is the writer's opening price; tick t is its
+    paced tick k = (t - 1) * nsym + i, the volume counts all of them."""
+    price = (100 + i) * SCALE + 25000000 + ((t - 1) % 100) * 1000000
+    return price, (t * nsym + i + 1) * 10
+
+
+def px(v):
+    return round(v * SCALE)
+
+
+def head_of(c, ticker):
+    """The ring head of ticker: one past its newest tick (get_history)."""
+    r = c.req("get_history", ticker=ticker, limit=1)
+    return r["ticks"][-1]["seq"] + 1 if r["ticks"] else 0
+
+
+class Bulk:
+    """A subscriber that only gathers bytes while the stream runs (cheap
+    enough for ten of them at 20k ticks/s) and parses them afterwards."""
+
+    def __init__(self, port):
+        self.c = srvtest.Client(port)
+        self.chunks = []
+
+    def pump(self):
+        try:
+            d = self.c.s.recv(1 << 20)
+        except BlockingIOError:
+            return
+        if not d:
+            raise EOFError("server closed a subscriber")
+        self.chunks.append(d)
+
+    def lines(self):
+        data = b"".join(self.chunks)
+        self.chunks = [data[data.rindex(b"\n") + 1:]] if b"\n" in data else [data]
+        return [json.loads(x) for x in data[:data.rindex(b"\n")].split(b"\n")] \
+            if b"\n" in data else []
+
+
+class Ticks(unittest.TestCase):
+    def test_every_tick_ten_subscribers(self):
+        # history large enough that a subscriber on 2 loaded cores is
+        # never lapped: 6.7k ticks/s per ring, 65536 slots, ~10 s
+        shm, w, srv = srvtest.stack(self, symbols=SYMS, rate=20000, capacity=8,
+                                    history=65536)
+        ctl = srv.client()
+        self.addCleanup(ctl.close)
+        subs = []
+        for _ in range(10):
+            b = Bulk(srv.port)
+            self.addCleanup(b.c.close)
+            r = b.c.req("subscribe", tickers=list(SYMS), mode="ticks")
+            self.assertEqual(r["type"], "response", r)
+            b.c.s.setblocking(False)
+            b.first = b.c.buf  # anything after the ack
+            subs.append(b)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 5:
+            r, _, _ = select.select([b.c.s for b in subs], [], [], 0.5)
+            for b in subs:
+                if b.c.s in r:
+                    b.pump()
+        heads = {t: head_of(ctl, t) for t in SYMS}
+        self.assertGreater(sum(heads.values()), 20000, "writer far too slow")
+        got = [{t: [] for t in SYMS} for _ in subs]
+        deadline = time.monotonic() + 60
+        for n, b in enumerate(subs):
+            b.chunks.insert(0, b.first)
+            while True:
+                for e in b.lines():
+                    self.assertEqual(e["type"], "tick", e)  # no gap, no quote
+                    self.assertEqual(e["v"], 1)
+                    got[n][e["ticker"]].append(e)
+                if all(got[n][t] and got[n][t][-1]["tick"] >= heads[t] - 1 for t in SYMS):
+                    break
+                self.assertLess(time.monotonic(), deadline, "subscriber did not catch up")
+                select.select([b.c.s], [], [], 0.5)
+                b.pump()
+        for n in range(len(subs)):
+            for i, t in enumerate(SYMS):
+                ev = got[n][t]
+                ks = [e["tick"] for e in ev]
+                self.assertEqual(ks, list(range(ks[0], ks[0] + len(ks))),
+                                 f"sub {n} {t}: ticks missing, repeated or out of order")
+                self.assertGreater(len(ks), 1000)
+                for e in ev:
+                    price, vol = rate_model(i, e["tick"])
+                    self.assertEqual((px(e["price"]), e["volume"]), (price, vol), e)
+                    self.assertEqual((e["bid_size"], e["ask_size"]), (100 + i, 200 + i))
+        # and the ring itself agrees with what was sent
+        for t in SYMS:
+            ring = ctl.req("get_history", ticker=t, limit=50)["ticks"]
+            sent = {e["tick"]: e for e in got[0][t]}
+            for k in ring:
+                if k["seq"] in sent:
+                    self.assertEqual((sent[k["seq"]]["price"], sent[k["seq"]]["volume"]),
+                                     (k["price"], k["volume"]))
+
+    def test_paused_subscriber_gets_a_gap(self):
+        shm, w, srv = srvtest.stack(self, symbols=SYMS, history=64)
+        ctl = srv.client()
+        self.addCleanup(ctl.close)
+        h0 = head_of(ctl, "AAPL")
+        c = srvtest.Client(srv.port, rcvbuf=4096, timeout=30)
+        self.addCleanup(c.close)
+        r = c.req("subscribe", tickers=["AAPL"], mode="ticks")
+        self.assertEqual(r["type"], "response")
+        n = 60000  # far more than the socket buffers and the ring hold
+        w.cmd(f"burst {n}")  # the subscriber reads nothing meanwhile
+        end = h0 + n
+        self.assertEqual(head_of(ctl, "AAPL"), end)
+        expect, gaps = h0, []
+        while expect < end:
+            e = c.msg(30)
+            self.assertIsNotNone(e, "connection closed")
+            if e["type"] == "gap":
+                self.assertEqual((e["ticker"], e["from_tick"]), ("AAPL", expect), e)
+                self.assertGreater(e["to_tick"], e["from_tick"])
+                self.assertLessEqual(e["to_tick"], end - 64)  # all the ring holds comes
+                gaps.append(e)
+                expect = e["to_tick"]
+                continue
+            self.assertEqual(e["type"], "tick", e)
+            self.assertEqual(e["tick"], expect, e)
+            self.assertEqual(px(e["price"]), 100 * SCALE + ((e["tick"] - h0) % 1000) * 1000000)
+            expect += 1
+        self.assertTrue(gaps, "a lapped subscriber must get a gap event")
+        # then continuous live ticks
+        w.cmd("tick AAPL 7.5")
+        e = c.event(kind="tick", timeout=10)
+        self.assertEqual((e["tick"], e["price"]), (end, 7.5))
+
+    def test_from_tick_replay(self):
+        shm, w, srv = srvtest.stack(self, symbols=SYMS, history=64)
+        c = srv.client()
+        self.addCleanup(c.close)
+        h0 = head_of(c, "MSFT")
+        for p in range(10):
+            w.cmd(f"tick MSFT {p}.5")
+        r = c.req("subscribe", tickers=["MSFT"], mode="ticks", from_tick=h0 + 3)
+        self.assertEqual(r["quotes"][0]["price"], 9.5)
+        for p in range(3, 10):
+            e = c.event(kind="tick")
+            self.assertEqual((e["ticker"], e["tick"], e["price"]), ("MSFT", h0 + p, p + 0.5))
+        w.cmd("tick MSFT 42")
+        e = c.event(kind="tick")
+        self.assertEqual((e["tick"], e["price"]), (h0 + 10, 42))
+        # from a tick the ring no longer holds: a gap, then the oldest held
+        for p in range(100):
+            w.cmd(f"tick NVDA {p}")
+        end = head_of(c, "NVDA")
+        c2 = srv.client()
+        self.addCleanup(c2.close)
+        c2.req("subscribe", tickers=["NVDA"], mode="ticks", from_tick=0)
+        g = c2.event(kind="gap")
+        self.assertEqual((g["ticker"], g["from_tick"], g["to_tick"]), ("NVDA", 0, end - 64))
+        ks = [c2.event(kind="tick")["tick"] for _ in range(64)]
+        self.assertEqual(ks, list(range(end - 64, end)))
+
+    def test_without_from_tick_starts_at_the_head(self):
+        shm, w, srv = srvtest.stack(self, symbols=SYMS, history=64)
+        c = srv.client()
+        self.addCleanup(c.close)
+        w.cmd("tick AAPL 1")
+        h = head_of(c, "AAPL")
+        c.req("subscribe", tickers="*", mode="ticks")
+        w.cmd("tick AAPL 2")
+        e = c.event(kind="tick")
+        self.assertEqual((e["ticker"], e["tick"], e["price"]), ("AAPL", h, 2))
+        # a ticker new to "*" comes from its first tick
+        w.cmd("tick ZZZ 3")
+        e = c.event(kind="tick")
+        self.assertEqual((e["ticker"], e["tick"], e["price"]), ("ZZZ", 0, 3))
+
+    def test_bad_arguments(self):
+        shm, w, srv = srvtest.stack(self, symbols=SYMS)
+        c = srv.client()
+        self.addCleanup(c.close)
+        for bad in ({"mode": "every"}, {"mode": 3}, {"mode": "ticks", "from_tick": -1},
+                    {"mode": "ticks", "from_tick": "x"}, {"from_tick": 3}):
+            srvtest.error(self, c.req("subscribe", tickers=["AAPL"], **bad), "BAD_REQUEST",
+                          "subscribe", c.next_id - 1)
+        self.assertEqual(c.req("health")["connections"], 1)
+        # latest stays the default: quote events
+        c.req("subscribe", tickers=["AAPL"], mode="latest")
+        w.cmd("tick AAPL 5")
+        self.assertEqual(c.event()["price"], 5)
+
+
+class WebSocketTicks(test_http.HttpBase):
+    def test_ticks_over_websocket(self):
+        ws = test_http.WsRaw(self.port)
+        self.addCleanup(ws.close)
+        self.assertTrue(ws.accept_ok())
+        ws.text({"v": 1, "id": 1, "type": "subscribe", "tickers": ["AAPL"], "mode": "ticks"})
+        self.assertEqual(ws.reply()["type"], "response")
+        for p in range(5):
+            self.w.cmd(f"tick AAPL {p}")
+        ks = []
+        while len(ks) < 5:
+            e = ws.reply()
+            self.assertEqual(e["type"], "tick", e)
+            ks.append((e["tick"], e["price"]))
+        self.assertEqual([p for _, p in ks], [0, 1, 2, 3, 4])
+        self.assertEqual([k for k, _ in ks], list(range(ks[0][0], ks[0][0] + 5)))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
