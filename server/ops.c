@@ -284,9 +284,9 @@ static int op_subscribe(struct stk_req *r)
         int rr = stk_server_read(s, sym, &q);
         if (stk_subs_add(r->c, name, sym, rr == 0 || rr == -ENODATA ? q.seq : 0) < 0)
             goto oom;
-        if (ticks) /* from the given tick, else from now: the snapshot is the present */
-            (void)stk_subs_set_ticks(
-                r->c, name, from_tick >= 0 ? (uint64_t)from_tick : stk_ring_head(s->seg, sym));
+        /* from the given tick, else from now: the snapshot is the present */
+        (void)stk_subs_set_ticks(r->c, name, ticks,
+                                 from_tick >= 0 ? (uint64_t)from_tick : stk_ring_head(s->seg, sym));
         if (rr < 0)
             continue;
         stk_buf_puts(r->b, first ? "{" : ",{");

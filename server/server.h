@@ -354,9 +354,10 @@ void stk_sub_set_sent_seq(struct stk_sub *sub, uint64_t seq);
 bool stk_sub_ticks(const struct stk_sub *sub);
 uint64_t stk_sub_cursor(const struct stk_sub *sub);
 void stk_sub_set_cursor(struct stk_sub *sub, uint64_t k);
-/* Put c's subscription to `name` in ticks mode, next tick `from`; marks
- * it if its ring has ticks from there. Returns 0 or -ENOENT. */
-int stk_subs_set_ticks(struct stk_conn *c, const char *name, uint64_t from);
+/* Put c's subscription to `name` in ticks mode (on), next tick `from`, and
+ * mark it if its ring has ticks from there; or back in latest mode (!on).
+ * Returns 0 or -ENOENT. */
+int stk_subs_set_ticks(struct stk_conn *c, const char *name, bool on, uint64_t from);
 #define STK_TICKS_ROUND 1024u     /* ticks rendered per subscription per flush round */
 #define STK_SEQ_RESYNC UINT64_MAX /* sent_seq after a re-bind: no conflation count */
 /* Housekeeping: heartbeats and throttled flushes. */

@@ -381,7 +381,7 @@ void stk_subs_rebind(struct stk_server *s)
     stk_subs_scan(s);
 }
 
-int stk_subs_set_ticks(struct stk_conn *c, const char *name, uint64_t from)
+int stk_subs_set_ticks(struct stk_conn *c, const char *name, bool on, uint64_t from)
 {
     struct stk_subscriber *sb = c->sub;
     if (!sb || !sb->tab)
@@ -389,7 +389,9 @@ int stk_subs_set_ticks(struct stk_conn *c, const char *name, uint64_t from)
     struct stk_sub *sub = sb->tab[slot_of(sb, name)];
     if (!sub)
         return -ENOENT;
-    sub->ticks = true;
+    sub->ticks = on;
+    if (!on)
+        return 0;
     sub->cursor = from;
     if (sub->sym != UNBOUND && c->srv->seg && stk_ring_head(c->srv->seg, sub->sym) != from)
         mark(sub);

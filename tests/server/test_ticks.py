@@ -4,7 +4,10 @@ checked against the writer's deterministic model and the ring itself; gap
 events when a paused subscriber is lapped; from_tick replay; the same over
 WebSocket; bad mode arguments."""
 import json
+import os
 import select
+import subprocess
+import sys
 import time
 import unittest
 
@@ -191,6 +194,13 @@ class Ticks(unittest.TestCase):
         w.cmd("tick ZZZ 3")
         e = c.event(kind="tick")
         self.assertEqual((e["ticker"], e["tick"], e["price"]), ("ZZZ", 0, 3))
+        # subscribing again in latest mode turns a ticker back to quotes
+        c.req("subscribe", tickers=["AAPL"], mode="latest")
+        w.cmd("tick AAPL 4")
+        self.assertEqual(c.event(kind="quote")["price"], 4)
+        w.cmd("tick MSFT 5")
+        self.assertEqual((c.event(kind="tick")["ticker"]), "MSFT")
+        self.assertFalse([e for e in c.events if e["type"] == "tick" and e["ticker"] == "AAPL"])
 
     def test_bad_arguments(self):
         shm, w, srv = srvtest.stack(self, symbols=SYMS)
@@ -205,6 +215,32 @@ class Ticks(unittest.TestCase):
         c.req("subscribe", tickers=["AAPL"], mode="latest")
         w.cmd("tick AAPL 5")
         self.assertEqual(c.event()["price"], 5)
+
+
+class VwapExample(unittest.TestCase):
+    def test_vwap_net(self):
+        shm, w, srv = srvtest.stack(self, symbols=SYMS, rate=600)
+        ex = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples",
+                          "vwap_net.py")
+        r = subprocess.run([sys.executable, ex, "--port", str(srv.port), "--tickers",
+                            "AAPL,MSFT", "--every", "100", "--seconds", "3"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        last = {}
+        for line in r.stdout.splitlines():
+            f = line.split()
+            self.assertEqual(f[0], "VWAP", line)
+            last[f[1]] = f
+        self.assertEqual(sorted(last), ["AAPL", "MSFT"])
+        for i, t in enumerate(("AAPL", "MSFT")):
+            f = last[t]
+            ticks, vol = int(f[3][6:]), int(f[4][7:])
+            self.assertGreater(ticks, 100)
+            # the writer's volume steps 30 a tick per ticker (3 symbols)
+            self.assertEqual(vol, (ticks - 1) * 30)
+            self.assertEqual(f[5], "gaps=0")
+            # prices cycle (100+i).25 .. (100+i)+1.24
+            self.assertTrue(100 + i + 0.25 <= float(f[2]) <= 100 + i + 1.24, line)
 
 
 class WebSocketTicks(test_http.HttpBase):
