@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "benchutil.h"
 #include "segment-private.h"
 #include "util-private.h"
 
@@ -47,24 +48,6 @@ static int free_port(void)
     }
     close(fd);
     return ntohs(a.sin_port);
-}
-
-static int dial(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-        int r = -errno;
-        close(fd);
-        return r;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return fd;
 }
 
 /* The store: the recorder's bars table with n one-minute bars of AAPL. */
@@ -242,7 +225,7 @@ int stk_bench_bars(int argc, char **argv)
             _exit(127);
         }
         for (int i = 0; i < 500 && pid > 0; i++) { /* 10 s */
-            if ((fd = dial(port)) >= 0)
+            if ((fd = stk_bench_dial(port, true)) >= 0)
                 break;
             if (waitpid(pid, NULL, WNOHANG) == pid) {
                 pid = -1;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "benchutil.h"
 #include "util-private.h"
 #include "segment-private.h"
 
@@ -35,63 +36,6 @@
 #define NTICKERS 8
 static const char *const tickers[NTICKERS] = {"AAPL", "MSFT", "GOOG", "AMZN",
                                               "NVDA", "META", "TSLA", "IBM"};
-
-static void nap_ms(int ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static bool port_bindable(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
-/* A free loopback port below the ephemeral range (see bench_server.c). */
-static int free_port(void)
-{
-    int lo = 32768, hi = 60999;
-    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
-    if (f) {
-        if (fscanf(f, "%d %d", &lo, &hi) != 2)
-            lo = 32768;
-        fclose(f);
-    }
-    int top = lo - 1, bottom = lo - 12000 > 1024 ? lo - 12000 : 1024;
-    static uint64_t x;
-    if (!x)
-        x = stk_mono_ns() ^ ((uint64_t)getpid() << 32);
-    for (int i = 0; top > bottom && i < 200; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        int port = bottom + (int)((x >> 33) % (uint64_t)(top - bottom + 1));
-        if (port_bindable(port))
-            return port;
-    }
-    return -1;
-}
-
-static int dial(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-        int r = -errno;
-        close(fd);
-        return r;
-    }
-    return fd;
-}
 
 /* fork + exec argv, output to `log` (NULL: inherit stdout, stderr to
  * /dev/null is not wanted: inherit both); dies with the bench. */
@@ -122,14 +66,14 @@ static pid_t spawn(const char *const argv[], const char *log, int out_fd)
 static int wait_listening(int port, pid_t pid, int ms)
 {
     for (int i = 0; i < ms / 20; i++) {
-        int fd = dial(port);
+        int fd = stk_bench_dial(port, false);
         if (fd >= 0) {
             close(fd);
             return 0;
         }
         if (waitpid(pid, NULL, WNOHANG) == pid)
             return -ECHILD;
-        nap_ms(20);
+        stk_bench_nap_ms(20);
     }
     return -ETIMEDOUT;
 }
@@ -143,7 +87,7 @@ static void reap(pid_t pid)
     for (int i = 0; i < 250; i++) {
         if (waitpid(pid, NULL, WNOHANG) == pid)
             return;
-        nap_ms(20);
+        stk_bench_nap_ms(20);
     }
     kill(-pid, SIGKILL);
     kill(pid, SIGKILL);
@@ -173,7 +117,7 @@ static int run_capture(const char *const argv[], char *buf, size_t bufsz)
 /* One HTTP/1.1 GET; the body into out, returns the status or -errno. */
 static int http_get(int port, const char *path, char *out, size_t outsz)
 {
-    int fd = dial(port);
+    int fd = stk_bench_dial(port, false);
     if (fd < 0)
         return fd;
     char req[512], buf[65536];
@@ -318,7 +262,7 @@ static pid_t start_server(const char *bin, const char *dir, const char *shm, int
     snprintf(conf, sizeof(conf), "%s/server.conf", dir);
     snprintf(log, sizeof(log), "%s/server.log", dir);
     for (int attempt = 0; attempt < 5; attempt++) {
-        int nport = free_port(), hport = free_port();
+        int nport = stk_bench_free_port(), hport = stk_bench_free_port();
         if (nport < 0 || hport < 0 || nport == hport)
             continue;
         FILE *f = fopen(conf, "w");
@@ -370,7 +314,7 @@ static pid_t start_nginx(const char *bin, const char *dir, const char *body, int
     snprintf(conf, sizeof(conf), "%s/nginx.conf", dir);
     snprintf(log, sizeof(log), "%s/nginx.log", dir);
     for (int attempt = 0; attempt < 5; attempt++) {
-        *port = free_port();
+        *port = stk_bench_free_port();
         f = fopen(conf, "w");
         if (!f || *port < 0)
             return -1;
@@ -454,7 +398,7 @@ static bool ws_send_text(int fd, const char *text)
 
 static int ws_open(int port)
 {
-    int fd = dial(port);
+    int fd = stk_bench_dial(port, false);
     if (fd < 0)
         return fd;
     const char *req = "GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
@@ -515,8 +459,8 @@ static void bench_latency(struct stk_seg *seg, uint32_t idx, int nport, int hpor
 {
     const char *names[3] = {"NDJSON subscriber", "SSE client", "WebSocket client"};
     int fd[3];
-    fd[0] = dial(nport);
-    fd[1] = dial(hport);
+    fd[0] = stk_bench_dial(nport, false);
+    fd[1] = stk_bench_dial(hport, false);
     fd[2] = ws_open(hport);
     const char *sub = "{\"v\":1,\"id\":1,\"type\":\"subscribe\",\"tickers\":[\"TICK\"]}";
     const char *sse = "GET /v1/stream?tickers=TICK HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
@@ -550,7 +494,7 @@ static void bench_latency(struct stk_seg *seg, uint32_t idx, int nport, int hpor
         ok = await_all(fd, marker, t0, lat, i);
         if (ok)
             got++;
-        nap_ms(1);
+        stk_bench_nap_ms(1);
     }
     if (!got) {
         printf("tick -> WebSocket / SSE latency: not measured (a client did not subscribe)\n");
@@ -611,7 +555,7 @@ static void bench_idle_ws(pid_t spid, int hport, int want)
         if (fds[n] < 0)
             break;
     }
-    nap_ms(500);
+    stk_bench_nap_ms(500);
     long after = rss_kb(spid);
     if (n > 0)
         printf("%d idle WebSocket connections: server VmRSS %ld -> %ld kB, %.0f bytes each\n", n,

@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "bench.h"
+#include "benchutil.h"
 #include "util-private.h"
 
 #define NSYMS 8
@@ -46,45 +47,6 @@ static void nap_s(double s)
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
-}
-
-/* utime + stime of pid in seconds, or -1. */
-static double cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = stk_read_retry(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    unsigned long long ut, st;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* fork + exec argv, output to log, dying with the bench. */
-static pid_t spawn(const char *const argv[], const char *log)
-{
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-            _exit(127);
-        int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (out >= 0) {
-            dup2(out, 1);
-            dup2(out, 2);
-        }
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
 }
 
 static void reap(pid_t pid)
@@ -164,12 +126,12 @@ static int run_stack(const struct ropts *o, long rate, const char *store, const 
         return -1;
     const char *pargv[] = {o->prod, "-c", conf, NULL};
     const char *rargv[] = {o->rec, "-c", conf, NULL};
-    pid_t prod = spawn(pargv, log);
+    pid_t prod = stk_bench_spawn(pargv, log, true);
     char shmpath[96];
     snprintf(shmpath, sizeof(shmpath), "/dev/shm%s", shm);
     for (int i = 0; i < 1000 && access(shmpath, F_OK) < 0; i++)
         nap_s(0.01);
-    pid_t rec = spawn(rargv, log);
+    pid_t rec = stk_bench_spawn(rargv, log, true);
     const char *cnt = "SELECT count(*) FROM ticks";
     long long n0 = -1;
     for (int i = 0; i < 300 && n0 <= 0; i++) { /* until the first rows are in */
@@ -178,10 +140,10 @@ static int run_stack(const struct ropts *o, long rate, const char *store, const 
     }
     nap_s(0.5);
     n0 = pg ? pg_count(count_db, cnt) : sqlite_count(count_db, cnt);
-    double c0 = cpu_s(rec), t0 = mono_s();
+    double c0 = stk_bench_cpu_s(rec), t0 = mono_s();
     nap_s(o->seconds);
     long long n1 = pg ? pg_count(count_db, cnt) : sqlite_count(count_db, cnt);
-    double c1 = cpu_s(rec), t1 = mono_s();
+    double c1 = stk_bench_cpu_s(rec), t1 = mono_s();
     if (keep_prod) {
         /* The producer keeps running: the baseline is measured under the
          * same load (at rate 0 the sim takes a whole core). */
@@ -311,7 +273,7 @@ static double psql_copy(const struct ropts *o, long long n)
     const char *out_argv[] = {"psql", "-X", "-q", "-d", o->pg, "-c", cmd, NULL};
     char log[128];
     snprintf(log, sizeof(log), "%s/psql.log", o->dir);
-    pid_t p = spawn(out_argv, log);
+    pid_t p = stk_bench_spawn(out_argv, log, true);
     int st = -1;
     waitpid(p, &st, 0);
     if (!WIFEXITED(st) || WEXITSTATUS(st))
@@ -319,7 +281,7 @@ static double psql_copy(const struct ropts *o, long long n)
     snprintf(cmd, sizeof(cmd), "\\copy bench_ticks FROM '%s'", file);
     const char *in_argv[] = {"psql", "-X", "-q", "-d", o->pg, "-c", cmd, NULL};
     double t0 = mono_s();
-    p = spawn(in_argv, log);
+    p = stk_bench_spawn(in_argv, log, true);
     waitpid(p, &st, 0);
     double dt = mono_s() - t0;
     unlink(file);

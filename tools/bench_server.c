@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "benchutil.h"
 #include "util-private.h"
 #include "segment-private.h"
 
@@ -57,102 +58,19 @@ static uint64_t mono(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void nap_ms(int ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static bool port_bindable(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
-/* A loopback port free now, picked below the kernel's ephemeral range
- * (ip_local_port_range) so that no outgoing connection — of ours or of
- * anything else on the box — can take it between now and the child's bind,
- * as a port from bind(0) could be. */
-static int free_port(void)
-{
-    int lo = 32768, hi = 60999;
-    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
-    if (f) {
-        if (fscanf(f, "%d %d", &lo, &hi) != 2)
-            lo = 32768;
-        fclose(f);
-    }
-    int top = lo - 1, bottom = lo - 12000 > 1024 ? lo - 12000 : 1024;
-    static uint64_t x;
-    if (!x)
-        x = stk_mono_ns() ^ ((uint64_t)getpid() << 32);
-    for (int i = 0; top > bottom && i < 200; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        int port = bottom + (int)((x >> 33) % (uint64_t)(top - bottom + 1));
-        if (port_bindable(port))
-            return port;
-    }
-    return -1;
-}
-
-static int dial(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-        int r = -errno;
-        close(fd);
-        return r;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return fd;
-}
-
-/* fork + exec argv with stdout and stderr to `log` (truncated). */
-static pid_t spawn(const char *const argv[], const char *log)
-{
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* The listener (redis-server, seqtick-server) is the bench's own
-         * process: it dies with the bench, even a bench killed mid-run. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-            _exit(127);
-        int out = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (out >= 0) {
-            dup2(out, 1);
-            dup2(out, 2);
-        }
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 /* Wait up to ms for `port` to accept; 0, or -ECHILD if pid exited first
  * (then reaped), -ETIMEDOUT. */
 static int wait_listening(int port, pid_t pid, int ms)
 {
     for (int i = 0; i < ms / 20; i++) {
-        int fd = dial(port);
+        int fd = stk_bench_dial(port, true);
         if (fd >= 0) {
             close(fd);
             return 0;
         }
         if (waitpid(pid, NULL, WNOHANG) == pid)
             return -ECHILD;
-        nap_ms(20);
+        stk_bench_nap_ms(20);
     }
     return -ETIMEDOUT;
 }
@@ -165,11 +83,11 @@ static pid_t start_listener(const char *what, const char *log, int *port,
                             const char *const *(*make_argv)(int port, void *ctx), void *ctx)
 {
     for (int attempt = 0; attempt < 5; attempt++) {
-        *port = free_port();
+        *port = stk_bench_free_port();
         const char *const *argv = *port > 0 ? make_argv(*port, ctx) : NULL;
         if (!argv)
             break;
-        pid_t pid = spawn(argv, log);
+        pid_t pid = stk_bench_spawn(argv, log, false);
         if (pid < 0)
             break;
         int r = wait_listening(*port, pid, 10000);
@@ -244,7 +162,7 @@ static void reap(pid_t pid)
     for (int i = 0; i < 250; i++) {
         if (waitpid(pid, NULL, WNOHANG) == pid)
             return;
-        nap_ms(20);
+        stk_bench_nap_ms(20);
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -358,7 +276,7 @@ static int load(int port, enum proto p, const char *req, int nconn, int depth, i
     for (int i = 0; i < depth; i++)
         memcpy(wbuf + (size_t)i * reqlen, req, reqlen);
     for (int i = 0; i < nconn; i++) {
-        cs[i].fd = dial(port);
+        cs[i].fd = stk_bench_dial(port, true);
         if (cs[i].fd < 0) {
             rc = cs[i].fd;
             goto out;
@@ -465,7 +383,7 @@ static void ticks_seqtick(struct stk_seg *seg, int port, int count, struct resul
 {
     char buf[65536];
     uint64_t *lat = calloc((size_t)count, sizeof(*lat));
-    int fd = dial(port), n = 0;
+    int fd = stk_bench_dial(port, true), n = 0;
     const char *sub = "{\"v\":1,\"id\":1,\"type\":\"subscribe\",\"tickers\":[\"TICK\"]}\n";
     if (fd < 0 || !lat || write(fd, sub, strlen(sub)) < 0 ||
         recv_line_until(fd, buf, sizeof(buf), "\"op\":\"subscribe\"", 5000) < 0) {
@@ -486,7 +404,7 @@ static void ticks_seqtick(struct stk_seg *seg, int port, int count, struct resul
         if (recv_line_until(fd, buf, sizeof(buf), want, 2000) < 0)
             continue;
         lat[n++] = mono() - t0;
-        nap_ms(1);
+        stk_bench_nap_ms(1);
     }
     res->n = (uint64_t)n;
     percentiles(lat, (size_t)n, res);
@@ -500,7 +418,7 @@ static void ticks_redis(int port, int count, struct result *res)
 {
     char buf[65536], cmd[256];
     uint64_t *lat = calloc((size_t)count, sizeof(*lat));
-    int sub = dial(port), pub = dial(port), n = 0;
+    int sub = stk_bench_dial(port, true), pub = stk_bench_dial(port, true), n = 0;
     const char *s = "*2\r\n$9\r\nSUBSCRIBE\r\n$4\r\ntick\r\n";
     if (sub < 0 || pub < 0 || !lat || write(sub, s, strlen(s)) < 0 ||
         recv_line_until(sub, buf, sizeof(buf), ":1\r", 5000) < 0) {
@@ -520,7 +438,7 @@ static void ticks_redis(int port, int count, struct result *res)
             continue;
         lat[n++] = mono() - t0;
         recv_line_until(pub, buf, sizeof(buf), ":", 2000); /* PUBLISH's reply */
-        nap_ms(1);
+        stk_bench_nap_ms(1);
     }
     res->n = (uint64_t)n;
     percentiles(lat, (size_t)n, res);
@@ -543,7 +461,7 @@ static long idle_kb_per_10k(pid_t pid, int port, int count, const char *req, dou
     if (!fds)
         return -1;
     for (; opened < count; opened++) {
-        fds[opened] = dial(port);
+        fds[opened] = stk_bench_dial(port, true);
         if (fds[opened] < 0)
             break;
     }
@@ -551,7 +469,7 @@ static long idle_kb_per_10k(pid_t pid, int port, int count, const char *req, dou
     for (int i = 0; i < opened; i++)
         if (write(fds[i], req, strlen(req)) < 0 || read_reply(fds[i], buf, sizeof(buf)) < 0)
             break;
-    nap_ms(300);
+    stk_bench_nap_ms(300);
     after = rss_kb(pid);
     for (int i = 0; i < opened; i++)
         close(fds[i]);
@@ -697,7 +615,7 @@ int stk_bench_server(int argc, char **argv)
     /* the request, and a Redis value of the same size as our reply */
     const char *nreq = "{\"v\":1,\"id\":1,\"type\":\"get_quote\",\"ticker\":\"AAPL\"}\n";
     char reply[4096];
-    int fd = dial(sport);
+    int fd = stk_bench_dial(sport, true);
     int rl_n =
         fd >= 0 && write(fd, nreq, strlen(nreq)) > 0 ? read_reply(fd, reply, sizeof(reply)) : -1;
     if (fd >= 0)
@@ -713,7 +631,7 @@ int stk_bench_server(int argc, char **argv)
         int n = sprintf(set, "*3\r\n$3\r\nSET\r\n$5\r\nquote\r\n$%d\r\n", vlen);
         memset(set + n, 'x', (size_t)vlen);
         memcpy(set + n + vlen, "\r\n", 2);
-        fd = dial(rport);
+        fd = stk_bench_dial(rport, true);
         if (fd < 0 || write(fd, set, (size_t)n + (size_t)vlen + 2) < 0 ||
             read_reply(fd, reply, sizeof(reply)) < 0)
             have_redis = false;
@@ -774,7 +692,7 @@ int stk_bench_server(int argc, char **argv)
         long n = idle_kb_per_10k(spid, sport, o.idle_conns, ping, &per_s);
         printf("idle connections: %ld to seqtick-server: %.0f bytes RSS each", n, per_s);
         if (have_redis) {
-            nap_ms(500);
+            stk_bench_nap_ms(500);
             long m = idle_kb_per_10k(rpid, rport, o.idle_conns, "*1\r\n$4\r\nPING\r\n", &per_r);
             printf("; %ld to redis-server: %.0f bytes each; ratio %.2fx", m, per_r,
                    per_r > 0 ? per_s / per_r : 0);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "benchutil.h"
 #include "util-private.h"
 
 #define SECONDS_DEFAULT 10
@@ -32,26 +33,6 @@ static double mono_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* utime + stime of pid in seconds, or -1. */
-static double cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = stk_read_retry(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    unsigned long long ut, st;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static long vm_kb(pid_t pid, const char *key)
@@ -118,9 +99,9 @@ static double baseline(double seconds)
     if (p < 0)
         return -1;
     usleep(200000);
-    double c0 = cpu_s(p), t0 = mono_s();
+    double c0 = stk_bench_cpu_s(p), t0 = mono_s();
     usleep((useconds_t)(seconds * 1e6));
-    double c1 = cpu_s(p), t1 = mono_s();
+    double c1 = stk_bench_cpu_s(p), t1 = mono_s();
     kill(p, SIGKILL);
     reap(p);
     return c0 < 0 || c1 < 0 ? -1 : (c1 - c0) / (t1 - t0);
@@ -190,15 +171,15 @@ static int one_run(const char *sup_path, const char *dir, const char *format, do
             if (ready && ypid > 0) {
                 counting = true;
                 t0 = now;
-                c0 = cpu_s(sup);
-                y0 = cpu_s((pid_t)ypid);
+                c0 = stk_bench_cpu_s(sup);
+                y0 = stk_bench_cpu_s((pid_t)ypid);
                 t_end = now + seconds;
             } else if (now > t_end) {
                 fprintf(stderr, "seqtick-bench: supervisor: fatal: never ready (%s)\n", format);
                 break;
             }
         } else if (now >= t_end) {
-            double c1 = cpu_s(sup), y1 = cpu_s((pid_t)ypid);
+            double c1 = stk_bench_cpu_s(sup), y1 = stk_bench_cpu_s((pid_t)ypid);
             out->sup_cpu = (c1 - c0) / (now - t0);
             out->yes_cpu = (y1 - y0) / (now - t0);
             out->mib_s = (double)bytes / (now - t0) / (1024.0 * 1024.0);
