@@ -60,8 +60,9 @@ class SimFeed(prodtest.ProducerCase):
         p = self.start({"rate": 2000, "seed": seed, "symbols": "AAPL,MSFT,NVDA,AMZN"},
                        shm={"history": 4096})
         seg = self.segment(p)
-        stktest.wait_for(lambda: min(seg.ring_head(s) for s in seg.symbols()) >= n, 20,
-                         what="ticks")
+        # The segment is there before the first batch adds its symbols.
+        stktest.wait_for(lambda: len(seg.symbols()) == 4 and
+                         min(seg.ring_head(s) for s in seg.symbols()) >= n, 20, what="ticks")
         self.stop_ok(p)
         out = {s: [(t["price"], t["bid"], t["ask"], t["volume"], t["bid_size"], t["ask_size"])
                    for t in seg.history_ticks(s) if t["k"] < n] for s in seg.symbols()}
