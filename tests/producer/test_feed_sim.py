@@ -106,7 +106,8 @@ class SimFeed(prodtest.ProducerCase):
         p = self.start({"rate": 0, "symbols": "A,B,C", "volatility": "0.05 C=2.0",
                         "correlation": "0, A:B=0.95"}, shm={"history": 4096})
         seg = self.segment(p)
-        stktest.wait_for(lambda: min(seg.ring_head(s) for s in "ABC") > 5000, 20, what="ticks")
+        stktest.wait_for(lambda: set("ABC") <= set(seg.symbols()) and
+                         min(seg.ring_head(s) for s in "ABC") > 5000, 20, what="ticks")
         self.stop_ok(p)
         self.assertIn("volatility 0.05 (+ exceptions), correlation 0 (+ pair exceptions)",
                       p.output())
