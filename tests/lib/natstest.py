@@ -87,7 +87,8 @@ class Node:
             self.log = tempfile.NamedTemporaryFile(prefix="stk-nats-", suffix=".log",
                                                    delete=False)
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+                                     stdin=subprocess.DEVNULL, start_new_session=True,
+                                     preexec_fn=stktest.die_with_parent)
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if not self.running():

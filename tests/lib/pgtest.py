@@ -17,7 +17,6 @@ the test is killed.
 Command line (used by benches and by hand):
     python3 pgtest.py run -- CMD ARGS...   # CMD runs with PGTEST_CONNINFO set
 """
-import ctypes
 import glob
 import os
 import shutil
@@ -42,13 +41,7 @@ def available():
     return pg_bindir() is not None
 
 
-def _pdeathsig():
-    """preexec for the server: die with the process that started it."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+from stktest import die_with_parent as _pdeathsig  # noqa: E402  (preexec for the server)
 
 
 class PgServer:

@@ -157,6 +157,17 @@ def main_unittest():
 
 # ---- segment reading (layout v1, docs/layout.md), added for the producer tests
 
+def die_with_parent():
+    """preexec_fn for a server a test starts (nats-server, postgres): it gets
+    SIGKILL when the test process dies, even by SIGKILL or a runner's
+    timeout, so no server outlives its test."""
+    import ctypes
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 import mmap as _mmap
 import struct as _struct
 
