@@ -791,46 +791,12 @@ static void ep_stream(struct stk_conn *c, struct hconn *h, const char *query, si
 }
 
 /* Pending quote events as SSE, conflated: each subscribed ticker's latest
- * value, never a backlog. */
+ * value, never a backlog (the loop every face shares). */
+static const struct stk_event_frame sse_frame = {sse_event, "}\n\n", 3};
+
 static size_t sse_events(struct stk_conn *c, size_t limit)
 {
-    struct stk_server *s = c->srv;
-    if (!s->seg)
-        return 0;
-    struct stk_buf *b = &c->out;
-    uint64_t now = stk_server_now(s);
-    size_t n = 0;
-    struct stk_sub *sub;
-    while (stk_conn_pending(c) < limit && (sub = stk_subs_pop_dirty(c)) != NULL) {
-        uint32_t sym = stk_sub_sym(sub);
-        struct stk_quote q;
-        if (sym == UINT32_MAX || stk_server_read(s, sym, &q) < 0)
-            continue;
-        uint64_t sent = stk_sub_sent_seq(sub);
-        if (q.seq == sent)
-            continue;
-        uint64_t conflated = 0;
-        if (sent != STK_SEQ_RESYNC && q.seq > sent && (q.seq - sent) / 2 > 1)
-            conflated = (q.seq - sent) / 2 - 1;
-        size_t mark = b->len;
-        sse_event(b, c->sub->event_seq + 1, conflated);
-        stk_render_quote(b, s, sym, stk_sub_name(sub), &q, now);
-        STK_BUF_LIT(b, "}\n\n");
-        if (b->err) {
-            b->len = mark;
-            b->err = 0;
-            stk_subs_unpop(c, sub);
-            break;
-        }
-        c->sub->event_seq++;
-        stk_sub_set_sent_seq(sub, q.seq);
-        n++;
-    }
-    if (n) {
-        c->sub->last_event_ns = stk_server_mono(s);
-        s->st.events += n;
-    }
-    return n;
+    return stk_render_events(c, limit, &sse_frame);
 }
 
 /* GET /v1/ws with an Upgrade: the 101 answer, then WebSocket frames. */

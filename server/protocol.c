@@ -455,58 +455,20 @@ void stk_ndjson_request(struct stk_conn *c, const char *line, size_t len)
         stk_debug("%s > %.*s", c->peer, (int)(c->out.len - mark - 1), c->out.data + mark);
 }
 
+static void ndjson_event_open(struct stk_buf *b, uint64_t seq, uint64_t conflated)
+{
+    STK_BUF_LIT(b, "{\"v\":1,\"type\":\"quote\",\"seq\":");
+    stk_buf_u64(b, seq);
+    STK_BUF_LIT(b, ",\"conflated\":");
+    stk_buf_u64(b, conflated);
+    stk_buf_putc(b, ',');
+}
+
+static const struct stk_event_frame ndjson_frame = {ndjson_event_open, "}\n", 2};
+
 static size_t ndjson_events(struct stk_conn *c, size_t limit)
 {
-    struct stk_server *s = c->srv;
-    if (!s->seg)
-        return 0;
-    struct stk_buf *b = &c->out;
-    uint64_t now = stk_server_now(s);
-    size_t n = 0;
-    struct stk_sub *sub;
-    while (stk_conn_pending(c) < limit && (sub = stk_subs_pop_dirty(c)) != NULL) {
-        uint32_t sym = stk_sub_sym(sub);
-        struct stk_quote q;
-        if (stk_sub_ticks(sub)) {
-            bool more;
-            n += stk_render_ticks(c, sub, limit, &more);
-            if (more) {
-                stk_subs_requeue(c, sub); /* the rest after the others */
-                break;
-            }
-            continue;
-        }
-        if (sym == UINT32_MAX || stk_server_read(s, sym, &q) < 0)
-            continue; /* gone, never written, or stuck: the next change re-marks it */
-        uint64_t sent = stk_sub_sent_seq(sub);
-        if (q.seq == sent)
-            continue;
-        uint64_t conflated = 0;
-        if (sent != STK_SEQ_RESYNC && q.seq > sent && (q.seq - sent) / 2 > 1)
-            conflated = (q.seq - sent) / 2 - 1;
-        size_t mark = b->len;
-        STK_BUF_LIT(b, "{\"v\":1,\"type\":\"quote\",\"seq\":");
-        stk_buf_u64(b, c->sub->event_seq + 1);
-        STK_BUF_LIT(b, ",\"conflated\":");
-        stk_buf_u64(b, conflated);
-        stk_buf_putc(b, ',');
-        stk_render_quote(b, s, sym, stk_sub_name(sub), &q, now);
-        STK_BUF_LIT(b, "}\n");
-        if (b->err) {
-            b->len = mark;
-            b->err = 0;
-            stk_subs_unpop(c, sub);
-            break;
-        }
-        c->sub->event_seq++;
-        stk_sub_set_sent_seq(sub, q.seq);
-        n++;
-    }
-    if (n) {
-        c->sub->last_event_ns = stk_server_mono(s);
-        s->st.events += n;
-    }
-    return n;
+    return stk_render_events(c, limit, &ndjson_frame);
 }
 
 static void ndjson_heartbeat(struct stk_conn *c)

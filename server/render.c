@@ -247,3 +247,53 @@ size_t stk_render_ticks(struct stk_conn *c, struct stk_sub *sub, size_t limit, b
     stk_sub_set_cursor(sub, cur);
     return n;
 }
+
+size_t stk_render_events(struct stk_conn *c, size_t limit, const struct stk_event_frame *f)
+{
+    struct stk_server *s = c->srv;
+    if (!s->seg)
+        return 0;
+    struct stk_buf *b = &c->out;
+    uint64_t now = stk_server_now(s);
+    size_t n = 0;
+    struct stk_sub *sub;
+    while (stk_conn_pending(c) < limit && (sub = stk_subs_pop_dirty(c)) != NULL) {
+        uint32_t sym = stk_sub_sym(sub);
+        struct stk_quote q;
+        if (stk_sub_ticks(sub)) {
+            bool more;
+            n += stk_render_ticks(c, sub, limit, &more);
+            if (more) {
+                stk_subs_requeue(c, sub); /* the rest after the others */
+                break;
+            }
+            continue;
+        }
+        if (sym == UINT32_MAX || stk_server_read(s, sym, &q) < 0)
+            continue; /* gone, never written, or stuck: the next change re-marks it */
+        uint64_t sent = stk_sub_sent_seq(sub);
+        if (q.seq == sent)
+            continue;
+        uint64_t conflated = 0;
+        if (sent != STK_SEQ_RESYNC && q.seq > sent && (q.seq - sent) / 2 > 1)
+            conflated = (q.seq - sent) / 2 - 1;
+        size_t mark = b->len;
+        f->open(b, c->sub->event_seq + 1, conflated);
+        stk_render_quote(b, s, sym, stk_sub_name(sub), &q, now);
+        stk_buf_put(b, f->close, f->close_len);
+        if (b->err) {
+            b->len = mark;
+            b->err = 0;
+            stk_subs_unpop(c, sub);
+            break;
+        }
+        c->sub->event_seq++;
+        stk_sub_set_sent_seq(sub, q.seq);
+        n++;
+    }
+    if (n) {
+        c->sub->last_event_ns = stk_server_mono(s);
+        s->st.events += n;
+    }
+    return n;
+}

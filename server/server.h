@@ -407,6 +407,19 @@ void stk_render_tick(struct stk_buf *b, const struct stk_quote *q);
  * a slot mid-write ends the round. Returns events rendered; *more: ticks
  * are left for the next round. */
 size_t stk_render_ticks(struct stk_conn *c, struct stk_sub *sub, size_t limit, bool *more);
+/* How a face wraps one conflated quote event: open writes what comes before
+ * the quote's fields (given the event's seq and its conflated count, ending
+ * with ','), close is what follows them. */
+struct stk_event_frame {
+    void (*open)(struct stk_buf *b, uint64_t seq, uint64_t conflated);
+    const char *close;
+    size_t close_len;
+};
+/* The pending subscription events of c, every face's loop: for each dirty
+ * subscription, ticks mode's ring ticks (stk_render_ticks) or the latest
+ * quote conflated into one event framed by f, while c's pending output is
+ * below limit. Returns the events rendered. */
+size_t stk_render_events(struct stk_conn *c, size_t limit, const struct stk_event_frame *f);
 /* The health fields, each with a leading ',': ,"producer_alive":…,… */
 void stk_render_health(struct stk_buf *b, struct stk_server *s);
 
