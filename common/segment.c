@@ -867,6 +867,15 @@ int stk_tick_read(const struct stk_seg *seg, uint32_t index, uint64_t k, struct 
     return rc;
 }
 
+int stk_tick_try(const struct stk_seg *seg, uint32_t index, uint64_t k, struct stk_quote *q)
+{
+    int rc = tick_load(seg, index, k, q);
+    /* zeros read after a truncation look like "not written yet": say lost */
+    if (__builtin_expect(atomic_load_explicit(&seg->lost, memory_order_acquire), 0))
+        return -EFAULT;
+    return rc;
+}
+
 static int tick_load(const struct stk_seg *seg, uint32_t index, uint64_t k, struct stk_quote *q)
 {
     if (index >= stk_seg_nsymbols(seg))

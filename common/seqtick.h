@@ -398,6 +398,13 @@ STK_API uint64_t stk_ring_head(const struct stk_seg *seg, uint32_t index);
 STK_API int stk_tick_read(const struct stk_seg *seg, uint32_t index, uint64_t k,
                           struct stk_quote *q);
 
+/* stk_tick_read() without the patient wait, for an event loop that must
+ * never wait: one bounded read of the slot (the spins of stk_record_load()).
+ * Same results, but -EBUSY at once for a slot mid-write (being written now,
+ * or left so by a dead writer), and -EFAULT when the segment is lost. */
+STK_API int stk_tick_try(const struct stk_seg *seg, uint32_t index, uint64_t k,
+                         struct stk_quote *q);
+
 /* The last up-to-n ticks of `index`, oldest first, newest last, into out[].
  * Every tick returned was verified whole (slot seq == 2k+2 before and after
  * the copy) and they are in tick order; a slot left mid-write (odd seq) is

@@ -306,6 +306,9 @@ START_TEST(test_ring_history)
     /* an old tick is reported lapped, never returned from another tick */
     ck_assert_int_eq(stk_tick_read(r, 0, 3, &q), -ESTALE);
     ck_assert_int_eq(stk_tick_read(r, 0, 11, &q), -ESTALE);
+    ck_assert_int_eq(stk_tick_try(r, 0, 11, &q), -ESTALE);
+    ck_assert_int_eq(stk_tick_try(r, 0, 19, &q), 0);
+    assert_quote_is(&q, 19);
     ck_assert_int_eq(stk_tick_read(r, 0, 12, &q), 0);
     assert_quote_is(&q, 12);
     ck_assert_int_eq(stk_tick_read(r, 0, 20, &q), -EAGAIN);
@@ -963,6 +966,15 @@ START_TEST(test_quote_try_and_history_stuck)
     struct stk_record *slots = (struct stk_record *)(void *)(m + STK_OFF_SLOTS(4));
     struct stk_ring_head *heads = (struct stk_ring_head *)(void *)(m + STK_OFF_HEADS(4));
     atomic_store(&slots[0 * 16 + 9].seq, 2 * 9 + 1); /* A's newest slot mid-write */
+    t0 = stk_mono_ns();
+    ck_assert_int_eq(stk_tick_try(r, 0, 9, &q), -EBUSY); /* at once, not after 20 ms */
+    ck_assert_uint_lt(stk_mono_ns() - t0, 5000000u);
+    ck_assert_int_eq(stk_tick_read(r, 0, 9, &q), -EBUSY);
+    ck_assert_int_eq(stk_tick_try(r, 0, 8, &q), 0);
+    assert_quote_is(&q, 8);
+    ck_assert_uint_eq(q.seq, 8);
+    ck_assert_int_eq(stk_tick_try(r, 0, 10, &q), -EAGAIN);
+    ck_assert_int_eq(stk_tick_try(r, 3, 0, &q), -ERANGE);
     ck_assert_int_eq(stk_history_read(r, 0, out, 16), 9);
     for (int k = 0; k < 9; k++)
         ck_assert_uint_eq(out[k].seq, (uint64_t)k);
