@@ -88,6 +88,7 @@ struct stk_config {
         uint64_t idle_timeout_s;
         uint64_t out_buffer_bytes;
         uint32_t stats_interval_s;
+        uint32_t flush_us;      /* events: one send per connection per window at most */
         char *http_listen;      /* the HTTP face; "" or "off" = none */
         char *http_cors_origin; /* "" = no CORS header */
     } server;

@@ -467,9 +467,13 @@ static void conn_flush(struct stk_conn *c)
     for (;;) {
         if (c->sub && c->sub->dirty_head && stk_conn_state_serving(c->state) &&
             stk_conn_pending(c) < STK_WRITE_BURST) {
+            /* one round of events per window (throttle_ms, server.flush_us):
+             * what comes within it waits and goes out together */
             uint64_t now = stk_server_mono(s);
-            if (now >= c->sub->next_event_ns && c->proto->on_events(c, STK_WRITE_BURST) > 0)
-                c->sub->next_event_ns = now + c->sub->throttle_ns;
+            if (now < c->sub->next_event_ns)
+                stk_subs_defer(c, c->sub->next_event_ns);
+            else if (c->proto->on_events(c, STK_WRITE_BURST) > 0)
+                c->sub->next_event_ns = now + stk_subs_window(c);
         }
         size_t pend = stk_conn_pending(c);
         if (pend == 0)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json-private.h"
@@ -96,20 +97,13 @@ void stk_render_quote(struct stk_buf *b, struct stk_server *s, uint32_t sym, con
     b->len = (size_t)(p - b->data);
 }
 
-/* A tick's fields after its number: ,"price":… to the ts_ns value. */
+/* A tick's fields after its number: ,"price":… to the ts_ns value (the
+ * same fields as a quote's time-independent text). */
 static void tick_fields(struct stk_buf *b, const struct stk_quote *q)
 {
-    STK_BUF_LIT(b, ",\"price\":");
-    stk_buf_decimal(b, q->price);
-    STK_BUF_LIT(b, ",\"bid\":");
-    stk_buf_decimal(b, q->bid);
-    STK_BUF_LIT(b, ",\"ask\":");
-    stk_buf_decimal(b, q->ask);
-    stk_buf_printf(b,
-                   ",\"bid_size\":%u,\"ask_size\":%u,\"volume\":%llu,\"ts_ms\":%llu,"
-                   "\"ts_ns\":%llu",
-                   q->bid_size, q->ask_size, (unsigned long long)q->volume,
-                   (unsigned long long)(q->src_ts_ns / 1000000u), (unsigned long long)q->src_ts_ns);
+    if (stk_buf_grow(b, QTEXT_MAX) < 0)
+        return;
+    b->len += quote_text(b->data + b->len, q);
 }
 
 void stk_render_tick(struct stk_buf *b, const struct stk_quote *q)
@@ -148,32 +142,6 @@ void stk_render_health(struct stk_buf *b, struct stk_server *s)
                        (unsigned long long)gap_rows, (unsigned long long)gap_ticks);
 }
 
-/* Ring slot of tick k of sym, read once without waiting (the ring rule:
- * seq 2k+2 before and after the copy). 0 whole, -EBUSY not complete
- * (mid-write, or not there yet), -ESTALE lapped by a newer tick. */
-static int slot_try(const struct stk_seg *seg, uint32_t sym, uint64_t k, struct stk_quote *q)
-{
-    const struct stk_header *h = stk_seg_header(seg);
-    uint64_t hist = h->history;
-    const struct stk_record *sl =
-        (const struct stk_record *)((const char *)h + STK_OFF_SLOTS(h->capacity) +
-                                    ((uint64_t)sym * hist + (k & (hist - 1))) * 64u);
-    const uint64_t want = 2 * k + 2;
-    uint64_t s0 = atomic_load_explicit(&sl->seq, memory_order_acquire);
-    if (s0 & 1)
-        return -EBUSY; /* mid-write (this tick, or a newer one lapping it) */
-    if (s0 > want)
-        return -ESTALE;
-    if (s0 != want)
-        return -EBUSY;
-    stk_record_fields(sl, q);
-    atomic_thread_fence(memory_order_acquire);
-    if (atomic_load_explicit(&sl->seq, memory_order_relaxed) != want)
-        return -ESTALE;
-    q->seq = k;
-    return 0;
-}
-
 static void gap_event(struct stk_buf *b, const char *name, uint64_t from, uint64_t to)
 {
     STK_BUF_LIT(b, "{\"v\":1,\"type\":\"gap\",\"ticker\":");
@@ -183,6 +151,83 @@ static void gap_event(struct stk_buf *b, const char *name, uint64_t from, uint64
     STK_BUF_LIT(b, ",\"to_tick\":");
     stk_buf_u64(b, to);
     STK_BUF_LIT(b, "}\n");
+}
+
+/* Tick events are rendered once per ring and shared by every ticks-mode
+ * subscriber: a run holds the event lines of ticks [first, first + n) of one
+ * symbol back to back, tick first + i starting at off[i]. A subscriber at a
+ * place the run covers copies the text instead of formatting it again, so N
+ * subscribers cost one rendering and N copies; one elsewhere starts the run
+ * afresh (no worse than rendering its own). Loop thread only, like qcache. */
+#define TRUN_SLOTS 128
+#define TRUN_TICKS 128
+#define TRUN_BYTES 32768
+/* one tick event line: the envelope, a name escaped, the tick number, the fields */
+#define TLINE_MAX (64 + STK_NAME_MAX * STK_JSON_ESC_MAX + 20 + QTEXT_MAX)
+
+struct trun {
+    uint32_t sym; /* index + 1; 0: empty */
+    uint32_t n;
+    uint64_t first;
+    uint32_t off[TRUN_TICKS + 1];
+    char text[TRUN_BYTES];
+};
+static struct trun *truns[TRUN_SLOTS];
+
+void stk_render_forget(void)
+{
+    for (size_t i = 0; i < TRUN_SLOTS; i++)
+        if (truns[i])
+            truns[i]->sym = 0;
+}
+
+/* The tick event line of tick k into out (TLINE_MAX bytes); its length. */
+static size_t tick_line(char *out, const char *name, uint64_t k, const struct stk_quote *q)
+{
+    char *p = out;
+    PUT_LIT(p, "{\"v\":1,\"type\":\"tick\",\"ticker\":\"");
+    size_t nlen = strlen(name);
+    p += stk_json_escape(p, nlen * STK_JSON_ESC_MAX, name, nlen, NULL);
+    PUT_LIT(p, "\",\"tick\":");
+    p = stk_json_u64(p, k);
+    p += quote_text(p, q);
+    PUT_LIT(p, "}\n");
+    return (size_t)(p - out);
+}
+
+/* The run of sym that covers tick cur or ends there (started afresh at cur
+ * when it does neither), or NULL without memory. */
+static struct trun *trun_at(uint32_t sym, uint64_t cur)
+{
+    struct trun **slot = &truns[sym % TRUN_SLOTS], *t = *slot;
+    if (!t) {
+        if (!(t = *slot = malloc(sizeof(*t))))
+            return NULL;
+        t->sym = 0;
+    }
+    if (t->sym != sym + 1 || cur < t->first || cur > t->first + t->n) {
+        t->sym = sym + 1;
+        t->first = cur;
+        t->n = 0;
+        t->off[0] = 0;
+    }
+    return t;
+}
+
+/* Append tick cur (== t->first + t->n) to the run, dropping its older half
+ * when full. */
+static void trun_append(struct trun *t, const char *name, uint64_t cur, const struct stk_quote *q)
+{
+    if (t->n == TRUN_TICKS || t->off[t->n] + TLINE_MAX > TRUN_BYTES) {
+        uint32_t d = t->n / 2, cut = t->off[d];
+        memmove(t->text, t->text + cut, t->off[t->n] - cut);
+        for (uint32_t i = d; i <= t->n; i++)
+            t->off[i - d] = t->off[i] - cut;
+        t->first += d;
+        t->n -= d;
+    }
+    t->off[t->n + 1] = t->off[t->n] + (uint32_t)tick_line(t->text + t->off[t->n], name, cur, q);
+    t->n++;
 }
 
 size_t stk_render_ticks(struct stk_conn *c, struct stk_sub *sub, size_t limit, bool *more)
@@ -215,34 +260,42 @@ size_t stk_render_ticks(struct stk_conn *c, struct stk_sub *sub, size_t limit, b
         }
         if (cur == head)
             break;
-        if (budget == 0 || stk_conn_pending(c) >= limit) {
+        size_t pend = stk_conn_pending(c);
+        if (budget == 0 || pend >= limit) {
             *more = true;
             break;
         }
-        struct stk_quote q;
-        int rc = slot_try(s->seg, sym, cur, &q);
-        if (rc == -ESTALE) {
-            budget--; /* lapped while we looked: the head tells how far */
-            continue;
+        struct trun *t = trun_at(sym, cur);
+        if (!t) {
+            *more = true; /* out of memory: try again next round */
+            break;
         }
-        if (rc < 0)
-            break; /* mid-write: never waited for; the next change re-marks it */
-        size_t mark = b->len;
-        STK_BUF_LIT(b, "{\"v\":1,\"type\":\"tick\",\"ticker\":");
-        stk_buf_json_str(b, name, strlen(name));
-        STK_BUF_LIT(b, ",\"tick\":");
-        stk_buf_u64(b, cur);
-        tick_fields(b, &q);
-        STK_BUF_LIT(b, "}\n");
-        if (b->err) {
-            b->len = mark;
+        if (cur == t->first + t->n) {
+            struct stk_quote q;
+            int rc = stk_tick_try(s->seg, sym, cur, &q);
+            if (rc == -ESTALE) {
+                budget--; /* lapped while we looked: the head tells how far */
+                continue;
+            }
+            if (rc < 0)
+                break; /* mid-write: never waited for; the next change re-marks it */
+            trun_append(t, name, cur, &q);
+        }
+        /* copy from cur as far as the run goes, the budget allows and the
+         * room lasts (the last event may cross the limit, as a rendered
+         * one would) */
+        uint32_t i = (uint32_t)(cur - t->first), j = i + 1;
+        size_t room = limit - pend;
+        while (j < t->n && j - i < budget && t->off[j] - t->off[i] < room)
+            j++;
+        if (stk_buf_put(b, t->text + t->off[i], t->off[j] - t->off[i]) < 0) {
             b->err = 0;
             *more = true;
             break;
         }
-        n++;
-        cur++;
-        budget--;
+        n += j - i;
+        budget -= j - i;
+        cur += j - i;
     }
     stk_sub_set_cursor(sub, cur);
     return n;

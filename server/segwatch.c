@@ -280,6 +280,7 @@ static void install(struct stk_server *s, struct stk_seg *seg)
     fring_disarm(s);
     s->seg = seg;
     s->sym_logged = 0;
+    stk_render_forget(); /* its rings are not the old one's */
     stk_subs_rebind(s);
     stk_seg_close(old);
     fring_arm(s);

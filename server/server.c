@@ -145,6 +145,8 @@ int stk_server_init(struct stk_server *s, struct ev_loop *loop, const struct stk
         ev_timer_start(loop, &s->stats_timer);
     }
     s->drain_timer.data = s;
+    s->wait_fd = -1;
+    stk_subs_wait_init(s);
     stk_segwatch_check(s, false);
     return stk_segwatch_start(s);
 }
@@ -215,4 +217,5 @@ void stk_server_fini(struct stk_server *s)
     stk_seg_close(s->seg);
     s->seg = NULL;
     stk_subs_fini(s);
+    stk_subs_wait_fini(s);
 }

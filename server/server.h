@@ -112,8 +112,13 @@ struct stk_subscriber {
     bool ticks_all;                          /* "*" in ticks mode: new tickers too */
     uint64_t event_seq;                      /* last event seq sent */
     uint64_t last_event_ns;                  /* monotonic */
-    uint64_t throttle_ns, next_event_ns;
-    struct stk_conn *prev, *next; /* server's list of subscribed connections */
+    uint64_t throttle_ns;                    /* throttle_ms: at most one round of events per this */
+    uint64_t next_event_ns;         /* monotonic: no events before (throttle, server.flush_us) */
+    uint64_t due_ns;                /* waiting: flush then */
+    bool waiting;                   /* on the server's wait list (a server.flush_us window) */
+    struct stk_conn *wprev, *wnext; /* the wait list, by due_ns */
+    ev_timer throttle;              /* a throttle_ms window longer than server.flush_us */
+    struct stk_conn *prev, *next;   /* server's list of subscribed connections */
 };
 
 struct stk_conn {
@@ -200,6 +205,14 @@ struct stk_server {
     bool have_unbound;           /* a subscription waits for its ticker to appear */
     struct stk_conn *subscribed; /* list through sub->prev/next */
     size_t nsubscribed;
+    /* subscribers waiting for their server.flush_us window to pass, in the
+     * order of their due time, and the timerfd that wakes the loop for the
+     * first (libev's timers would round a window up to a millisecond) */
+    uint64_t flush_ns;
+    struct stk_conn *wait_head, *wait_tail;
+    int wait_fd;            /* -1: none (ev_timers are used) */
+    uint64_t wait_armed_ns; /* the timerfd's expiry, 0 disarmed */
+    ev_io wait_io;
 
     /* futex helper thread */
     pthread_t watch_thread;
@@ -362,6 +375,14 @@ int stk_subs_set_ticks(struct stk_conn *c, const char *name, bool on, uint64_t f
 #define STK_SEQ_RESYNC UINT64_MAX /* sent_seq after a re-bind: no conflation count */
 /* Housekeeping: heartbeats and throttled flushes. */
 void stk_subs_tick(struct stk_server *s, uint64_t now_ns);
+/* c has events but its window (throttle_ms, server.flush_us) ends at due
+ * (monotonic): have it flushed then, and not before. */
+void stk_subs_defer(struct stk_conn *c, uint64_t due);
+/* The events window of c: the longer of its throttle and server.flush_us. */
+uint64_t stk_subs_window(const struct stk_conn *c);
+/* Set up / release the wait list's timerfd (server init and fini). */
+void stk_subs_wait_init(struct stk_server *s);
+void stk_subs_wait_fini(struct stk_server *s);
 /* Release the per-symbol arrays. */
 void stk_subs_fini(struct stk_server *s);
 
@@ -420,6 +441,8 @@ struct stk_event_frame {
  * quote conflated into one event framed by f, while c's pending output is
  * below limit. Returns the events rendered. */
 size_t stk_render_events(struct stk_conn *c, size_t limit, const struct stk_event_frame *f);
+/* A new segment (or none): forget the ticks rendered from the old one. */
+void stk_render_forget(void);
 /* The health fields, each with a leading ',': ,"producer_alive":…,… */
 void stk_render_health(struct stk_buf *b, struct stk_server *s);
 

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "segment-private.h"
 #include "server.h"
@@ -149,6 +151,13 @@ static void mark(struct stk_sub *sub)
     stk_conn_schedule(sub->c);
 }
 
+static void throttle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct stk_conn *c = w->data;
+    c->srv->now_valid = false; /* the window is judged by the time of the flush */
+    stk_conn_schedule(c);
+}
+
 static struct stk_subscriber *subscriber(struct stk_conn *c)
 {
     if (c->sub)
@@ -165,8 +174,120 @@ static struct stk_subscriber *subscriber(struct stk_conn *c)
     if (s->nsubscribed++ == 0)
         stk_segwatch_want(s, true);
     sb->last_event_ns = stk_mono_ns();
+    ev_timer_init(&sb->throttle, throttle_cb, 0., 0.);
+    sb->throttle.data = c;
     stk_conn_set_idle_exempt(c, true);
     return sb;
+}
+
+/* ---- the wait list: subscribers whose server.flush_us window is open ---- */
+
+/* Set the timerfd to the first due time (or disarm it). */
+static void wait_arm(struct stk_server *s)
+{
+    uint64_t due = s->wait_head ? s->wait_head->sub->due_ns : 0;
+    if (due == s->wait_armed_ns)
+        return;
+    struct itimerspec it = {{0, 0}, {0, 0}};
+    it.it_value.tv_sec = (time_t)(due / 1000000000u);
+    it.it_value.tv_nsec = (long)(due % 1000000000u);
+    (void)timerfd_settime(s->wait_fd, TFD_TIMER_ABSTIME, &it, NULL);
+    s->wait_armed_ns = due;
+}
+
+static void wait_unlink(struct stk_server *s, struct stk_conn *c)
+{
+    struct stk_subscriber *sb = c->sub;
+    if (!sb->waiting)
+        return;
+    if (sb->wprev)
+        sb->wprev->sub->wnext = sb->wnext;
+    else
+        s->wait_head = sb->wnext;
+    if (sb->wnext)
+        sb->wnext->sub->wprev = sb->wprev;
+    else
+        s->wait_tail = sb->wprev;
+    sb->wprev = sb->wnext = NULL;
+    sb->waiting = false;
+}
+
+uint64_t stk_subs_window(const struct stk_conn *c)
+{
+    uint64_t f = c->srv->flush_ns;
+    return c->sub->throttle_ns > f ? c->sub->throttle_ns : f;
+}
+
+void stk_subs_defer(struct stk_conn *c, uint64_t due)
+{
+    struct stk_server *s = c->srv;
+    struct stk_subscriber *sb = c->sub;
+    if (sb->throttle_ns > s->flush_ns || s->wait_fd < 0) {
+        /* a throttle_ms window: the subscriber's own timer (to the ms) */
+        if (!ev_is_active(&sb->throttle)) {
+            ev_now_update(s->loop); /* from now, not the iteration's start: never early */
+            uint64_t now = stk_mono_ns();
+            ev_timer_set(&sb->throttle, due > now ? (double)(due - now) / 1e9 : 0., 0.);
+            ev_timer_start(s->loop, &sb->throttle);
+        }
+        return;
+    }
+    if (sb->waiting)
+        return;
+    /* every window has the same length, so the list is nearly in due
+     * order already: insert from the tail */
+    sb->due_ns = due;
+    struct stk_conn *p = s->wait_tail;
+    while (p && p->sub->due_ns > due)
+        p = p->sub->wprev;
+    sb->wprev = p;
+    sb->wnext = p ? p->sub->wnext : s->wait_head;
+    if (sb->wnext)
+        sb->wnext->sub->wprev = c;
+    else
+        s->wait_tail = c;
+    if (p)
+        p->sub->wnext = c;
+    else
+        s->wait_head = c;
+    sb->waiting = true;
+    wait_arm(s);
+}
+
+static void wait_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct stk_server *s = w->data;
+    uint64_t expirations;
+    (void)!read(s->wait_fd, &expirations, sizeof(expirations));
+    s->wait_armed_ns = 0; /* one-shot: it fired (or was moved: re-armed below) */
+    s->now_valid = false;
+    uint64_t now = stk_mono_ns();
+    struct stk_conn *c;
+    while ((c = s->wait_head) != NULL && c->sub->due_ns <= now) {
+        wait_unlink(s, c);
+        stk_conn_schedule(c);
+    }
+    wait_arm(s);
+}
+
+void stk_subs_wait_init(struct stk_server *s)
+{
+    s->flush_ns = (uint64_t)s->cfg->server.flush_us * 1000u;
+    s->wait_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (s->wait_fd < 0)
+        return; /* the subscribers' own ev_timers serve (to the ms) */
+    ev_io_init(&s->wait_io, wait_cb, s->wait_fd, EV_READ);
+    s->wait_io.data = s;
+    ev_io_start(s->loop, &s->wait_io);
+}
+
+void stk_subs_wait_fini(struct stk_server *s)
+{
+    if (s->wait_fd < 0)
+        return;
+    ev_io_stop(s->loop, &s->wait_io);
+    close(s->wait_fd);
+    s->wait_fd = -1;
 }
 
 int stk_subs_add(struct stk_conn *c, const char *name, uint32_t sym, uint64_t snap_seq)
@@ -260,6 +381,8 @@ void stk_subs_remove_all(struct stk_conn *c)
         sb->next->sub->prev = sb->prev;
     if (--s->nsubscribed == 0)
         stk_segwatch_want(s, false);
+    wait_unlink(s, c);
+    ev_timer_stop(s->loop, &sb->throttle);
     free(sb);
     c->sub = NULL;
     stk_conn_set_idle_exempt(c, false);

@@ -127,5 +127,43 @@ class Subscribe(unittest.TestCase):
         self.assertLess(share, 0.05)  # the goal is < 1 %; generous for sanitizers
 
 
+class Throttle(unittest.TestCase):
+    """throttle_ms is honoured to the millisecond: with AAPL changing every
+    millisecond, a 7 ms throttle gives events about 7 ms apart (the server's
+    100 ms housekeeping tick once made it ~100 ms steps)."""
+
+    def test_throttle_7ms(self):
+        shm, w, srv = srvtest.stack(self, rate=3000)  # 1,000 ticks/s per ticker
+        c = srv.client()
+        self.addCleanup(c.close)
+        c.req("subscribe", tickers=["AAPL"], throttle_ms=7)
+        c.s.setblocking(True)
+        arrivals, buf = [], b""
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end:
+            c.s.settimeout(max(0.001, end - time.monotonic()))
+            try:
+                d = c.s.recv(65536)
+            except (TimeoutError, OSError):
+                break
+            if not d:
+                break
+            now = time.monotonic()
+            buf += d
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                if b'"type":"quote"' in line:
+                    arrivals.append(now)
+        gaps = sorted(b - a for a, b in zip(arrivals, arrivals[1:]))
+        self.assertGreater(len(gaps), 20, "too few events to judge")
+        median = gaps[len(gaps) // 2]
+        # about 7 ms apart: never much faster (the window holds), never the
+        # old 100 ms steps; generous for a loaded box and sanitizers
+        self.assertGreater(median, 0.0055, f"median gap {median * 1e3:.2f} ms")
+        self.assertLess(median, 0.016, f"median gap {median * 1e3:.2f} ms")
+        self.assertLessEqual(len(arrivals), 2.0 / 0.0055 + 10, "faster than the throttle")
+        self.assertGreater(len(arrivals), 80, "far slower than one event per 7 ms")
+
+
 if __name__ == "__main__":
     stktest.main_unittest()
