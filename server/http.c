@@ -69,6 +69,7 @@ struct hconn {
     bool quiet;      /* the cut needs no last message: a response went out */
     bool field_leid; /* the header being read is Last-Event-ID */
     bool leid;       /* the request has Last-Event-ID */
+    bool ticks;      /* an SSE stream in ticks mode */
     uint8_t mode;    /* enum mode: what the connection speaks now */
     uint8_t wskey_len;
     char wskey[30];    /* Sec-WebSocket-Key */
@@ -327,9 +328,9 @@ static int h_int_arg(struct stk_req *q, enum stk_arg a, int64_t *v)
 {
     struct hreq *r = hreq_of(q);
     char text[32], *end = NULL;
-    const char *key = a == STK_ARG_LIMIT ? "limit" : "throttle_ms";
-    if (a == STK_ARG_FROM_TICK)
-        return 0;       /* ticks mode is the NDJSON and WebSocket streams' */
+    const char *key = a == STK_ARG_LIMIT       ? "limit"
+                      : a == STK_ARG_FROM_TICK ? "from_tick"
+                                               : "throttle_ms";
 #ifdef STK_BARS_DEFAULT /* get_bars (bars.c) */
     if (a == STK_ARG_FROM_MS || a == STK_ARG_TO_MS)
         key = a == STK_ARG_FROM_MS ? "from" : "to";
@@ -347,21 +348,20 @@ static int h_int_arg(struct stk_req *q, enum stk_arg a, int64_t *v)
     return 1;
 }
 
-#ifdef STK_BARS_DEFAULT
-/* The one string argument, the bars' interval, from the query. */
+/* The string arguments from the query: the bars' interval, a stream's mode. */
 static int h_str_arg(struct stk_req *q, enum stk_sarg a, char *out, size_t size)
 {
     struct hreq *r = hreq_of(q);
-    if (a != STK_SARG_INTERVAL)
-        return 0; /* SSE streams are in latest mode */
-    int k = query_get(r->query, r->query_len, "interval", out, size);
+    const char *key = a == STK_SARG_MODE ? "mode" : "interval";
+    int k = query_get(r->query, r->query_len, key, out, size);
     if (k == -ENOENT)
         return 0;
     if (k < 0)
-        return h_fail(q, STK_E_BAD_REQUEST, "interval: too long or badly escaped");
+        return h_fail(q, STK_E_BAD_REQUEST,
+                      a == STK_SARG_MODE ? "mode: too long or badly escaped"
+                                         : "interval: too long or badly escaped");
     return k;
 }
-#endif
 
 static const struct stk_face http_face = {
     .begin = h_begin,
@@ -372,9 +372,7 @@ static const struct stk_face http_face = {
     .ticker_at = h_ticker_at,
     .put_tickers = h_put_tickers,
     .int_arg = h_int_arg,
-#ifdef STK_BARS_DEFAULT
     .str_arg = h_str_arg,
-#endif
 };
 
 /* ---- the query string ---- */
@@ -786,6 +784,8 @@ static void ep_stream(struct stk_conn *c, struct hconn *h, const char *query, si
         stk_buf_printf(&c->out, "Access-Control-Allow-Origin: %s\r\n", cors);
     STK_BUF_LIT(&c->out, "\r\nretry: 1000\n\n");
     h->mode = M_SSE;
+    char mode[8];
+    h->ticks = query_get(query, qlen, "mode", mode, sizeof(mode)) > 0 && !strcmp(mode, "ticks");
     if (h->leid)
         sse_snapshot(c);
 }
@@ -794,9 +794,49 @@ static void ep_stream(struct stk_conn *c, struct hconn *h, const char *query, si
  * value, never a backlog (the loop every face shares). */
 static const struct stk_event_frame sse_frame = {sse_event, "}\n\n", 3};
 
+/* Ticks mode: the NDJSON event lines rendered from out[mark] on become SSE
+ * events named by their type ("tick", "gap"), each line the data. */
+static void sse_frame_lines(struct stk_conn *c, size_t mark)
+{
+    static struct stk_buf lines; /* the rendered lines, moved aside */
+    struct stk_buf *b = &c->out;
+    if (b->len == mark)
+        return;
+    lines.len = 0;
+    if (stk_buf_put(&lines, b->data + mark, b->len - mark) < 0) {
+        b->len = mark; /* out of memory: the ticks are lost to this round */
+        lines.err = 0;
+        return;
+    }
+    b->len = mark;
+    for (const char *p = lines.data, *end = p + lines.len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        const char *t = memmem(p, len, "\"type\":\"", 8);
+        const char *te = t ? memchr(t + 8, '"', len - (size_t)(t + 8 - p)) : NULL;
+        STK_BUF_LIT(b, "event: ");
+        if (te)
+            stk_buf_put(b, t + 8, (size_t)(te - t - 8));
+        else
+            STK_BUF_LIT(b, "message");
+        STK_BUF_LIT(b, "\ndata: ");
+        stk_buf_put(b, p, len);
+        STK_BUF_LIT(b, "\n\n");
+        p += len + 1;
+    }
+    b->err = 0;
+    if (lines.cap > 1u << 20)
+        stk_buf_free(&lines);
+}
+
 static size_t sse_events(struct stk_conn *c, size_t limit)
 {
-    return stk_render_events(c, limit, &sse_frame);
+    struct hconn *h = c->pstate;
+    size_t mark = c->out.len;
+    size_t n = stk_render_events(c, limit, &sse_frame);
+    if (h->ticks)
+        sse_frame_lines(c, mark);
+    return n;
 }
 
 /* GET /v1/ws with an Upgrade: the 101 answer, then WebSocket frames. */

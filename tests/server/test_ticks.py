@@ -261,5 +261,51 @@ class WebSocketTicks(test_http.HttpBase):
         self.assertEqual([k for k, _ in ks], list(range(ks[0][0], ks[0][0] + 5)))
 
 
+class SseTicks(test_http.HttpBase):
+    """The SSE face's ticks mode: every tick as `event: tick`, in order,
+    with from_tick replay and a gap event; bad arguments are a 400."""
+
+    def test_ticks_over_sse(self):
+        c0 = srvtest.Client(self.srv.port)
+        self.addCleanup(c0.close)
+        h0 = head_of(c0, "AAPL")
+        for p in range(3):
+            self.w.cmd(f"tick AAPL {p}.5")
+        c = test_http.SseClient(self.port, f"/v1/stream?tickers=AAPL&mode=ticks&from_tick={h0}")
+        self.addCleanup(c.close)
+        self.assertEqual(c.status, 200)
+        for p in range(3, 6):
+            self.w.cmd(f"tick AAPL {p}.5")
+        got = []
+        while len(got) < 6:
+            b = c.block()
+            if b[0].startswith(":") or b[0].startswith("retry"):
+                continue
+            self.assertEqual(b[0], "event: tick", b)
+            self.assertTrue(b[1].startswith("data: "), b)
+            d = json.loads(b[1][6:])
+            self.assertEqual((d["type"], d["ticker"]), ("tick", "AAPL"))
+            got.append((d["tick"], d["price"]))
+        self.assertEqual(got, [(h0 + p, p + 0.5) for p in range(6)])
+        # a from_tick the ring no longer holds: a gap event first
+        for p in range(70):  # laps NVDA's ring (history 64)
+            self.w.cmd(f"tick NVDA {p}")
+        end = head_of(c0, "NVDA")
+        g = test_http.SseClient(self.port, "/v1/stream?tickers=NVDA&mode=ticks&from_tick=0")
+        self.addCleanup(g.close)
+        b = g.block()
+        while b[0].startswith("retry"):
+            b = g.block()
+        self.assertEqual(b[0], "event: gap", b)
+        d = json.loads(b[1][6:])
+        self.assertEqual((d["ticker"], d["from_tick"], d["to_tick"]), ("NVDA", 0, end - 64))
+        b = g.block()
+        self.assertEqual(b[0], "event: tick", b)
+        self.assertEqual(json.loads(b[1][6:])["tick"], end - 64)
+        for bad in ("mode=every", "mode=ticks&from_tick=-1", "from_tick=3", "mode=ticks&from_tick=x"):
+            self.assert_error(f"/v1/stream?tickers=AAPL&{bad}", 400, "BAD_REQUEST")
+        self.assert_serving()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
