@@ -14,29 +14,18 @@
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL;
-    int r = stk_args_parse(argc, argv, PROG,
-                           "[-c FILE] [--help] [--version]\n"
-                           "Publishes every tick of the segment to NATS (bridge.nats), "
-                           "one ingest JSON line\nper tick on SUBJECT.SYMBOL, and a heartbeat "
-                           "on SUBJECT._hb.",
-                           &path);
-    if (r == 1)
-        return STK_EXIT_OK;
-    if (r < 0)
-        return STK_EXIT_USAGE;
-
     struct stk_config cfg;
-    char err[STK_CONF_ERR_MAX] = "";
-    r = path ? stk_config_load(path, &cfg, err) : stk_config_defaults(&cfg);
-    if (r < 0) {
-        fprintf(stderr, PROG ": fatal: %s\n", r == -ENOMEM ? "out of memory" : err);
-        return r == -ENOMEM ? STK_EXIT_SYSTEM : STK_EXIT_USAGE;
-    }
-    stk_log_init(PROG, cfg.log.level, cfg.log.format);
+    int status;
+    if (stk_program_start(argc, argv, PROG,
+                          "[-c FILE] [--help] [--version]\n"
+                          "Publishes every tick of the segment to NATS (bridge.nats), "
+                          "one ingest JSON line\nper tick on SUBJECT.SYMBOL, and a heartbeat "
+                          "on SUBJECT._hb.",
+                          &cfg, &status))
+        return status;
 
     struct stk_bridge *b;
-    r = stk_bridge_new(&cfg, &b);
+    int r = stk_bridge_new(&cfg, &b);
     if (r < 0) {
         stk_config_free(&cfg);
         return r == -EINVAL ? STK_EXIT_USAGE : STK_EXIT_SYSTEM;

@@ -53,4 +53,14 @@ int stk_find_program(const char *name, const char *folder, char *out, size_t out
 int stk_args_parse(int argc, char **argv, const char *prog, const char *usage,
                    const char **ret_conf);
 
+struct stk_config;
+/* Every program's start: the common command line (stk_args_parse), the
+ * config (-c FILE, else the defaults), then logging as the config says.
+ * Returns 0 with *cfg loaded (the caller frees it), or 1 when main() is to
+ * return *ret_exit at once: STK_EXIT_OK after --help or --version,
+ * STK_EXIT_USAGE for bad arguments or a config that cannot be loaded (the
+ * reason on stderr, "PROG: fatal: ..."), STK_EXIT_SYSTEM out of memory. */
+int stk_program_start(int argc, char **argv, const char *prog, const char *usage,
+                      struct stk_config *cfg, int *ret_exit);
+
 #endif

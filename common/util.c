@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config-private.h"
+#include "log-private.h"
 #include "seqtick.h"
 #include "util-private.h"
 
@@ -162,5 +164,25 @@ int stk_args_parse(int argc, char **argv, const char *prog, const char *usage,
         return -EINVAL;
     }
     *ret_conf = conf;
+    return 0;
+}
+
+int stk_program_start(int argc, char **argv, const char *prog, const char *usage,
+                      struct stk_config *cfg, int *ret_exit)
+{
+    const char *path = NULL;
+    int r = stk_args_parse(argc, argv, prog, usage, &path);
+    if (r != 0) {
+        *ret_exit = r == 1 ? STK_EXIT_OK : STK_EXIT_USAGE;
+        return 1;
+    }
+    char err[STK_CONF_ERR_MAX] = "";
+    r = path ? stk_config_load(path, cfg, err) : stk_config_defaults(cfg);
+    if (r < 0) { /* a config that cannot be read is the user's input: 100 */
+        fprintf(stderr, "%s: fatal: %s\n", prog, r == -ENOMEM ? "out of memory" : err);
+        *ret_exit = r == -ENOMEM ? STK_EXIT_SYSTEM : STK_EXIT_USAGE;
+        return 1;
+    }
+    stk_log_init(prog, cfg->log.level, cfg->log.format);
     return 0;
 }

@@ -15,28 +15,17 @@
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL;
-    int r = stk_args_parse(argc, argv, PROG,
-                           "[-c FILE] [--help] [--version]\n"
-                           "Stores every tick of the segment (recorder.store: sqlite:PATH, "
-                           "postgresql:CONNINFO,\ncsv:DIR) with OHLC bars (recorder.bars).",
-                           &path);
-    if (r == 1)
-        return STK_EXIT_OK;
-    if (r < 0)
-        return STK_EXIT_USAGE;
-
     struct stk_config cfg;
-    char err[STK_CONF_ERR_MAX] = "";
-    r = path ? stk_config_load(path, &cfg, err) : stk_config_defaults(&cfg);
-    if (r < 0) {
-        fprintf(stderr, PROG ": fatal: %s\n", r == -ENOMEM ? "out of memory" : err);
-        return r == -ENOMEM ? STK_EXIT_SYSTEM : STK_EXIT_USAGE;
-    }
-    stk_log_init(PROG, cfg.log.level, cfg.log.format);
+    int status;
+    if (stk_program_start(argc, argv, PROG,
+                          "[-c FILE] [--help] [--version]\n"
+                          "Stores every tick of the segment (recorder.store: sqlite:PATH, "
+                          "postgresql:CONNINFO,\ncsv:DIR) with OHLC bars (recorder.bars).",
+                          &cfg, &status))
+        return status;
 
     struct stk_recorder *rec;
-    r = stk_recorder_new(&cfg, &rec);
+    int r = stk_recorder_new(&cfg, &rec);
     if (r < 0) {
         stk_config_free(&cfg);
         return r == -ENOMEM ? STK_EXIT_SYSTEM : STK_EXIT_USAGE;

@@ -15,21 +15,11 @@
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL;
-    char err[STK_CONF_ERR_MAX];
     struct stk_config cfg;
     struct stk_server srv;
-    int r = stk_args_parse(argc, argv, PROG, "[-c FILE]", &path);
-    if (r == 1)
-        return STK_EXIT_OK;
-    if (r < 0)
-        return STK_EXIT_USAGE;
-    r = path ? stk_config_load(path, &cfg, err) : stk_config_defaults(&cfg);
-    if (r < 0) { /* a config that cannot be read is the user's input: 100 */
-        fprintf(stderr, PROG ": fatal: %s\n", r == -ENOMEM ? "out of memory" : err);
-        return r == -ENOMEM ? STK_EXIT_SYSTEM : STK_EXIT_USAGE;
-    }
-    stk_log_init(PROG, cfg.log.level, cfg.log.format);
+    int r;
+    if (stk_program_start(argc, argv, PROG, "[-c FILE]", &cfg, &r))
+        return r;
     signal(SIGPIPE, SIG_IGN);
 
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
