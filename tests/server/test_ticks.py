@@ -6,8 +6,10 @@ WebSocket; bad mode arguments."""
 import json
 import os
 import select
+import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -241,6 +243,142 @@ class VwapExample(unittest.TestCase):
             self.assertEqual(f[5], "gaps=0")
             # prices cycle (100+i).25 .. (100+i)+1.24
             self.assertTrue(100 + i + 0.25 <= float(f[2]) <= 100 + i + 1.24, line)
+
+    def test_vwap_net_c(self):
+        """The C twin (build/examples/vwap_net) on the same stack: the same
+        counts, and every printed VWAP is the model's mean price over one run
+        of consecutive ring ticks (each weighs its volume step, 30)."""
+        shm, w, srv = srvtest.stack(self, symbols=SYMS, rate=600)
+        r = subprocess.run([srvtest.stktest.binary("examples", "vwap_net"), "--port",
+                            str(srv.port), "--tickers", "AAPL,MSFT", "--every", "100",
+                            "--seconds", "3"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = {"AAPL": [], "MSFT": []}
+        for line in r.stdout.splitlines():
+            f = line.split()
+            self.assertEqual(f[0], "VWAP", line)
+            rows[f[1]].append(f)
+        for i, t in enumerate(("AAPL", "MSFT")):
+            self.assertTrue(rows[t], r.stdout)
+            f = rows[t][-1]
+            ticks, vol = int(f[3][6:]), int(f[4][7:])
+            self.assertGreater(ticks, 100)
+            self.assertEqual(vol, (ticks - 1) * 30)
+            # The window starts at a ring tick s the test cannot know: keep
+            # the phases s mod 100 (prices cycle every 100 ticks) for which
+            # each line's VWAP is the mean of ticks s+1 .. s+ticks-1.
+            top = 200 + max(int(g[3][6:]) for g in rows[t])
+            pre = [0]
+            for k in range(1, top):
+                pre.append(pre[-1] + rate_model(i, k)[0])
+            phases = set(range(100, 200))
+            for g in rows[t]:
+                n = int(g[3][6:])
+                self.assertEqual(g[5], "gaps=0", g)
+                self.assertEqual(int(g[4][7:]), (n - 1) * 30, g)
+                phases = {s for s in phases
+                          if abs(float(g[2]) - (pre[s + n - 1] - pre[s]) / (n - 1) / SCALE)
+                          <= 0.00005 + 1e-9}
+            self.assertTrue(phases, f"{t}: no window of ring ticks has these VWAPs: {rows[t]}")
+
+    def test_vwap_net_c_bad_server(self):
+        """The C example against a fake server: junk, a 5 MiB line, wrong
+        field types are reported on stderr and skipped; gaps, duplicates and
+        a reconnect with from_tick; an error reply ends it with exit 1."""
+        lsock = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(lsock.close)
+        lsock.settimeout(30)
+        got, failed = [], []
+
+        def requests(conn, n):
+            buf = b""
+            while buf.count(b"\n") < n:
+                d = conn.recv(65536)
+                if not d:
+                    break
+                buf += d
+            got.append([json.loads(x) for x in buf.splitlines()])
+
+        def tick(name, k, price, vol):
+            return json.dumps({"v": 1, "type": "tick", "ticker": name, "tick": k, "price": price,
+                               "volume": vol, "ts_ms": 1}).encode() + b"\n"
+
+        def serve():
+            try:
+                conn, _ = lsock.accept()
+                with conn:
+                    conn.settimeout(30)
+                    requests(conn, 1)
+                    quotes = [{"ticker": f"Q{k}", "price": 1.5} for k in range(20000)]
+                    conn.sendall(json.dumps({"v": 1, "id": 1, "type": "response",
+                                             "op": "subscribe", "quotes": quotes}).encode()
+                                 + b"\n")
+                    conn.sendall(b"this is not json\n" b"\x00\xff{\n" b"[1,2,3]\n"
+                                 b'{"type":"tick"} {"x":1}\n' b"\n"
+                                 b'{"v":1,"type":"heartbeat","ts_ms":1,"epoch":1}\r\n'
+                                 b'{"v":1,"type":"tick","ticker":"AAPL","tick":"7","price":1,'
+                                 b'"volume":1}\n'
+                                 b'{"v":1,"type":"tick","ticker":"AAPL","tick":7,"price":nan,'
+                                 b'"volume":1}\n'
+                                 b'{"v":1,"type":"gap","ticker":"AAPL","from_tick":0x1,'
+                                 b'"to_tick":2}\n')
+                    conn.sendall(tick("AAPL", 10, 5.0, 100) + tick("AAPL", 11, 10.0, 130)
+                                 + tick("BRK/B", 3, 50.0, 10).replace(b"/", b"\\/"))
+                    # a valid tick, but longer than the client keeps: dropped
+                    conn.sendall(tick("AAPL", 12, 1e9, 10**6)[:-2] + b',"pad":"'
+                                 + b"x" * (5 << 20) + b'"}\n')
+                    conn.sendall(tick("AAPL", 12, 20.0, 160)
+                                 + b'{"v":1,"type":"gap","ticker":"AAPL","from_tick":13,'
+                                 b'"to_tick":20}\n'
+                                 + tick("AAPL", 20, 1000.0, 1000) + tick("AAPL", 21, 12.5, 1030)
+                                 + tick("AAPL", 21, 99.0, 2000))
+                    conn.shutdown(socket.SHUT_WR)
+                    while conn.recv(65536):
+                        pass
+                conn, _ = lsock.accept()
+                with conn:
+                    conn.settimeout(30)
+                    requests(conn, 3)
+                    conn.sendall(tick("AAPL", 22, 14.0, 1060)
+                                 + b'{"v":1,"id":null,"op":null,"type":"error","error":'
+                                 b'{"code":"UNAVAILABLE","message":"the \\"test\\" is over"}}\n')
+                    conn.recv(1)
+            except Exception as e:  # reported by the test's thread
+                failed.append(repr(e))
+
+        th = threading.Thread(target=serve, daemon=True)
+        th.start()
+        r = subprocess.run([srvtest.stktest.binary("examples", "vwap_net"), "--port",
+                            str(lsock.getsockname()[1]), "--tickers", "AAPL,MSFT", "--every", "1",
+                            "--seconds", "60"], capture_output=True, text=True, timeout=90)
+        th.join(30)
+        self.assertEqual(failed, [])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stdout.splitlines(), [
+            "VWAP AAPL - ticks=1 volume=0 gaps=0",
+            "VWAP AAPL 10.0000 ticks=2 volume=30 gaps=0",
+            "VWAP BRK/B - ticks=1 volume=0 gaps=0",
+            "VWAP AAPL 15.0000 ticks=3 volume=60 gaps=0",
+            "GAP AAPL 13..20",
+            "VWAP AAPL 15.0000 ticks=4 volume=60 gaps=1",  # the step over the gap: not weighed
+            "VWAP AAPL 14.1667 ticks=5 volume=90 gaps=1",
+            "VWAP AAPL 14.1250 ticks=6 volume=120 gaps=1",  # after the reconnect
+        ])
+        sub = {"v": 1, "type": "subscribe", "mode": "ticks"}
+        self.assertEqual(got, [
+            [dict(sub, id=1, tickers=["AAPL", "MSFT"])],
+            [dict(sub, id=1, tickers=["MSFT"]), dict(sub, id=2, tickers=["AAPL"], from_tick=22),
+             dict(sub, id=3, tickers=["BRK/B"], from_tick=4)],
+        ])
+        err = r.stderr.splitlines()
+        for why in ("(not JSON): this is not json", "(not JSON): ??{", "(not a JSON object): [1,2,3]",
+                    "(data after the JSON object)", "(a tick without integer tick",
+                    "(a gap without integer", "(longer than 4 MiB, dropped)"):
+            self.assertEqual(sum(why in e for e in err), 1 if "tick without" not in why else 2,
+                             (why, r.stderr))
+        self.assertIn("vwap_net: server closed the connection; reconnecting", err)
+        self.assertEqual(err[-1], 'vwap_net: UNAVAILABLE: the "test" is over')
+        self.assertEqual(len(err), 10, r.stderr)
 
 
 class WebSocketTicks(test_http.HttpBase):
