@@ -21,6 +21,7 @@ static const struct {
     {"supervisor", stk_bench_supervisor, "supervisor CPU and RSS while a child floods `yes`"},
     {"http", stk_bench_http, "HTTP face vs nginx (wrk): requests/s, p50/p99; dashboard CPU"},
     {"bars", stk_bench_bars, "get_bars (500 1m bars, SQLite) vs get_quote over NDJSON: p50/p99"},
+    {"fanout", stk_bench_fanout, "subscribers: seqtick ticks/latest vs Redis pub/sub and NATS"},
 #ifdef STK_BENCH_RECORDER
     {"recorder", stk_bench_recorder, "recorder: SQLite vs bare inserts, gaps, COPY vs psql"},
 #endif

@@ -8,9 +8,11 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -118,4 +120,49 @@ double stk_bench_cpu_s(pid_t pid)
     if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+long stk_bench_vm_kb(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    size_t flen = strlen(field);
+    long kb = -1;
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, field, flen))
+            kb = strtol(line + flen, NULL, 10);
+    fclose(f);
+    return kb;
+}
+
+int stk_bench_wait_listening(int port, pid_t pid, int ms)
+{
+    for (int i = 0; i < ms / 20; i++) {
+        int fd = stk_bench_dial(port, true);
+        if (fd >= 0) {
+            close(fd);
+            return 0;
+        }
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return -ECHILD;
+        stk_bench_nap_ms(20);
+    }
+    return -ETIMEDOUT;
+}
+
+void stk_bench_reap(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 250; i++) {
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return;
+        stk_bench_nap_ms(20);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
 }

@@ -27,4 +27,16 @@ pid_t stk_bench_spawn(const char *const argv[], const char *log, bool append);
 /* utime + stime of pid in seconds (from /proc/pid/stat), or -1. */
 double stk_bench_cpu_s(pid_t pid);
 
+/* A "Vm…:" line of /proc/pid/status in kB (field "VmRSS:", "VmHWM:"…),
+ * or -1 when the process or the line is missing. */
+long stk_bench_vm_kb(pid_t pid, const char *field);
+
+/* Wait up to ms for 127.0.0.1:port to accept a connection: 0, -ECHILD if
+ * pid exited first (it is then reaped), or -ETIMEDOUT. */
+int stk_bench_wait_listening(int port, pid_t pid, int ms);
+
+/* Stop pid: SIGTERM, up to 5 s for it to exit, then SIGKILL; reaped.
+ * Nothing for pid <= 0. */
+void stk_bench_reap(pid_t pid);
+
 #endif
