@@ -322,7 +322,8 @@ static size_t feed_nats(struct sub *s, int ci, const char *b, size_t len, uint64
 static bool conn_read(struct sub *s, int ci, char *buf, uint64_t now)
 {
     struct sconn *c = &s->c[ci];
-    memcpy(buf, c->carry, c->clen);
+    if (c->clen)
+        memcpy(buf, c->carry, c->clen);
     ssize_t r = read(c->fd, buf + c->clen, RBUF - c->clen);
     if (r < 0 && (errno == EAGAIN || errno == EINTR))
         return true;
@@ -344,7 +345,8 @@ static bool conn_read(struct sub *s, int ci, char *buf, uint64_t now)
             return false;
         c->carry = n, c->ccap = rest;
     }
-    memcpy(c->carry, buf + used, rest);
+    if (rest)
+        memcpy(c->carry, buf + used, rest);
     c->clen = rest;
     return true;
 }
@@ -765,7 +767,10 @@ static struct figures run_once(struct bench *b, enum sys sys, int nconn, int rat
     }
     if (atomic_load(&sh->state) != 1) {
         fprintf(stderr, "seqtick-bench: fanout: %s N=%d: subscriber not ready: %s\n", sys_name[sys],
-                nconn, sh->err[0] ? sh->err : "timeout");
+                nconn,
+                sh->err[0] ? sh->err
+                : cpid < 0 ? "it exited"
+                           : "timeout");
         goto out;
     }
     uint64_t go = now_real(), t_start = go + WARM_NS,
