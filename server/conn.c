@@ -507,6 +507,14 @@ static void conn_flush(struct stk_conn *c)
             c->out.len = c->out_sent = 0;
             if (c->out.cap > STK_OUT_KEEP)
                 stk_buf_free(&c->out);
+        } else if (c->out_sent >= c->out.len - c->out_sent) {
+            /* written at the front, filled at the back: a stream that never
+             * drains completely would grow the buffer without bound, so
+             * move the unsent rest to the front once the sent part is as
+             * large (each byte moved at most once on average) */
+            memmove(c->out.data, c->out.data + c->out_sent, c->out.len - c->out_sent);
+            c->out.len -= c->out_sent;
+            c->out_sent = 0;
         }
         if (budget == 0) {
             /* fair share used: come back on POLLOUT after the others */

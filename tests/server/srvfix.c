@@ -74,6 +74,21 @@ struct stk_conn *stk_fix_conn(struct stk_fix *fx, const struct stk_proto *proto)
     return c;
 }
 
+int stk_fix_last_peer(const struct stk_fix *fx)
+{
+    return fx->npeers ? fx->peers[fx->npeers - 1] : -1;
+}
+
+size_t stk_fix_out_cap(const struct stk_conn *c)
+{
+    return c->out.cap;
+}
+
+int stk_fix_conn_fd(const struct stk_conn *c)
+{
+    return c->fd;
+}
+
 size_t stk_fix_feed(struct stk_conn *c, const char *data, size_t len)
 {
     return c->proto->on_data(c, data, len, false);

@@ -26,6 +26,12 @@ int stk_fix_listen(struct stk_fix *fx, const char *addr, const struct stk_proto 
 /* A connection speaking proto over one end of a socketpair, as if
  * accepted; the fixture keeps the other end. NULL on failure. */
 struct stk_conn *stk_fix_conn(struct stk_fix *fx, const struct stk_proto *proto);
+/* The fixture's end of the socketpair of the last stk_fix_conn(), or -1. */
+int stk_fix_last_peer(const struct stk_fix *fx);
+/* Bytes c's output buffer holds allocated (sent or not). */
+size_t stk_fix_out_cap(const struct stk_conn *c);
+/* The server's end of c's socket (to set its options). */
+int stk_fix_conn_fd(const struct stk_conn *c);
 /* Bytes as if read from c's socket: the protocol's framing serves them.
  * Returns bytes consumed (the connection layer would keep the rest). */
 size_t stk_fix_feed(struct stk_conn *c, const char *data, size_t len);

@@ -464,10 +464,62 @@ START_TEST(listener_serves)
 }
 END_TEST
 
+/* A ticks stream to a reader slower than it: the connection always has
+ * output waiting, its buffer is written at the front and filled at the
+ * back and never empties; it must stay bounded (it once grew by every byte
+ * sent: hundreds of MB in seconds under seqtick-bench fanout). */
+START_TEST(stream_never_drained_stays_bounded)
+{
+    int peer = stk_fix_last_peer(fx);
+    ck_assert_int_ge(peer, 0);
+    /* a socket that takes less than a turn renders: every write is partial */
+    int small = 4096;
+    ck_assert_int_eq(
+        setsockopt(stk_fix_conn_fd(conn), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+    for (uint32_t i = 2; i < 16; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "S%u", i);
+        ck_assert_int_eq(stk_sym_add(wseg, name), (int)i);
+    }
+    const char *sub = "{\"v\":1,\"id\":1,\"type\":\"subscribe\",\"tickers\":\"*\","
+                      "\"mode\":\"ticks\"}\n";
+    stk_fix_feed(conn, sub, strlen(sub));
+    struct stk_server *s = stk_fix_server(fx);
+    char buf[512]; /* a turn renders more than this */
+    size_t got = 0, maxcap = 0;
+    uint64_t t0 = stk_mono_ns();
+    for (int round = 0; got < 4u << 20 && stk_mono_ns() - t0 < 20000000000ull; round++) {
+        stk_batch_begin(wseg);
+        for (int k = 0; k < 8; k++)
+            for (uint32_t i = 0; i < 16; i++) {
+                struct stk_quote q = {.price = (int64_t)(round * 8 + k + 1) * 1000000,
+                                      .bid_size = 1,
+                                      .ask_size = 1,
+                                      .volume = (uint64_t)round,
+                                      .src_ts_ns = stk_now_ns()};
+                stk_tick_publish(wseg, i, &q);
+            }
+        stk_batch_end(wseg, stk_now_ns());
+        stk_subs_scan(s);
+        ev_run(EV_DEFAULT, EVRUN_NOWAIT); /* flush, and POLLOUT when blocked */
+        ssize_t r = recv(peer, buf, sizeof(buf), MSG_DONTWAIT); /* slower than the stream */
+        if (r > 0)
+            got += (size_t)r;
+        size_t cap = stk_fix_out_cap(conn);
+        if (cap > maxcap)
+            maxcap = cap;
+    }
+    ck_assert_msg(got >= 4u << 20, "too little streamed to judge: %zu", got);
+    ck_assert_msg(!stk_fix_conn_cut(conn), "the reader was cut");
+    ck_assert_msg(maxcap <= 256u * 1024, "output buffer grew to %zu bytes (%zu read)", maxcap, got);
+}
+END_TEST
+
 int main(void)
 {
     const struct test_case tests[] = {
         {"core", get_quote_exact},
+        {"core", stream_never_drained_stays_bounded},
         {"core", ops},
         {"core", subscription_events},
         {"core", quote_text_follows_record},
