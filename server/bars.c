@@ -15,7 +15,8 @@
 #include "log-private.h"
 #include "server.h"
 
-#define REOPEN_NS 1000000000ull /* a store that failed to open is retried after 1 s */
+#define REOPEN_NS 1000000000ull   /* a store that failed to open is retried after 1 s */
+#define GAPS_TTL_NS 1000000000ull /* stk_bars_gaps() answers from its cache this long */
 
 struct stk_bars {
     enum { BARS_OFF, BARS_SQLITE, BARS_CSV, BARS_PG } kind;
@@ -24,6 +25,12 @@ struct stk_bars {
     sqlite3_stmt *q_sym, *q_bars, *q_gaps;
     uint64_t retry_ns; /* monotonic: do not reopen before */
     int last_rc;       /* last open/prepare result logged (log changes only) */
+    struct {
+        bool valid;
+        int rc;         /* the cached answer: 0, -EAGAIN or -ENODATA */
+        uint64_t at_ns; /* monotonic: when it was read from the store */
+        uint64_t rows, ticks;
+    } gaps;
     unsigned nint;
     struct {
         char name[12];
@@ -323,11 +330,10 @@ int stk_op_get_bars(struct stk_req *r)
     return 0;
 }
 
-int stk_bars_gaps(struct stk_server *s, uint64_t *ret_rows, uint64_t *ret_ticks)
+/* One read of the gaps table: 0 (rows and ticks set), -EAGAIN or -ENODATA. */
+static int read_gaps(struct stk_server *s, struct stk_bars *b, uint64_t *ret_rows,
+                     uint64_t *ret_ticks)
 {
-    struct stk_bars *b = s->bars;
-    if (!b || b->kind != BARS_SQLITE)
-        return -ENODATA;
     if (open_db(s, b) != SQLITE_OK)
         return -EAGAIN;
     /* Prepared on first use: a store without a gaps table still serves bars. */
@@ -350,4 +356,28 @@ int stk_bars_gaps(struct stk_server *s, uint64_t *ret_rows, uint64_t *ret_ticks)
     if (rc != SQLITE_ROW && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
         close_db(b); /* reopened on the next use */
     return r;
+}
+
+int stk_bars_gaps(struct stk_server *s, uint64_t *ret_rows, uint64_t *ret_ticks)
+{
+    struct stk_bars *b = s->bars;
+    if (!b || b->kind != BARS_SQLITE)
+        return -ENODATA;
+    /* Every /health and /metrics asks, and a load balancer may poll them many
+     * times a second: the store is read at most once per GAPS_TTL_NS and every
+     * answer (a busy store's too) is repeated until then. */
+    uint64_t now = stk_server_mono(s);
+    if (!b->gaps.valid || now - b->gaps.at_ns >= GAPS_TTL_NS) {
+        uint64_t rows = 0, ticks = 0;
+        b->gaps.rc = read_gaps(s, b, &rows, &ticks);
+        b->gaps.rows = rows;
+        b->gaps.ticks = ticks;
+        b->gaps.at_ns = now;
+        b->gaps.valid = true;
+    }
+    if (b->gaps.rc == 0) {
+        *ret_rows = b->gaps.rows;
+        *ret_ticks = b->gaps.ticks;
+    }
+    return b->gaps.rc;
 }

@@ -535,7 +535,9 @@ int stk_bars_interval_parse(const char *s, size_t n, uint32_t *ret_secs);
 /* What the recorder could not store, from its SQLite store's gaps table:
  * *ret_rows gap rows covering *ret_ticks lost ticks. Never waits: -EAGAIN
  * when the store is busy or unreadable, -ENODATA when there is no SQLite
- * store (off, csv:, postgresql:). */
+ * store (off, csv:, postgresql:). Cached: the store is read at most once a
+ * second (monotonic clock) and each answer, -EAGAIN included, is repeated
+ * until then, so a change shows within about 1 s. */
 int stk_bars_gaps(struct stk_server *s, uint64_t *ret_rows, uint64_t *ret_ticks);
 /* The get_bars operation (ops.c's table). */
 int stk_op_get_bars(struct stk_req *r);

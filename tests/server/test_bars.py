@@ -170,7 +170,8 @@ class GetBars(unittest.TestCase):
 
     def test_recorder_gaps_in_health(self):
         """What the recorder could not store (its gaps table) is counted in
-        health: rows and lost ticks, read from the store as it is now."""
+        health: rows and lost ticks, read from the store at most once a
+        second, so a change shows within about a second."""
         import sqlite3
         path = os.path.join(self.tmp, "gaps.db")
         storefix.make(path, nbars=3)
@@ -182,10 +183,64 @@ class GetBars(unittest.TestCase):
         db.execute("INSERT INTO gaps VALUES (2, 1, 7, 8, 2)")
         db.commit()
         db.close()
-        h = c.req("health")
+        t = time.monotonic()
+        h = stktest.wait_for(lambda: (lambda h: h if h["recorder_gaps"] else None)(
+            c.req("health")), timeout=20, interval=0.05, what="the gaps in health")
+        self.assertLess(time.monotonic() - t, 4.0)  # a 1 s cache, 2 loaded cores
         self.assertEqual((h["recorder_gaps"], h["recorder_lost_ticks"]), (2, 257), h)
         srv2, c2 = self.server("off")
         self.assertNotIn("recorder_gaps", c2.req("health"))
+
+    def test_recorder_gaps_cached_for_a_second(self):
+        """A load balancer polling /health or /metrics does not query the
+        store each time: within a second of a read, both answer what that read
+        found; after it, what the store holds now."""
+        import http.client
+        import sqlite3
+        path = os.path.join(self.tmp, "gapscache.db")
+        storefix.make(path, nbars=3)
+        shm = stktest.unique_shm("bars")
+        self.addCleanup(stktest.shm_remove, shm)
+        srv = BarServer(shm, "sqlite:" + path, extra={"server": {
+            "listen": "127.0.0.1:0", "http_listen": "127.0.0.1:0"}})
+        self.addCleanup(srv.close)
+        hport = int(stktest.wait_for(
+            lambda: (re.findall(r"listening on 127\.0\.0\.1:(\d+)", srv.output()) + [None])[1],
+            timeout=15, what="http listener"))
+        c = srv.client()
+        self.addCleanup(c.close)
+        hc = http.client.HTTPConnection("127.0.0.1", hport, timeout=10)
+        self.addCleanup(hc.close)
+
+        def metrics():
+            hc.request("GET", "/metrics")
+            text = hc.getresponse().read().decode()
+            return tuple(int(re.search(r"^seqtick_recorder_%s_total (\d+)$" % k, text,
+                                       re.M).group(1)) for k in ("gaps", "lost_ticks"))
+
+        def health():
+            h = c.req("health")
+            return h["recorder_gaps"], h["recorder_lost_ticks"]
+        db = sqlite3.connect(path)
+        self.addCleanup(db.close)
+        for n in range(1, 4):  # a few rounds: one of them is quick enough
+            if n > 1:
+                time.sleep(1.1)  # the last round's read expired: the next one reads afresh
+            t0 = time.monotonic()
+            before = health()
+            db.execute("INSERT INTO gaps VALUES (?, 1, ?, ?, 1)", (n, 100 * n, 100 * n + 10))
+            db.commit()
+            got = (health(), metrics())
+            if time.monotonic() - t0 < 0.9:  # surely within the second of the first read
+                self.assertEqual(got, (before, before), "answered from the cache")
+                break
+        else:
+            self.skipTest("too slow here to see the cache (3 rounds over 0.9 s)")
+        want = (n, 10 * n)
+        t = time.monotonic()
+        stktest.wait_for(lambda: health() == want and metrics() == want, timeout=20,
+                         interval=0.05, what="the new gaps")
+        self.assertLess(time.monotonic() - t, 4.0)
 
     def test_locked_store_never_stalls(self):
         # a rollback-journal database held by an EXCLUSIVE transaction: a
