@@ -2,7 +2,8 @@
 /* http.c — the HTTP/1.1 face (docs/http.md): requests parsed by
  * libhttp-parser, keep-alive and pipelining answered in order, HEAD, the
  * REST endpoints (health, symbols, latest price, quotes, history, bars),
- * Prometheus metrics and the dashboard page; limits on the request line,
+ * Prometheus metrics and the dashboard page, OPTIONS and CORS preflights;
+ * limits on the request line,
  * the header block, request bodies and slow headers. The operations are
  * the shared ones (ops.c), reached through an HTTP face. */
 #include <errno.h>
@@ -26,11 +27,12 @@
 #define HEADER_MAX 16384u                /* header block: 431 beyond */
 #define HEADER_TIMEOUT_NS 10000000000ull /* slowloris: headers complete by then */
 #define SWEEP_S 1.0                      /* how often slow headers are looked for */
-#define FIELD_MAX 24                     /* header names we look at are shorter */
+#define FIELD_MAX 32                     /* header names we look at are shorter */
+#define ACRH_MAX 1024u                   /* Access-Control-Request-Headers: longer is not echoed */
 
 /* HTTP statuses this face answers with, for the metrics */
-enum { ST_200, ST_400, ST_404, ST_405, ST_413, ST_414, ST_431, ST_500, ST_503, ST_N };
-static const int st_code[ST_N] = {200, 400, 404, 405, 413, 414, 431, 500, 503};
+enum { ST_200, ST_204, ST_400, ST_404, ST_405, ST_413, ST_414, ST_431, ST_500, ST_503, ST_N };
+static const int st_code[ST_N] = {200, 204, 400, 404, 405, 413, 414, 431, 500, 503};
 
 /* what the requests asked for, for the metrics */
 enum ep {
@@ -68,12 +70,14 @@ struct hconn {
     bool te;         /* the request has Transfer-Encoding */
     bool quiet;      /* the cut needs no last message: a response went out */
     bool field_leid; /* the header being read is Last-Event-ID */
+    bool acrh_long;  /* Access-Control-Request-Headers beyond ACRH_MAX */
     bool leid;       /* the request has Last-Event-ID */
     bool ticks;      /* an SSE stream in ticks mode */
     uint8_t mode;    /* enum mode: what the connection speaks now */
     uint8_t wskey_len;
-    char wskey[30];    /* Sec-WebSocket-Key */
-    struct stk_ws *ws; /* after the upgrade */
+    char wskey[30];      /* Sec-WebSocket-Key */
+    struct stk_ws *ws;   /* after the upgrade */
+    struct stk_buf acrh; /* Access-Control-Request-Headers (lines joined by ',') */
 };
 
 /* what an HTTP connection speaks: requests, or (after one) a stream */
@@ -120,6 +124,10 @@ static void count_status(int status)
             H.status[i]++;
 }
 
+/* the methods served, for Allow and Access-Control-Allow-Methods */
+#define ALLOWED "GET, HEAD, OPTIONS"
+#define NOT_ALLOWED_MSG "only GET, HEAD and OPTIONS are served"
+
 /* Append one whole response: status line, headers, body (not for HEAD). */
 static void respond(struct stk_conn *c, int status, const char *ctype, const char *body, size_t len,
                     bool head, bool close)
@@ -131,7 +139,7 @@ static void respond(struct stk_conn *c, int status, const char *ctype, const cha
                    reason(status), ctype, len);
     STK_BUF_LIT(b, "Cache-Control: no-store\r\n");
     if (status == 405)
-        STK_BUF_LIT(b, "Allow: GET, HEAD\r\n");
+        STK_BUF_LIT(b, "Allow: " ALLOWED "\r\n");
     if (cors && *cors)
         stk_buf_printf(b, "Access-Control-Allow-Origin: %s\r\n", cors);
     if (close)
@@ -885,6 +893,108 @@ static bool path_is(const char *path, size_t plen, const char *lit)
     return plen == strlen(lit) && !memcmp(path, lit, plen);
 }
 
+/* The endpoint path[0..plen) names, EP_OTHER if none; *t and *tlen: the
+ * ticker of /v1/quotes/S, /v1/history/S and /v1/bars/S. */
+static enum ep route(const char *path, size_t plen, const char **t, size_t *tlen)
+{
+    static const struct {
+        const char *path;
+        enum ep ep;
+    } exact[] = {
+        {"/", EP_DASHBOARD},         {"/health", EP_HEALTH},    {"/symbols", EP_SYMBOLS},
+        {"/price/latest", EP_PRICE}, {"/metrics", EP_METRICS},  {"/v1/quotes", EP_QUOTES},
+        {"/v1/ws", EP_WS},           {"/v1/stream", EP_STREAM},
+    };
+    *t = NULL;
+    *tlen = 0;
+    for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+        if (path_is(path, plen, exact[i].path))
+            return exact[i].ep;
+    if (path_ticker(path, plen, "/v1/quotes/", t, tlen))
+        return EP_QUOTE;
+    if (path_ticker(path, plen, "/v1/history/", t, tlen))
+        return EP_HISTORY;
+    if (path_ticker(path, plen, "/v1/bars/", t, tlen))
+        return EP_BARS;
+    return EP_OTHER;
+}
+
+static bool tchar(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* Is l[0..n) a list of header names (tokens, commas, spaces and tabs), and
+ * how many names does it hold? -1 if it is not. */
+static int token_list(const char *l, size_t n)
+{
+    int names = 0;
+    for (size_t i = 0; i < n;) {
+        if (l[i] == ',' || l[i] == ' ' || l[i] == '\t') {
+            i++;
+            continue;
+        }
+        if (!tchar(l[i]))
+            return -1;
+        while (i < n && tchar(l[i]))
+            i++;
+        names++;
+        /* a name ends at a comma (spaces may come before it) or the end */
+        while (i < n && (l[i] == ' ' || l[i] == '\t'))
+            i++;
+        if (i < n && l[i] != ',')
+            return -1;
+    }
+    return names;
+}
+
+/* The names of a valid token list, lowercase, joined by ", ". */
+static void put_token_list(struct stk_buf *b, const char *l, size_t n)
+{
+    bool first = true;
+    for (size_t i = 0; i < n;) {
+        if (!tchar(l[i])) {
+            i++;
+            continue;
+        }
+        if (!first)
+            STK_BUF_LIT(b, ", ");
+        first = false;
+        for (; i < n && tchar(l[i]); i++)
+            stk_buf_putc(b, l[i] >= 'A' && l[i] <= 'Z' ? (char)(l[i] + 32) : l[i]);
+    }
+}
+
+/* OPTIONS on a known path (or "*"): 204 with Allow (RFC 9110 §9.3.7) and,
+ * when server.http_cors_origin is set, the answer to a CORS preflight. The
+ * requested headers are allowed by echoing them only when they form a valid
+ * list of at most ACRH_MAX bytes; otherwise none are, and the browser keeps
+ * the request it asked about to itself. A 204 has no body and no
+ * Content-Length (RFC 9110 §8.6). */
+static void respond_options(struct stk_conn *c, struct hconn *h, bool close)
+{
+    struct stk_buf *b = &c->out;
+    const char *cors = c->srv->cfg->server.http_cors_origin;
+    count_status(204);
+    STK_BUF_LIT(b, "HTTP/1.1 204 No Content\r\nAllow: " ALLOWED "\r\n");
+    if (cors && *cors) {
+        stk_buf_printf(b,
+                       "Access-Control-Allow-Origin: %s\r\n"
+                       "Access-Control-Allow-Methods: " ALLOWED "\r\n",
+                       cors);
+        if (!h->acrh_long && token_list(h->acrh.data, h->acrh.len) > 0) {
+            STK_BUF_LIT(b, "Access-Control-Allow-Headers: ");
+            put_token_list(b, h->acrh.data, h->acrh.len);
+            STK_BUF_LIT(b, "\r\n");
+        }
+        STK_BUF_LIT(b, "Access-Control-Max-Age: 600\r\n");
+    }
+    if (close)
+        STK_BUF_LIT(b, "Connection: close\r\n");
+    STK_BUF_LIT(b, "\r\n");
+}
+
 /* Serve the request h has parsed: the reply goes to c->out. */
 static void serve_request(struct stk_conn *c, struct hconn *h, bool close)
 {
@@ -904,61 +1014,65 @@ static void serve_request(struct stk_conn *c, struct hconn *h, bool close)
     H.body.len = 0;
     H.body.err = 0;
     stk_debug("%s < %s %.*s", c->peer, http_method_str(h->p.method), (int)ulen, url);
-    if (h->p.method != HTTP_GET && h->p.method != HTTP_HEAD) {
+    if (h->p.method != HTTP_GET && h->p.method != HTTP_HEAD && h->p.method != HTTP_OPTIONS) {
         H.requests[EP_REFUSED]++;
-        respond_error(c, 405, "METHOD_NOT_ALLOWED", "only GET and HEAD are served", head, close);
+        respond_error(c, 405, "METHOD_NOT_ALLOWED", NOT_ALLOWED_MSG, head, close);
         return;
     }
-    if (path_is(url, plen, "/")) {
-        H.requests[EP_DASHBOARD]++;
+    enum ep ep = route(url, plen, &t, &tlen);
+    H.requests[ep]++;
+    if (h->p.method == HTTP_OPTIONS && (ep != EP_OTHER || path_is(url, ulen, "*"))) {
+        respond_options(c, h, close);
+        return;
+    }
+    switch (ep) {
+    case EP_DASHBOARD: {
         const char *page;
         size_t len;
         stk_dashboard_page(&page, &len);
         respond(c, 200, "text/html; charset=utf-8", page, len, head, close);
         return;
     }
-    if (path_is(url, plen, "/health")) {
-        H.requests[EP_HEALTH]++;
+    case EP_HEALTH:
         status = ep_health(c);
-    } else if (path_is(url, plen, "/symbols")) {
-        H.requests[EP_SYMBOLS]++;
+        break;
+    case EP_SYMBOLS:
         status = ep_symbols(c);
-    } else if (path_is(url, plen, "/price/latest")) {
-        H.requests[EP_PRICE]++;
+        break;
+    case EP_PRICE:
         status = ep_price_latest(c, query, qlen);
-    } else if (path_is(url, plen, "/metrics")) {
-        H.requests[EP_METRICS]++;
+        break;
+    case EP_METRICS:
         status = ep_metrics(c);
         ctype = "text/plain; version=0.0.4; charset=utf-8";
-    } else if (path_is(url, plen, "/v1/quotes")) {
-        H.requests[EP_QUOTES]++;
+        break;
+    case EP_QUOTES:
         status = run_op(c, "get_quotes", NULL, 0, query, qlen);
-    } else if (path_ticker(url, plen, "/v1/quotes/", &t, &tlen)) {
-        H.requests[EP_QUOTE]++;
+        break;
+    case EP_QUOTE:
         status = run_op(c, "get_quote", t, tlen, query, qlen);
-    } else if (path_ticker(url, plen, "/v1/history/", &t, &tlen)) {
-        H.requests[EP_HISTORY]++;
+        break;
+    case EP_HISTORY:
         status = run_op(c, "get_history", t, tlen, query, qlen);
-    } else if (path_is(url, plen, "/v1/ws")) {
-        H.requests[EP_WS]++;
+        break;
+    case EP_WS:
         ep_ws(c, h, head);
         return;
-    } else if (path_is(url, plen, "/v1/stream")) {
-        H.requests[EP_STREAM]++;
+    case EP_STREAM:
         ep_stream(c, h, query, qlen, head);
         return;
-    } else if (path_ticker(url, plen, "/v1/bars/", &t, &tlen)) {
-        H.requests[EP_BARS]++;
+    case EP_BARS:
         if (stk_op_find("get_bars", 8)) {
             status = run_op(c, "get_bars", t, tlen, query, qlen);
         } else {
             error_body(&H.body, "UNAVAILABLE", "no recorder store configured");
             status = 503;
         }
-    } else {
-        H.requests[EP_OTHER]++;
+        break;
+    default:
         error_body(&H.body, "NOT_FOUND", "no such endpoint");
         status = 404;
+        break;
     }
     if (H.body.err) {
         H.body.err = 0;
@@ -983,7 +1097,9 @@ static int on_begin(http_parser *p)
     h->url.len = 0;
     h->hdr_bytes = 0;
     h->status = 0;
-    h->te = h->field_te = h->in_value = h->leid = false;
+    h->te = h->field_te = h->in_value = h->leid = h->acrh_long = false;
+    h->acrh.len = 0;
+    h->acrh.err = 0;
     h->wskey_len = 0;
     h->flen = 0;
     if (!h->start_ns)
@@ -1023,11 +1139,14 @@ static int on_field(http_parser *p, const char *at, size_t len)
         h->in_value = false;
         h->flen = 0;
     }
-    for (size_t i = 0; i < len && h->flen < FIELD_MAX; i++) {
+    for (size_t i = 0; i < len && h->flen <= FIELD_MAX; i++) {
         char ch = at[i];
-        h->field[h->flen++] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
+        if (h->flen == FIELD_MAX)
+            h->flen++; /* longer than any name looked at: matches none */
+        else
+            h->field[h->flen++] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
     }
-    h->field[h->flen] = 0;
+    h->field[h->flen > FIELD_MAX ? 0 : h->flen] = 0;
     return grow_header(h, len);
 }
 
@@ -1040,7 +1159,13 @@ static int on_value(http_parser *p, const char *at, size_t len)
             h->te = true;
         if (!strcmp(h->field, "last-event-id"))
             h->leid = true;
+        if (!strcmp(h->field, "access-control-request-headers") && h->acrh.len &&
+            stk_buf_putc(&h->acrh, ',') < 0) /* a second line: one list */
+            h->acrh_long = true;
     }
+    if (len && !strcmp(h->field, "access-control-request-headers") && !h->acrh_long &&
+        (h->acrh.len + len > ACRH_MAX || stk_buf_put(&h->acrh, at, len) < 0))
+        h->acrh_long = true;
     if (!strcmp(h->field, "sec-websocket-key")) {
         for (size_t i = 0; i < len && h->wskey_len < sizeof(h->wskey) - 1; i++)
             if (at[i] != ' ' && at[i] != '\t')
@@ -1092,7 +1217,7 @@ static void refuse(struct stk_conn *c, struct hconn *h)
     switch (st) {
     case 405:
         code = "METHOD_NOT_ALLOWED";
-        msg = "only GET and HEAD are served";
+        msg = NOT_ALLOWED_MSG;
         break;
     case 413:
         code = "PAYLOAD_TOO_LARGE";
@@ -1217,6 +1342,7 @@ static void http_close(struct stk_conn *c)
     if (!h)
         return;
     stk_buf_free(&h->url);
+    stk_buf_free(&h->acrh);
     stk_ws_free(h->ws);
     free(h);
     c->pstate = NULL;

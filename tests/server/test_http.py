@@ -304,6 +304,217 @@ class Config(unittest.TestCase):
         self.assertIn(f"127.0.0.1:{port}".encode(), p.stderr + p.stdout)
 
 
+def parse_response(resp):
+    """One raw response: (status, {lowercase name: [values]}, body)."""
+    head, _, body = resp.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    hdrs = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        assert sep and name == name.strip() and name, f"malformed header line {line!r}"
+        hdrs.setdefault(name.lower(), []).append(value.strip())
+    return int(lines[0].split(" ", 2)[1]), hdrs, body
+
+
+KNOWN_PATHS = ("/", "/health", "/symbols", "/price/latest?symbol=AAPL", "/metrics",
+               "/v1/quotes", "/v1/quotes/AAPL", "/v1/history/AAPL?limit=3",
+               "/v1/bars/AAPL?interval=1m", "/v1/stream?tickers=AAPL", "/v1/ws")
+ORIGIN = "https://ops.example"
+
+
+class Options(HttpBase):
+    """OPTIONS without server.http_cors_origin: 204 and Allow, no CORS."""
+
+    def options(self, path, headers=b"", extra=b""):
+        out = raw(self.port, b"OPTIONS " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n" +
+                  headers + b"Connection: close\r\n\r\n" + extra)
+        return parse_response(out)
+
+    def test_every_known_endpoint_answers_204(self):
+        c = self.conn()  # one keep-alive connection for all of them
+        for path in KNOWN_PATHS:
+            c.request("OPTIONS", path, headers={"Origin": "https://app.example",
+                                                "Access-Control-Request-Method": "GET"})
+            r = c.getresponse()
+            self.assertEqual((r.status, r.read()), (204, b""), path)
+            self.assertEqual(r.getheader("Allow"), "GET, HEAD, OPTIONS", path)
+            self.assertEqual([h for h in r.getheaders() if h[0].lower().startswith("access-")],
+                             [], path)
+        self.assert_serving()
+
+    def test_204_has_no_body_nor_length_and_the_connection_goes_on(self):
+        # pipelined: a stray body byte after the 204 would corrupt the next answer
+        out = raw(self.port, b"OPTIONS /health HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /v1/quotes/MSFT HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        first, _, rest = out.partition(b"\r\n\r\n")
+        st, hdrs, body = parse_response(first + b"\r\n\r\n")
+        self.assertEqual(st, 204)
+        self.assertNotIn("content-length", hdrs)
+        self.assertNotIn("content-type", hdrs)
+        self.assertTrue(rest.startswith(b"HTTP/1.1 200 OK\r\n"), rest[:100])
+        self.assertEqual(body_of(rest)["ticker"], "MSFT")
+
+    def test_asterisk_and_unknown_path(self):
+        st, hdrs, _ = self.options("*")
+        self.assertEqual(st, 204)
+        self.assertEqual(hdrs["allow"], ["GET, HEAD, OPTIONS"])
+        st, hdrs, body = self.options("/nope")
+        self.assertEqual(st, 404)
+        self.assertEqual(json.loads(body)["error"]["code"], "NOT_FOUND")
+        st, _, _ = self.options("/v1/quotes/")  # no ticker: no endpoint
+        self.assertEqual(st, 404)
+        self.assert_serving()
+
+    def test_other_methods_still_405_with_options_allowed(self):
+        for m in ("DELETE", "POST", "PUT", "PATCH"):
+            r, body = self.get("/health", m)
+            self.assertEqual(r.status, 405, m)
+            self.assertEqual(r.getheader("Allow"), "GET, HEAD, OPTIONS")
+            self.assertEqual(json.loads(body)["error"]["code"], "METHOD_NOT_ALLOWED")
+
+    def test_with_a_body_is_refused(self):
+        out = raw(self.port, b"OPTIONS /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                  b"\r\nhello")
+        self.assertEqual(status_of(out), 413, out[:300])
+        self.assertIn(b"Connection: close", out)
+        out = raw(self.port, b"OPTIONS /health HTTP/1.1\r\nHost: x\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        self.assertEqual(status_of(out), 400, out[:300])
+        st, _, _ = self.options("/health", b"Content-Length: 0\r\n")  # empty: fine
+        self.assertEqual(st, 204)
+        self.assert_serving()
+
+    def test_counted_in_metrics(self):
+        def metrics():
+            _, body = self.get("/metrics")
+            return {m.group(1): float(m.group(2)) for m in re.finditer(
+                r'^(seqtick_(?:http_requests|http_responses|requests)_total'
+                r'(?:\{[a-z]+="\w+"\})?) ([0-9.]+)$', body.decode(), re.M)}
+        before = metrics()
+        self.assertEqual(before['seqtick_http_responses_total{code="204"}'], 0)
+        for path in ("/health", "/health", "/v1/quotes/AAPL", "/nope"):
+            self.options(path)
+        after = metrics()
+        self.assertEqual(after['seqtick_http_responses_total{code="204"}'], 3)
+        self.assertEqual(after['seqtick_http_requests_total{endpoint="health"}'] -
+                         before['seqtick_http_requests_total{endpoint="health"}'], 2)
+        self.assertEqual(after['seqtick_http_requests_total{endpoint="quote"}'] -
+                         before['seqtick_http_requests_total{endpoint="quote"}'], 1)
+        self.assertEqual(after['seqtick_http_requests_total{endpoint="other"}'] -
+                         before['seqtick_http_requests_total{endpoint="other"}'], 1)
+        self.assertEqual(after['seqtick_http_responses_total{code="404"}'] -
+                         before['seqtick_http_responses_total{code="404"}'], 1)
+        # the four, and the first /metrics itself
+        self.assertEqual(after["seqtick_requests_total"] - before["seqtick_requests_total"], 5)
+
+
+class Preflight(Options):
+    """CORS preflights with server.http_cors_origin set."""
+
+    def setUp(self):
+        self.shm, self.w, self.srv = srvtest.stack(
+            self, server={"http_listen": "127.0.0.1:0", "http_cors_origin": ORIGIN})
+        self.port = http_port(self.srv)
+
+    def preflight(self, path="/v1/quotes/AAPL", acrh=None, more=b""):
+        h = b"Origin: https://app.example\r\nAccess-Control-Request-Method: GET\r\n"
+        if acrh is not None:
+            h += b"Access-Control-Request-Headers: " + acrh + b"\r\n"
+        st, hdrs, body = self.options(path, h + more)
+        self.assertEqual((st, body), (204, b""))
+        self.assertEqual(hdrs["access-control-allow-origin"], [ORIGIN])
+        self.assertEqual(hdrs["access-control-allow-methods"], ["GET, HEAD, OPTIONS"])
+        self.assertEqual(hdrs["access-control-max-age"], ["600"])
+        self.assertEqual(hdrs["allow"], ["GET, HEAD, OPTIONS"])
+        self.assertNotIn("content-length", hdrs)
+        return hdrs.get("access-control-allow-headers")
+
+    def test_every_known_endpoint_answers_204(self):
+        for path in KNOWN_PATHS:
+            self.assertIsNone(self.preflight(path), path)
+        self.assert_serving()
+
+    def test_requested_headers_are_echoed(self):
+        self.assertEqual(self.preflight(acrh=b"X-Request-Id, authorization"),
+                         ["x-request-id, authorization"])
+        self.assertEqual(self.preflight(acrh=b"content-type"), ["content-type"])
+        self.assertEqual(self.preflight(acrh=b" x-a ,, x-b\t,"), ["x-a, x-b"])
+        self.assertEqual(self.preflight(acrh=b"x-a", more=b"Access-Control-Request-Headers: "
+                                        b"x-b\r\n"), ["x-a, x-b"])  # two lines, one list
+        self.assertIsNone(self.preflight(acrh=b""))
+        self.assertIsNone(self.preflight(acrh=b" , "))
+
+    def test_junk_in_requested_headers_is_not_echoed(self):
+        for junk in (b"x-a, bad header", b"x-a;b", b'x-"q"', b"x-a:b", b"x-(a)", b"x-a/b",
+                     b"x-\xc3\xa9", b"x-a=1", b"{x}", b"x-a@b"):
+            self.assertIsNone(self.preflight(acrh=junk), junk)
+        # a longer name that only starts like the header is some other header
+        self.assertIsNone(self.preflight(more=b"Access-Control-Request-Headers-And-More: "
+                                         b"x-a\r\n"))
+        self.assert_serving()
+
+    def test_control_bytes_never_reach_the_answer(self):
+        for junk in (b"x-a\x01", b"x-a\x7f", b"x-a\x00b", b"x-a\rX-Injected: 1"):
+            out = raw(self.port, b"OPTIONS /health HTTP/1.1\r\nHost: x\r\n"
+                      b"Access-Control-Request-Headers: " + junk + b"\r\n"
+                      b"Connection: close\r\n\r\n")
+            st, hdrs, _ = parse_response(out)
+            self.assertIn(st, (204, 400), out[:300])  # the parser may refuse the line
+            self.assertNotIn("access-control-allow-headers", hdrs, junk)
+            self.assertNotIn(b"X-Injected", out)
+        self.assert_serving()
+
+    def test_overlong_requested_headers(self):
+        names = b",".join(b"x-h%03d" % i for i in range(200))  # 1399 bytes
+        self.assertIsNone(self.preflight(acrh=names))
+        fits = names[:1024].rpartition(b",")[0]  # at the bound: echoed whole
+        self.assertEqual(self.preflight(acrh=fits)[0].split(", "),
+                         fits.decode().split(","))
+        over = fits + b",x-zzzzzzzzzzzzzzzzzzzzzzz"
+        self.assertIsNone(self.preflight(acrh=over))
+        # beyond the header block's limit: 431 as for any request
+        out = raw(self.port, b"OPTIONS /health HTTP/1.1\r\nHost: x\r\n"
+                  b"Access-Control-Request-Headers: " + b"x-a," * 5000 + b"\r\n\r\n")
+        self.assertEqual(status_of(out), 431, out[:300])
+        self.assert_serving()
+
+    def test_get_after_preflight_carries_the_origin(self):
+        c = self.conn()
+        c.request("OPTIONS", "/v1/quotes/AAPL", headers={
+            "Origin": "https://app.example", "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "x-trace"})
+        r = c.getresponse()
+        self.assertEqual((r.status, r.read()), (204, b""))
+        self.assertEqual(r.getheader("Access-Control-Allow-Headers"), "x-trace")
+        c.request("GET", "/v1/quotes/AAPL", headers={"Origin": "https://app.example",
+                                                     "X-Trace": "1"})
+        r = c.getresponse()
+        self.assertEqual(json.loads(r.read())["ticker"], "AAPL")
+        self.assertEqual(r.getheader("Access-Control-Allow-Origin"), ORIGIN)
+        # the headers of one preflight are not left over for the next
+        c.request("OPTIONS", "/health")
+        r = c.getresponse()
+        self.assertEqual((r.status, r.read()), (204, b""))
+        self.assertIsNone(r.getheader("Access-Control-Allow-Headers"))
+        self.assertEqual(r.getheader("Access-Control-Allow-Origin"), ORIGIN)
+
+    @unittest.skipUnless(shutil.which("curl"), "curl not installed (scripts/test-packages)")
+    def test_curl_preflight(self):
+        out = subprocess.run(
+            ["curl", "-sS", "-i", "-X", "OPTIONS", "-H", "Origin: https://app.example",
+             "-H", "Access-Control-Request-Method: GET",
+             "-H", "Access-Control-Request-Headers: X-Trace-Id, Content-Type",
+             f"http://127.0.0.1:{self.port}/v1/quotes/AAPL"],
+            capture_output=True, timeout=30, check=True).stdout
+        st, hdrs, body = parse_response(out)
+        self.assertEqual((st, body), (204, b""))
+        self.assertTrue(out.startswith(b"HTTP/1.1 204 No Content\r\n"), out[:100])
+        self.assertEqual(hdrs["access-control-allow-origin"], [ORIGIN])
+        self.assertEqual(hdrs["access-control-allow-methods"], ["GET, HEAD, OPTIONS"])
+        self.assertEqual(hdrs["access-control-allow-headers"], ["x-trace-id, content-type"])
+        self.assertEqual(hdrs["access-control-max-age"], ["600"])
+
+
 class SseClient:
     """A raw Server-Sent Events reader."""
 
