@@ -89,6 +89,7 @@ struct stk_config {
         uint64_t out_buffer_bytes;
         uint32_t stats_interval_s;
         uint32_t flush_us;      /* events: one send per connection per window at most */
+        uint64_t sndbuf_bytes;  /* SO_SNDBUF of subscribed connections; 0: autotuned */
         char *http_listen;      /* the HTTP face; "" or "off" = none */
         char *http_cors_origin; /* "" = no CORS header */
     } server;

@@ -101,6 +101,9 @@ static const struct stk_conf_row rows_server[] = {
     {"flush_us", STK_CT_U32, F(server.flush_us), 0, 500, "200", NULL,
      "per-connection coalescing window for events: a subscriber gets at most one send of "
      "events per window, the first after a quiet spell at once; 0 = none"},
+    {"sndbuf_bytes", STK_CT_U64, F(server.sndbuf_bytes), 0, 1ull << 26, "65536", NULL,
+     "kernel send buffer of a subscribed connection (SO_SNDBUF; Linux doubles it): how "
+     "much may queue in the kernel; 0 = the kernel's autotuning"},
     {"stats_interval_s", STK_CT_U32, F(server.stats_interval_s), 0, 86400, "10", NULL,
      "periodic stats log line; 0 = off"},
     {"http_listen", STK_CT_LISTEN0, F(server.http_listen), 0, 0, "127.0.0.1:7880", NULL,

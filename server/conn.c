@@ -507,14 +507,17 @@ static void conn_flush(struct stk_conn *c)
             c->out.len = c->out_sent = 0;
             if (c->out.cap > STK_OUT_KEEP)
                 stk_buf_free(&c->out);
-        } else if (c->out_sent >= c->out.len - c->out_sent) {
+        } else if (c->out_sent > c->out.len - c->out_sent) {
             /* written at the front, filled at the back: a stream that never
              * drains completely would grow the buffer without bound, so
-             * move the unsent rest to the front once the sent part is as
-             * large (each byte moved at most once on average) */
-            memmove(c->out.data, c->out.data + c->out_sent, c->out.len - c->out_sent);
-            c->out.len -= c->out_sent;
-            c->out_sent = 0;
+             * move the unsent rest to the front once the sent part is
+             * larger (each byte moved at most once on average). The last
+             * byte sent stays in front of it: cut_point() reads it to tell
+             * whether a message is partly on the wire. */
+            size_t drop = c->out_sent - 1;
+            memmove(c->out.data, c->out.data + drop, c->out.len - drop);
+            c->out.len -= drop;
+            c->out_sent = 1;
         }
         if (budget == 0) {
             /* fair share used: come back on POLLOUT after the others */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -173,6 +174,13 @@ static struct stk_subscriber *subscriber(struct stk_conn *c)
     s->subscribed = c;
     if (s->nsubscribed++ == 0)
         stk_segwatch_want(s, true);
+    /* a bounded kernel queue: a reader that falls behind does so in the ring
+     * (ticks) or gets fresh conflated values (latest), not stale queued data */
+    uint64_t sndbuf = s->cfg->server.sndbuf_bytes;
+    if (sndbuf) {
+        int v = (int)sndbuf;
+        (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+    }
     sb->last_event_ns = stk_mono_ns();
     ev_timer_init(&sb->throttle, throttle_cb, 0., 0.);
     sb->throttle.data = c;
