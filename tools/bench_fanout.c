@@ -786,8 +786,9 @@ static struct figures run_once(struct bench *b, enum sys sys, int nconn, int rat
     for (int i = 0; i < 60000 && atomic_load(&sh->state) == 1 && !stop; i++)
         stk_bench_nap_ms(1);
     if (atomic_load(&sh->state) != 2 || wall_s <= 0) {
-        fprintf(stderr, "seqtick-bench: fanout: %s N=%d: no results from the subscriber\n",
-                sys_name[sys], nconn);
+        if (!stop)
+            fprintf(stderr, "seqtick-bench: fanout: %s N=%d: no results from the subscriber\n",
+                    sys_name[sys], nconn);
         goto out;
     }
     f.ok = true;
