@@ -909,7 +909,7 @@ static void ratio(const char *what, double a, double b, const char *want)
         printf(" %s n/a;", what);
 }
 
-/* The target lines, as ratios from this run. */
+/* The four headline comparisons (fan-out targets), as ratios from this run. */
 static void targets(const struct opts *o, const struct figures *res)
 {
     printf("targets (ratios from this run):\n");
