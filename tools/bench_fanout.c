@@ -46,6 +46,8 @@ struct opts {
     int n[MAXLIST], nn, rate[MAXLIST], nr, sym[MAXLIST], ns;
     bool on[NSYS];
     const char *server_bin, *redis_bin, *nats_bin;
+    const char *set[8]; /* --set KEY=VALUE: [server] lines of seqtick-server's config */
+    int nset;
 };
 
 /* One run's figures, or the median of a cell's runs. */
@@ -541,12 +543,16 @@ static pid_t start_server(struct bench *b, enum sys sys, int nconn, int *port)
                     "listen: 127.0.0.1:%d\nmax_pending: 4294967296\nwrite_deadline: \"120s\"\n"
                     "max_connections: %d\n",
                     *port, nconn + 100);
-        else if (f)
+        else if (f) {
             fprintf(f,
                     "[shm]\nname = %s\n[producer]\nheartbeat_ms = 3600000\n[server]\n"
                     "listen = 127.0.0.1:%d\nmax_connections = %d\nfreshness_ms = 3600000\n"
-                    "stats_interval_s = 0\n[log]\nlevel = error\n",
+                    "stats_interval_s = 0\n",
                     b->shm, *port, nconn + 100);
+            for (int i = 0; i < o->nset; i++)
+                fprintf(f, "%s\n", o->set[i]);
+            fprintf(f, "[log]\nlevel = error\n");
+        }
         if (f)
             fclose(f);
         const char *sargv[] = {b->sbin, "-c", b->conf, NULL};
@@ -878,9 +884,11 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: seqtick-bench fanout [--seconds S] [--runs K] [--n LIST] [--rate LIST]\n"
                "       [--symbols LIST] [--systems LIST] [--history H] [--quick]\n"
-               "       [--server PATH] [--redis PATH] [--nats PATH]\n"
+               "       [--server PATH] [--redis PATH] [--nats PATH] [--set KEY=VALUE]...\n"
                "defaults: --seconds 2 --runs 3 --n 1,100,1000 --rate 1000,100000 --symbols 8,100\n"
-               "          --systems seqtick-ticks,seqtick-latest,redis,nats --history 4096\n"
+               "          --systems seqtick-ticks,seqtick-latest,redis,nats --history 256\n"
+               "--history: ring ticks per symbol (shm.history; 256 is the stack's default).\n"
+               "--set: a line of seqtick-server's [server] section (up to 8), e.g. flush_us=0.\n"
                "--quick: one small cell (N=2, 1000/s, 8 symbols, 0.5 s, one run).\n"
                "Fan-out of seqtick-server against Redis pub/sub and NATS: one system at a time on\n"
                "loopback, a paced publisher (this process) and one epoll subscriber process with\n"
@@ -994,6 +1002,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->runs = atoi(v);
         else if (!strcmp(a, "--history"))
             o->history = atoi(v);
+        else if (!strcmp(a, "--set") && o->nset < (int)(sizeof(o->set) / sizeof(o->set[0])) &&
+                 strchr(v, '=') && !strchr(v, '\n'))
+            o->set[o->nset++] = v;
         else if (!strcmp(a, "--n"))
             o->nn = parse_list(v, o->n, MAXLIST);
         else if (!strcmp(a, "--rate"))
@@ -1037,7 +1048,7 @@ int stk_bench_fanout(int argc, char **argv)
 {
     struct opts o = {.seconds = 2,
                      .runs = 3,
-                     .history = 4096,
+                     .history = 256, /* the stack's shm.history default */
                      .n = {1, 100, 1000},
                      .nn = 3,
                      .rate = {1000, 100000},
