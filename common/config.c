@@ -98,7 +98,7 @@ static const struct stk_conf_row rows_server[] = {
      "close connections idle this long; 0 = never"},
     {"out_buffer_bytes", STK_CT_U64, F(server.out_buffer_bytes), 4096, 1ull << 34, "4194304", NULL,
      "per-connection output cap: over it, SLOW_CONSUMER and closed"},
-    {"flush_us", STK_CT_U32, F(server.flush_us), 0, 500, "200", NULL,
+    {"flush_us", STK_CT_U32, F(server.flush_us), 0, 500, "50", NULL,
      "per-connection coalescing window for events: a subscriber gets at most one send of "
      "events per window, the first after a quiet spell at once; 0 = none"},
     {"sndbuf_bytes", STK_CT_U64, F(server.sndbuf_bytes), 0, 1ull << 26, "65536", NULL,

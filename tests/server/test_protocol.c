@@ -515,11 +515,80 @@ START_TEST(stream_never_drained_stays_bounded)
 }
 END_TEST
 
+/* Quote events of the fixture's connection that reached its peer. */
+static int peer_events(int peer)
+{
+    char buf[8192];
+    int n = 0;
+    ssize_t r;
+    while ((r = recv(peer, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+        for (ssize_t i = 0; i + 16 < r; i++)
+            n += !memcmp(buf + i, "\"type\":\"quote\"", 14);
+    return n;
+}
+
+static void tick_aapl(int64_t price)
+{
+    struct stk_quote q = {.price = price, .pub_ts_ns = stk_now_ns(), .src_ts_ns = 1};
+    stk_batch_begin(wseg);
+    stk_tick_publish(wseg, 0, &q);
+    stk_batch_end(wseg, stk_now_ns());
+    stk_subs_scan(stk_fix_server(fx));
+}
+
+/* server.flush_us: an event within the window of the last send waits for
+ * the window's end, then goes out at once (a timerfd, not the 100 ms
+ * housekeeping tick); the first after a quiet spell is not held. */
+START_TEST(flush_window)
+{
+    stk_fix_free(fx);
+    cfg.server.flush_us = 500;
+    fx = stk_fix_new(EV_DEFAULT, &cfg, shm);
+    ck_assert_ptr_nonnull(fx);
+    conn = stk_fix_conn(fx, &stk_proto_ndjson);
+    ck_assert_ptr_nonnull(conn);
+    int peer = stk_fix_last_peer(fx);
+    const char *sub = "{\"v\":1,\"id\":1,\"type\":\"subscribe\",\"tickers\":[\"AAPL\"]}\n";
+    stk_fix_feed(conn, sub, strlen(sub));
+    ev_run(EV_DEFAULT, EVRUN_NOWAIT);
+    (void)peer_events(peer);
+    int judged = 0;
+    for (int attempt = 0; attempt < 20 && !judged; attempt++) {
+        usleep(2000); /* a quiet spell: the next event is not held */
+        tick_aapl(100000000 + attempt * 2);
+        ev_run(EV_DEFAULT, EVRUN_NOWAIT);
+        uint64_t t1 = stk_mono_ns();
+        ck_assert_int_eq(peer_events(peer), 1);
+        tick_aapl(100000000 + attempt * 2 + 1); /* within the window */
+        ev_run(EV_DEFAULT, EVRUN_NOWAIT);
+        int early = peer_events(peer);
+        if (stk_mono_ns() - t1 > 300000)
+            continue; /* the machine stalled: the window may be over; again */
+        ck_assert_msg(early == 0, "an event inside the window was sent at once");
+        int got = 0;
+        while (!got && stk_mono_ns() - t1 < 2000000000ull) {
+            ev_run(EV_DEFAULT, EVRUN_ONCE);   /* until the window's end wakes it */
+            ev_run(EV_DEFAULT, EVRUN_NOWAIT); /* the flush, before the next poll */
+            got = peer_events(peer);
+        }
+        uint64_t dt = stk_mono_ns() - t1;
+        ck_assert_int_eq(got, 1);
+        ck_assert_msg(dt >= 350000, "sent %llu ns after the last: inside the window",
+                      (unsigned long long)dt);
+        ck_assert_msg(dt < 60000000, "sent %llu ns after the last: not at the window's end",
+                      (unsigned long long)dt);
+        judged = 1;
+    }
+    ck_assert_msg(judged, "too slow here to judge the window");
+}
+END_TEST
+
 int main(void)
 {
     const struct test_case tests[] = {
         {"core", get_quote_exact},
         {"core", stream_never_drained_stays_bounded},
+        {"core", flush_window},
         {"core", ops},
         {"core", subscription_events},
         {"core", quote_text_follows_record},
