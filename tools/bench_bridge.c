@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "benchutil.h"
 #include "segment-private.h"
 #include "util-private.h"
 
@@ -104,20 +105,6 @@ static pid_t spawn(char *const argv[], bool quiet)
         _exit(127);
     }
     return pid;
-}
-
-static void reap(pid_t pid)
-{
-    if (pid <= 0)
-        return;
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 200; i++) {
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            return;
-        nap_us(10000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -264,7 +251,7 @@ static int full_path(struct stk_seg *seg, long nsym, long n, long nlat, const ch
            p99);
     rc = ok ? 0 : -ETIMEDOUT;
 done:
-    reap(pid);
+    stk_bench_reap(pid);
     stk_seg_close(b);
     unlink(conf_b);
     (void)stk_seg_unlink(shm_b);
@@ -482,14 +469,14 @@ int stk_bench_bridge(int argc, char **argv)
     int fr = full_path(seg, nsym, n, nlat, url, &rx);
     rc = ok1 && ok2 && fr == 0 ? 0 : STK_EXIT_SYSTEM;
 out:
-    reap(bridge_pid);
+    stk_bench_reap(bridge_pid);
     natsSubscription_Destroy(sub);
     natsSubscription_Destroy(bsub);
     natsConnection_Destroy(sc);
     natsConnection_Destroy(pc);
     natsConnection_Destroy(pc_asap);
     natsOptions_Destroy(o);
-    reap(nats_pid);
+    stk_bench_reap(nats_pid);
     if (seg) {
         stk_seg_close(seg);
         (void)stk_seg_unlink(shm);

@@ -63,21 +63,6 @@ static pid_t spawn(const char *const argv[], const char *log, int out_fd)
     return pid;
 }
 
-static int wait_listening(int port, pid_t pid, int ms)
-{
-    for (int i = 0; i < ms / 20; i++) {
-        int fd = stk_bench_dial(port, false);
-        if (fd >= 0) {
-            close(fd);
-            return 0;
-        }
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            return -ECHILD;
-        stk_bench_nap_ms(20);
-    }
-    return -ETIMEDOUT;
-}
-
 static void reap(pid_t pid)
 {
     if (pid <= 0)
@@ -276,8 +261,8 @@ static pid_t start_server(const char *bin, const char *dir, const char *shm, int
         fclose(f);
         const char *argv[] = {bin, "-c", conf, NULL};
         pid_t pid = spawn(argv, log, -1);
-        int r = pid > 0 ? wait_listening(hport, pid, 10000) : -1;
-        if (r == 0 && wait_listening(nport, pid, 10000) == 0) {
+        int r = pid > 0 ? stk_bench_wait_listening(hport, pid, 10000) : -1;
+        if (r == 0 && stk_bench_wait_listening(nport, pid, 10000) == 0) {
             *http_port = hport;
             *ndjson_port = nport;
             return pid;
@@ -330,7 +315,7 @@ static pid_t start_nginx(const char *bin, const char *dir, const char *body, int
         fclose(f);
         const char *argv[] = {bin, "-p", dir, "-c", conf, "-e", log, NULL};
         pid_t pid = spawn(argv, log, -1);
-        int r = pid > 0 ? wait_listening(*port, pid, 10000) : -1;
+        int r = pid > 0 ? stk_bench_wait_listening(*port, pid, 10000) : -1;
         if (r == 0)
             return pid;
         if (r != -ECHILD) {

@@ -58,23 +58,6 @@ static uint64_t mono(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Wait up to ms for `port` to accept; 0, or -ECHILD if pid exited first
- * (then reaped), -ETIMEDOUT. */
-static int wait_listening(int port, pid_t pid, int ms)
-{
-    for (int i = 0; i < ms / 20; i++) {
-        int fd = stk_bench_dial(port, true);
-        if (fd >= 0) {
-            close(fd);
-            return 0;
-        }
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            return -ECHILD;
-        stk_bench_nap_ms(20);
-    }
-    return -ETIMEDOUT;
-}
-
 /* Start a listener whose argv names its port through make_argv (the port
  * is put in a file or an argument by the callback), on a free port; if it
  * exits before it listens (the port was taken after all), try another.
@@ -90,7 +73,7 @@ static pid_t start_listener(const char *what, const char *log, int *port,
         pid_t pid = stk_bench_spawn(argv, log, false);
         if (pid < 0)
             break;
-        int r = wait_listening(*port, pid, 10000);
+        int r = stk_bench_wait_listening(*port, pid, 10000);
         if (r == 0)
             return pid;
         if (r != -ECHILD) {
@@ -152,20 +135,6 @@ static const char *const *redis_argv(int port, void *p)
         "--appendonly", "no",     "--maxclients", x->maxc_s, "--protected-mode", "no",     NULL};
     memcpy(x->argv, argv, sizeof(argv));
     return x->argv;
-}
-
-static void reap(pid_t pid)
-{
-    if (pid <= 0)
-        return;
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 250; i++) {
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            return;
-        stk_bench_nap_ms(20);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
 }
 
 static long rss_kb(pid_t pid)
@@ -700,8 +669,8 @@ int stk_bench_server(int argc, char **argv)
         printf("\n");
     }
 done:
-    reap(spid);
-    reap(rpid);
+    stk_bench_reap(spid);
+    stk_bench_reap(rpid);
     stk_seg_close(seg);
     stk_seg_unlink(shm);
     unlink(conf);
