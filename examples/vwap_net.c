@@ -424,9 +424,10 @@ static void json_name(char *dst, const char *name)
 #define REQ_BYTES 160 /* REQ_HEAD, an escaped name, from_tick */
 
 /* The subscribe requests of one connection, as vwap_net.py sends them: new
- * tickers (or "*") from the ring's head, each ticker seen before from the
- * tick after its last. Returns a malloc'd buffer and its length in *ret_len,
- * or NULL when out of memory. */
+ * tickers from the ring's head, each ticker seen before from the tick after
+ * its last, and "*" last (a ticker already streaming ticks keeps its place:
+ * nothing resumed just before is replayed or skipped). Returns a malloc'd buffer and its length in
+ * *ret_len, or NULL when out of memory. */
 static char *requests(const struct opts *o, const struct books *bk, size_t *ret_len)
 {
     size_t ntick = 0;
@@ -437,9 +438,8 @@ static char *requests(const struct opts *o, const struct books *bk, size_t *ret_
     if (!buf)
         return NULL;
     long long id = 1;
-    if (ntick == 1 && !strcmp(o->tickers[0], "*")) {
-        w += sprintf(w, REQ_HEAD "\"*\"}\n", id++);
-    } else {
+    bool star = ntick == 1 && !strcmp(o->tickers[0], "*");
+    if (!star) {
         char *list = w + sprintf(w, REQ_HEAD "[", id), *l = list;
         for (size_t i = 0; i < ntick; i++) {
             const struct vwap *v = book_find(bk, o->tickers[i]);
@@ -460,6 +460,8 @@ static char *requests(const struct opts *o, const struct books *bk, size_t *ret_
         json_name(q, v->name);
         w += sprintf(w, REQ_HEAD "[%s],\"from_tick\":%lld}\n", id++, q, (long long)v->next_tick);
     }
+    if (star)
+        w += sprintf(w, REQ_HEAD "\"*\"}\n", id++);
     *ret_len = (size_t)(w - buf);
     return buf;
 }

@@ -53,12 +53,17 @@ class Vwap:
 
 
 def requests(tickers, books):
-    """The subscribe requests of one connection: new tickers (or "*") from
-    the ring's head, each ticker seen before from the tick after its last."""
+    """The subscribe requests of one connection: new tickers from the ring's
+    head, each ticker seen before from the tick after its last. "*" comes
+    last: a ticker already streaming ticks keeps its place, so it neither
+    replays nor skips the ones resumed just before."""
     seen = [t for t in books if books[t].next_tick is not None]
-    fresh = "*" if tickers == ["*"] else [t for t in tickers if t not in seen]
+    star = tickers == ["*"]
+    fresh = [] if star else [t for t in tickers if t not in seen]
     reqs = [{"tickers": fresh}] if fresh else []
     reqs += [{"tickers": [t], "from_tick": books[t].next_tick} for t in seen]
+    if star:
+        reqs.append({"tickers": "*"})
     return [dict(v=1, id=i + 1, type="subscribe", mode="ticks", **r) for i, r in enumerate(reqs)]
 
 

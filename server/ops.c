@@ -282,11 +282,17 @@ static int op_subscribe(struct stk_req *r)
         if (!name)
             continue; /* "*" over an entry that is no valid name: skipped */
         int rr = stk_server_read(s, sym, &q);
-        if (stk_subs_add(r->c, name, sym, rr == 0 || rr == -ENODATA ? q.seq : 0) < 0)
+        int added = stk_subs_add(r->c, name, sym, rr == 0 || rr == -ENODATA ? q.seq : 0);
+        if (added < 0)
             goto oom;
-        /* from the given tick, else from now: the snapshot is the present */
-        (void)stk_subs_set_ticks(r->c, name, ticks,
-                                 from_tick >= 0 ? (uint64_t)from_tick : stk_ring_head(s->seg, sym));
+        /* from the given tick, else from now (the snapshot is the present);
+         * a ticker already streaming ticks on this connection keeps its
+         * place (a "*" after per-ticker from_tick requests replays nothing
+         * twice and skips nothing) */
+        uint64_t from = from_tick >= 0 ? (uint64_t)from_tick
+                        : added        ? stk_ring_head(s->seg, sym)
+                                       : STK_TICKS_KEEP;
+        (void)stk_subs_set_ticks(r->c, name, ticks, from);
         if (rr < 0)
             continue;
         stk_buf_puts(r->b, first ? "{" : ",{");

@@ -369,7 +369,9 @@ uint64_t stk_sub_cursor(const struct stk_sub *sub);
 void stk_sub_set_cursor(struct stk_sub *sub, uint64_t k);
 /* Put c's subscription to `name` in ticks mode (on), next tick `from`, and
  * mark it if its ring has ticks from there; or back in latest mode (!on).
- * Returns 0 or -ENOENT. */
+ * from = STK_TICKS_KEEP: a subscription already in ticks mode keeps its
+ * place, another starts at the ring's head. Returns 0 or -ENOENT. */
+#define STK_TICKS_KEEP UINT64_MAX
 int stk_subs_set_ticks(struct stk_conn *c, const char *name, bool on, uint64_t from);
 #define STK_TICKS_ROUND 1024u     /* ticks rendered per subscription per flush round */
 #define STK_SEQ_RESYNC UINT64_MAX /* sent_seq after a re-bind: no conflation count */

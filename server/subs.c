@@ -520,6 +520,11 @@ int stk_subs_set_ticks(struct stk_conn *c, const char *name, bool on, uint64_t f
     struct stk_sub *sub = sb->tab[slot_of(sb, name)];
     if (!sub)
         return -ENOENT;
+    if (on && from == STK_TICKS_KEEP) {
+        if (sub->ticks)
+            return 0; /* already streaming ticks: neither replay nor skip */
+        from = sub->sym != UNBOUND && c->srv->seg ? stk_ring_head(c->srv->seg, sub->sym) : 0;
+    }
     sub->ticks = on;
     if (!on)
         return 0;

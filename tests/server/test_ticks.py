@@ -204,6 +204,36 @@ class Ticks(unittest.TestCase):
         self.assertEqual((c.event(kind="tick")["ticker"]), "MSFT")
         self.assertFalse([e for e in c.events if e["type"] == "tick" and e["ticker"] == "AAPL"])
 
+    def test_star_after_from_tick_keeps_the_place(self):
+        # a reconnecting client resumes each ticker with from_tick, then
+        # asks "*" for tickers it has not seen: "*" must neither replay nor
+        # skip the ticks of a ticker already streaming (it once restarted
+        # every ticker at the ring's head)
+        shm, w, srv = srvtest.stack(self, symbols=SYMS, history=64)
+        c = srv.client()
+        self.addCleanup(c.close)
+        h0 = head_of(c, "AAPL")
+        for p in range(5):
+            w.cmd(f"tick AAPL {p}.5")
+        # both in one write: served before any event is rendered
+        c.send_raw((json.dumps({"v": 1, "id": 91, "type": "subscribe", "tickers": ["AAPL"],
+                                "mode": "ticks", "from_tick": h0 + 1}) + "\n" +
+                    json.dumps({"v": 1, "id": 92, "type": "subscribe", "tickers": "*",
+                                "mode": "ticks"}) + "\n").encode())
+        self.assertEqual([c.reply()["id"], c.reply()["id"]], [91, 92])
+        for p in range(5, 8):
+            w.cmd(f"tick AAPL {p}.5")
+        w.cmd("tick MSFT 9")
+        ks = []
+        while len(ks) < 7:
+            e = c.event(kind="tick")
+            if e["ticker"] == "AAPL":
+                ks.append((e["tick"], e["price"]))
+        self.assertEqual(ks, [(h0 + p, p + 0.5) for p in range(1, 8)])
+        m = c.event(kind="tick")
+        self.assertEqual((m["ticker"], m["price"]), ("MSFT", 9))  # from the head
+        self.assertFalse([e for e in c.events if e["type"] == "gap"])
+
     def test_bad_arguments(self):
         shm, w, srv = srvtest.stack(self, symbols=SYMS)
         c = srv.client()
