@@ -917,6 +917,33 @@ static void ratio(const char *what, double a, double b, const char *want)
         printf(" %s n/a;", what);
 }
 
+/* Headline comparison `no`: at R=1000 and n subscribers, each symbol
+ * count's p99 (or p50) of both seqtick modes over Redis's. */
+static void vs_redis(const struct opts *o, const struct figures *res, int no, int n, bool p99,
+                     const char *want)
+{
+    int shown = 0;
+    for (int si = 0; si < o->ns; si++) {
+        int s = o->sym[si];
+        const struct figures *tt = cell(o, res, s, 1000, n, SYS_TICKS),
+                             *ll = cell(o, res, s, 1000, n, SYS_LATEST),
+                             *rr = cell(o, res, s, 1000, n, SYS_REDIS);
+        if (!rr || (!tt && !ll))
+            continue;
+        printf("  (%d) S=%d R=1000 N=%d:", no, s, n);
+        if (tt)
+            ratio(p99 ? "p99 ticks / redis" : "p50 ticks / redis", p99 ? tt->p99 : tt->p50,
+                  p99 ? rr->p99 : rr->p50, want);
+        if (ll)
+            ratio(p99 ? "p99 latest / redis" : "p50 latest / redis", p99 ? ll->p99 : ll->p50,
+                  p99 ? rr->p99 : rr->p50, want);
+        printf("\n");
+        shown++;
+    }
+    if (!shown)
+        printf("  (%d) N=%d R=1000: not in this grid\n", no, n);
+}
+
 /* The four headline comparisons (fan-out targets), as ratios from this run. */
 static void targets(const struct opts *o, const struct figures *res)
 {
@@ -940,42 +967,8 @@ static void targets(const struct opts *o, const struct figures *res)
                l->age_ms);
     else
         printf("  (2) S=8 R=100000 N=100 latest: not in this grid\n");
-    int shown = 0;
-    for (int si = 0; si < o->ns; si++) {
-        int s = o->sym[si];
-        const struct figures *tt = cell(o, res, s, 1000, 1000, SYS_TICKS),
-                             *ll = cell(o, res, s, 1000, 1000, SYS_LATEST),
-                             *rr = cell(o, res, s, 1000, 1000, SYS_REDIS);
-        if (!rr || (!tt && !ll))
-            continue;
-        printf("  (3) S=%d R=1000 N=1000:", s);
-        if (tt)
-            ratio("p99 ticks / redis", tt->p99, rr->p99, "<= 0.1");
-        if (ll)
-            ratio("p99 latest / redis", ll->p99, rr->p99, "<= 0.1");
-        printf("\n");
-        shown++;
-    }
-    if (!shown)
-        printf("  (3) N=1000 R=1000: not in this grid\n");
-    shown = 0;
-    for (int si = 0; si < o->ns; si++) {
-        int s = o->sym[si];
-        const struct figures *tt = cell(o, res, s, 1000, 1, SYS_TICKS),
-                             *ll = cell(o, res, s, 1000, 1, SYS_LATEST),
-                             *rr = cell(o, res, s, 1000, 1, SYS_REDIS);
-        if (!rr || (!tt && !ll))
-            continue;
-        printf("  (4) S=%d R=1000 N=1:", s);
-        if (tt)
-            ratio("p50 ticks / redis", tt->p50, rr->p50, "<= 0.7");
-        if (ll)
-            ratio("p50 latest / redis", ll->p50, rr->p50, "<= 0.7");
-        printf("\n");
-        shown++;
-    }
-    if (!shown)
-        printf("  (4) N=1 R=1000: not in this grid\n");
+    vs_redis(o, res, 3, 1000, true, "<= 0.1");
+    vs_redis(o, res, 4, 1, false, "<= 0.7");
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
