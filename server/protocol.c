@@ -174,12 +174,24 @@ static int nd_ticker_at(struct stk_req *q, int i, char name[STK_NAME_MAX + 1])
     return ticker_of(r, r->tickers + 1 + i, name) < 0 ? -ENOENT : 0;
 }
 
+/* The list (or item i) as the client wrote it, but rebuilt from its
+ * strings: the whitespace between them (a raw CR or tab is valid JSON
+ * there) never reaches a reply line. */
 static void nd_put_tickers(struct stk_req *q, int i)
 {
     struct req *r = req_of(q);
     size_t n;
-    const char *raw = stk_json_raw(&r->j, i < 0 ? r->tickers : r->tickers + 1 + i, &n);
-    stk_buf_put(q->b, raw, n);
+    int first = i < 0 ? 0 : i, end = i < 0 ? r->j.tok[r->tickers].size : i + 1;
+    if (i < 0)
+        stk_buf_putc(q->b, '[');
+    for (int k = first; k < end; k++) {
+        const char *raw = stk_json_raw(&r->j, r->tickers + 1 + k, &n);
+        if (i < 0 && k > first)
+            stk_buf_putc(q->b, ',');
+        stk_buf_put(q->b, raw, n);
+    }
+    if (i < 0)
+        stk_buf_putc(q->b, ']');
 }
 
 static int nd_int_arg(struct stk_req *q, enum stk_arg a, int64_t *v)
