@@ -56,9 +56,10 @@ class Supervised(unittest.TestCase):
             stktest.wait_for(lambda: count() > 100, 60, 0.1, "ticks in var/t.db")
             pids = stktest.wait_for(lambda: recorder_pids(sup.pid), 30, 0.1, "the recorder")
             os.kill(pids[0], signal.SIGKILL)
-            stktest.wait_for(lambda: recorder_pids(sup.pid) and
-                             recorder_pids(sup.pid)[0] != pids[0], 60, 0.1,
-                             "a restarted recorder")
+            def restarted():  # one look: the list may change between two
+                now = recorder_pids(sup.pid)
+                return bool(now) and now[0] != pids[0]
+            stktest.wait_for(restarted, 60, 0.1, "a restarted recorder")
             n = count()
             stktest.wait_for(lambda: count() > n + 100, 60, 0.1, "recording after the restart")
             self.assertEqual(sup.stop(signal.SIGTERM, 60), 0, sup.output()[-3000:])
