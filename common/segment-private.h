@@ -27,6 +27,10 @@ enum stk_seg_how {
                            * new one renamed over it with generation + 1 */
 };
 
+/* Ticks each ring holds, as checked when seg was opened (the header's copy
+ * is the writer's to change; readers size and judge by this one). */
+uint32_t stk_seg_history(const struct stk_seg *seg);
+
 /* Bytes a segment of this geometry occupies (page rounded), or 0 if the
  * geometry is invalid. */
 uint64_t stk_seg_size(uint32_t capacity, uint32_t history);

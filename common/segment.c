@@ -819,6 +819,11 @@ void stk_quote_write(struct stk_seg *seg, uint32_t index, const struct stk_quote
     stk_record_store(&seg->records[index], q);
 }
 
+uint32_t stk_seg_history(const struct stk_seg *seg)
+{
+    return seg->history;
+}
+
 uint64_t stk_ring_head(const struct stk_seg *seg, uint32_t index)
 {
     if (index >= seg->capacity)

@@ -183,7 +183,7 @@ static int op_get_history(struct stk_req *r)
     int k = r->face->ticker(r, name);
     if (k == -1 || need_seg(r) < 0)
         return -1;
-    uint32_t hist = stk_seg_header(r->s->seg)->history;
+    uint32_t hist = stk_seg_history(r->s->seg);
     int64_t limit = hist;
     int got = r->face->int_arg(r, STK_ARG_LIMIT, &limit);
     if (got < 0 || (got > 0 && (limit < 0 || limit > (int64_t)hist))) {

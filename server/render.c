@@ -239,7 +239,7 @@ size_t stk_render_ticks(struct stk_conn *c, struct stk_sub *sub, size_t limit, b
     *more = false;
     if (!s->seg || sym == UINT32_MAX || sym >= stk_seg_nsymbols(s->seg))
         return 0;
-    uint64_t hist = stk_seg_header(s->seg)->history;
+    uint64_t hist = stk_seg_history(s->seg);
     uint64_t cur = stk_sub_cursor(sub);
     size_t n = 0;
     for (unsigned budget = STK_TICKS_ROUND;;) {
